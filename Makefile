@@ -1,0 +1,36 @@
+# langadapt — the two commands a new user needs: `make quickstart` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup quickstart test bench lint clean
+
+# Creates or updates .venv; a no-op when pyproject.toml has not changed.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch==2.13.0 only where no torch is installed, so an existing (e.g. CUDA) build is kept.
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+quickstart: setup
+	$(BIN)/langadapt run recipes/quickstart.yaml
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	@for f in benchmarks/*.py; do echo "# $$f"; $(BIN)/python $$f || exit 1; done
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf runs/ build/ *.egg-info

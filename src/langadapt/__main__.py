@@ -1,0 +1,5 @@
+import sys
+
+from langadapt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""CLI group `langadapt eval`: bpb | flores | choice | layers, one module each."""
+
+from __future__ import annotations
+
+import importlib
+
+from langadapt.cli._common import not_built
+
+SUBCOMMANDS = {
+    "bpb": "bits per byte, token and word perplexity on held-out text",
+    "flores": "FLORES translation: BLEU, chrF++, chrF, TER with CIs and significance",
+    "choice": "multiple-choice benchmarks (MM-Eval style JSONL, Belebele)",
+    "layers": "logit lens and adapter-layer ablation",
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a model: " + " | ".join(SUBCOMMANDS))
+    esub = p.add_subparsers(dest="eval_cmd", metavar="CMD")
+    for name, summary in SUBCOMMANDS.items():
+        mod = f"langadapt.cli.eval_{name}"
+        try:
+            importlib.import_module(mod).register(esub)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            not_built(esub, name, summary, "see the project's issue tracker")
+
+    def run(args):
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=run)

@@ -1,0 +1,128 @@
+"""Typed configuration: strict pydantic models, YAML with line numbers, `key=value` overrides.
+
+Every stage's options and the recipe are `StrictModel`s, so an unknown key is an
+error. `load_config` reports the file, line and dotted key of the first problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from langadapt.errors import ConfigError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every config schema: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and records the line of every key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    out: dict = {}
+    lines: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise ConfigError("duplicate key", file=loader.name, line=key_node.start_mark.line + 1,
+                              key=str(key))
+        out[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    loader.key_lines[id(out)] = lines
+    return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: str | Path) -> tuple[Any, dict[tuple, int]]:
+    """Read YAML; return (data, {key path tuple: line}). Duplicate keys raise ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config file not found", file=str(path))
+    text = path.read_text(encoding="utf-8")
+    loader = _LineLoader(text)
+    loader.name = str(path)
+    loader.key_lines = {}
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(e, 'problem', e)}", file=str(path),
+                          line=mark.line + 1 if mark else None) from None
+    finally:
+        loader.dispose()
+    locations: dict[tuple, int] = {}
+
+    def walk(obj: Any, prefix: tuple) -> None:
+        if isinstance(obj, dict):
+            for k, line in loader.key_lines.get(id(obj), {}).items():
+                locations[prefix + (k,)] = line
+            for k, v in obj.items():
+                walk(v, prefix + (k,))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, prefix + (i,))
+
+    walk(data, ())
+    return (data if data is not None else {}), locations
+
+
+def apply_overrides(data: dict, overrides: list[str] | None, source: str = "command line") -> dict:
+    """Apply `a.b.c=value` overrides (values parsed as YAML scalars/lists) in place."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not key=value", file=source)
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else ""
+        node: Any = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if isinstance(node, list):
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def validate(schema: type[T], data: Any, *, file: str | None = None,
+             locations: dict[tuple, int] | None = None) -> T:
+    """Validate `data` against `schema`; turn the first pydantic error into a located ConfigError."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        line = None
+        for n in range(len(loc), 0, -1):
+            if locations and loc[:n] in locations:
+                line = locations[loc[:n]]
+                break
+        key = ".".join(str(p) for p in loc) or None
+        msg = "unknown key (check the spelling; see the schema in the docs)" \
+            if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(msg, file=file, line=line, key=key) from None
+
+
+def load_config(schema: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
+    """Read a YAML file, apply overrides, validate against `schema`."""
+    data, locations = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", file=str(path))
+    apply_overrides(data, overrides)
+    return validate(schema, data, file=str(path), locations=locations)

@@ -1,0 +1,190 @@
+"""Run directory layout, atomic files, result rows with signatures, provenance.
+
+Layout of `runs/<name>/`:
+
+    recipe.resolved.yaml     the recipe after overrides and placeholder expansion
+    stages/<stage_id>/       one folder per stage; `DONE.json` marks it finished
+    results.jsonl            one ResultRow per line (every stage appends)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from pydantic import BaseModel, Field
+
+DONE = "DONE.json"
+
+
+# ---------------------------------------------------------------- atomic files
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` via a temp file + rename, so readers never see half a file."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temp folder beside `path`; on success it replaces `path` whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------- hashing
+def hash_obj(obj: Any) -> str:
+    """Stable short hash of a JSON-able object (config hash)."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def hash_files(paths: Iterable[str | Path]) -> str:
+    """Content hash of files (and of every file under folders), independent of their location."""
+    h = hashlib.sha256()
+    for p in sorted(Path(x) for x in paths):
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(f.name.encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- provenance
+_TOOLS = ("langadapt", "torch", "transformers", "peft", "tokenizers", "datatrove", "sacrebleu")
+
+
+def tool_versions(extra: Iterable[str] = ()) -> dict[str, str]:
+    out = {}
+    for name in (*_TOOLS, *extra):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_sha() -> str | None:
+    try:
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                           cwd=Path(__file__).parent, timeout=5)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def signature(*, options: dict | None = None, seed: int | None = None, data: Iterable | None = None,
+              config: Any = None, tools: Iterable[str] = ()) -> dict:
+    """The provenance every score carries: versions, metric options, seed, hashes, git sha."""
+    return {
+        "tools": tool_versions(tools),
+        "options": options or {},
+        "seed": seed,
+        "config_hash": hash_obj(config) if config is not None else None,
+        "data_hash": hash_files(data) if data else None,
+        "git": git_sha(),
+    }
+
+
+# ---------------------------------------------------------------- results
+class ResultRow(BaseModel):
+    """One score. Every `langadapt eval ... --json` prints rows of this shape."""
+
+    metric: str
+    value: float | None
+    ci: list[float] | None = None
+    n: int | None = None
+    dataset: str | None = None
+    model: str | None = None
+    variant: str | None = None
+    signature: dict = Field(default_factory=dict)
+    extra: dict = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(), ensure_ascii=False, default=str)
+
+
+def read_results(path: str | Path) -> list[ResultRow]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [ResultRow.model_validate_json(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_results(path: str | Path, rows: Iterable[ResultRow]) -> Path:
+    return atomic_write_text(path, "".join(r.to_json() + "\n" for r in rows))
+
+
+# ---------------------------------------------------------------- run store
+class RunStore:
+    """A run folder: stage folders with completion markers and one results file."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def results_path(self) -> Path:
+        return self.root / "results.jsonl"
+
+    def stage_dir(self, stage_id: str) -> Path:
+        return self.root / "stages" / stage_id
+
+    def done_info(self, stage_id: str) -> dict | None:
+        marker = self.stage_dir(stage_id) / DONE
+        return json.loads(marker.read_text()) if marker.exists() else None
+
+    def is_done(self, stage_id: str, key: str) -> bool:
+        info = self.done_info(stage_id)
+        return bool(info and info.get("key") == key)
+
+    def mark_done(self, stage_id: str, key: str, info: dict | None = None) -> None:
+        atomic_write_json(self.stage_dir(stage_id) / DONE, {"key": key, **(info or {})})
+
+    def results(self) -> list[ResultRow]:
+        return read_results(self.results_path)
+
+    def replace_results(self, stage_id: str, rows: Iterable[ResultRow]) -> None:
+        """Replace the rows of one stage (tagged in `extra.stage`) and keep the others."""
+        rows = list(rows)
+        for r in rows:
+            r.extra["stage"] = stage_id
+        kept = [r for r in self.results() if r.extra.get("stage") != stage_id]
+        write_results(self.results_path, kept + rows)

@@ -1,0 +1,85 @@
+"""Recipe stages: each is one small registered object wrapping a library call.
+
+A stage kind (e.g. `data.clean`, `model.tiny`, `train`, `eval.bpb`) declares a strict
+`Options` schema and a `run(options, ctx)` that writes only under `ctx.out_dir` and
+returns result rows. The recipe runner (`langadapt.recipe`) resolves references to
+other stages' outputs (`@stage_id` or `@stage_id/sub/path`), caches by content hash,
+writes the completion marker and the rows.
+
+Adding a kind:
+
+    @register_stage
+    class MyStage(Stage):
+        kind = "eval.mine"
+        class Options(StrictModel):
+            model: str
+        def run(self, opts, ctx):
+            ...
+            return [ResultRow(...)]
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from langadapt.config import StrictModel
+from langadapt.errors import ConfigError
+from langadapt.runs import ResultRow
+
+# Modules that register stage kinds; each imports only what it needs when it runs.
+STAGE_MODULES = ("langadapt.stages.core", "langadapt.stages.data", "langadapt.stages.tokenizer",
+                 "langadapt.stages.model", "langadapt.stages.train", "langadapt.stages.eval",
+                 "langadapt.stages.translate")
+
+_REGISTRY: dict[str, type["Stage"]] = {}
+
+
+@dataclass
+class StageContext:
+    """What a stage gets from the runner."""
+
+    stage_id: str
+    out_dir: Path          # write outputs here only (a temp folder renamed on success)
+    run_dir: Path          # the run folder, for reading other stages' logs if needed
+    seed: int = 0
+    variant: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Stage:
+    kind: ClassVar[str]
+    Options: ClassVar[type[StrictModel]]
+
+    def run(self, opts: StrictModel, ctx: StageContext) -> list[ResultRow]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
+        raise ValueError(f"stage kind '{cls.kind}' registered twice")
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def _load_all() -> None:
+    for mod in STAGE_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+def stage_kinds() -> dict[str, type[Stage]]:
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def get_stage(kind: str) -> type[Stage]:
+    kinds = stage_kinds()
+    if kind not in kinds:
+        raise ConfigError(f"unknown stage kind '{kind}'; known: {', '.join(sorted(kinds))}", key="kind")
+    return kinds[kind]

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from langadapt.runs import ResultRow, RunStore, atomic_dir, atomic_write_text, hash_files, signature
+
+
+def test_atomic_write_leaves_no_temp(tmp_path):
+    atomic_write_text(tmp_path / "a.txt", "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_dir_discards_on_error(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "out") as d:
+            (d / "half").write_text("...")
+            raise RuntimeError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_store_results_and_markers(tmp_path):
+    store = RunStore(tmp_path)
+    store.replace_results("s1", [ResultRow(metric="bpb", value=1.0)])
+    store.replace_results("s2", [ResultRow(metric="bleu", value=2.0, ci=[1.0, 3.0], n=5)])
+    store.replace_results("s1", [ResultRow(metric="bpb", value=0.5)])
+    rows = store.results()
+    assert sorted((r.metric, r.value) for r in rows) == [("bleu", 2.0), ("bpb", 0.5)]
+    json.loads(store.results_path.read_text().splitlines()[0])
+    assert not store.is_done("s1", "k")
+    store.mark_done("s1", "k")
+    assert store.is_done("s1", "k") and not store.is_done("s1", "other")
+
+
+def test_hash_and_signature(tmp_path):
+    a = tmp_path / "a.txt"
+    a.write_text("one")
+    h1 = hash_files([a])
+    a.write_text("two")
+    assert hash_files([a]) != h1
+    sig = signature(options={"x": 1}, seed=3, data=[a], config={"k": 1})
+    assert sig["seed"] == 3 and sig["data_hash"] and "transformers" in sig["tools"]
