@@ -20,7 +20,7 @@ def test_resolve_layers(spec, n, expected):
     assert resolve_layers(spec, n) == expected
 
 
-@pytest.mark.parametrize("spec,n", [("middle", 2), ("7", 4), ("bogus", 4)])
+@pytest.mark.parametrize("spec,n", [("late", 2), ("7", 4), ("bogus", 4)])
 def test_resolve_layers_errors(spec, n):
     with pytest.raises(ConfigError):
         resolve_layers(spec, n)
