@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from langadapt.errors import ConfigError, DataError, LangadaptError  # noqa: E402
+from langadapt.errors import ConfigError, DataError, LangadaptError
 
 __all__ = ["ConfigError", "DataError", "LangadaptError", "__version__"]

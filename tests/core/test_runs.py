@@ -11,10 +11,9 @@ def test_atomic_write_leaves_no_temp(tmp_path):
 
 
 def test_atomic_dir_discards_on_error(tmp_path):
-    with pytest.raises(RuntimeError):
-        with atomic_dir(tmp_path / "out") as d:
-            (d / "half").write_text("...")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "out") as d:
+        (d / "half").write_text("...")
+        raise RuntimeError
     assert list(tmp_path.iterdir()) == []
 
 

@@ -17,4 +17,4 @@ def test_tiny_loads_with_auto_and_generates(arch, tiny_model):
     batch = tok(["Сайн байна уу"], return_tensors="pt")
     out = model.generate(**batch, max_new_tokens=4, do_sample=False, **kwargs)
     assert out.shape[1] > (0 if arch == "m2m100" else batch["input_ids"].shape[1])
-    assert torch.isfinite(model(**batch, **({"labels": batch["input_ids"]})).loss)
+    assert torch.isfinite(model(**batch, labels=batch["input_ids"]).loss)

@@ -10,8 +10,14 @@ import logging
 from pathlib import Path
 
 import torch
-from transformers import (AutoTokenizer, Gemma3TextConfig, LlamaConfig, M2M100Config,
-                          PreTrainedTokenizerBase, Qwen3Config)
+from transformers import (
+    AutoTokenizer,
+    Gemma3TextConfig,
+    LlamaConfig,
+    M2M100Config,
+    PreTrainedTokenizerBase,
+    Qwen3Config,
+)
 
 from langadapt.errors import ConfigError, DataError
 from langadapt.models import ARCHS

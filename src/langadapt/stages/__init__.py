@@ -34,7 +34,7 @@ STAGE_MODULES = ("langadapt.stages.core", "langadapt.stages.data", "langadapt.st
                  "langadapt.stages.model", "langadapt.stages.train", "langadapt.stages.eval",
                  "langadapt.stages.translate", "langadapt.stages.layers")
 
-_REGISTRY: dict[str, type["Stage"]] = {}
+_REGISTRY: dict[str, type[Stage]] = {}
 
 
 @dataclass
