@@ -1,0 +1,286 @@
+"""Adapter-layer ablation: LoRA switched off (or scaled) in chosen layers, in memory only.
+
+The research scripts this replaces zeroed adapter weights in place, which is easy to
+get wrong and can leak into a saved adapter. Here `lora_switched` flips peft's own
+per-module switch (`enable_adapters(False)`: the module then returns exactly its base
+layer's output) or multiplies the LoRA scaling, for the modules inside the selected
+layers of the decoder and/or encoder, and restores every flag afterwards — also when
+the evaluation inside raises. The adapter files on disk are never opened for writing.
+
+`run_ablation` builds the paper's Table 1: one variant per `--ablate` spec plus
+`none` (the full adapter), each scored by evaluators from a small registry (`loss`
+here; `bpb`, `flores`, `choice` plug in from their modules).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from langadapt.config import StrictModel
+from langadapt.errors import ConfigError
+from langadapt.models import families
+from langadapt.runs import (
+    ResultRow,
+    atomic_write_text,
+    hash_obj,
+    read_results,
+    signature,
+    write_results,
+)
+
+log = logging.getLogger(__name__)
+
+STACKS = {"decoder": ("decoder",), "encoder": ("encoder",), "both": ("encoder", "decoder")}
+
+
+# ---------------------------------------------------------------- evaluators
+class EvalInputs(StrictModel):
+    """What the ablation evaluators read; each evaluator uses the fields it needs."""
+
+    text: str | None = None       # held-out text (loss, bpb); seq2seq: source lines
+    targets: str | None = None    # seq2seq loss: line-aligned target lines
+    src_lang: str | None = None   # FLORES code of the source (seq2seq, flores)
+    tgt_lang: str | None = None   # FLORES code of the target
+    flores: str | None = None     # folder with FLORES-style `<code>.dev.txt` files
+    task: str | None = None       # multiple-choice task (name or task file)
+    limit: int | None = 200       # items per metric; None = all
+    max_length: int = 256
+    batch_size: int = 8
+    seed: int = 0
+    options: dict[str, dict] = {}  # extra keyword arguments per metric, e.g. {"flores": {...}}
+
+
+Evaluator = Callable[..., list[ResultRow]]
+_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def register_evaluator(name: str) -> Callable[[Evaluator], Evaluator]:
+    """Register `fn(loaded, inputs: EvalInputs) -> list[ResultRow]` as an ablation metric."""
+    def deco(fn: Evaluator) -> Evaluator:
+        _EVALUATORS[name] = fn
+        return fn
+    return deco
+
+
+def evaluators() -> dict[str, Evaluator]:
+    return dict(_EVALUATORS)
+
+
+def evaluate(loaded, metrics: list[str], inputs: EvalInputs) -> list[ResultRow]:
+    """Run the named evaluators on the model as it is now (switches applied by the caller)."""
+    unknown = [m for m in metrics if m not in _EVALUATORS]
+    if unknown:
+        raise ConfigError(f"unknown ablation metric '{unknown[0]}'; known: {', '.join(_EVALUATORS)}",
+                          key="metrics")
+    rows: list[ResultRow] = []
+    for m in metrics:
+        rows += _EVALUATORS[m](loaded, inputs)
+    return rows
+
+
+def _need(inputs: EvalInputs, metric: str, *fields: str) -> None:
+    missing = [f for f in fields if getattr(inputs, f) in (None, "")]
+    if missing:
+        raise ConfigError(f"metric '{metric}' needs --{missing[0].replace('_', '-')}", key=missing[0])
+
+
+@register_evaluator("loss")
+def mean_nll(loaded, inputs: EvalInputs) -> list[ResultRow]:
+    """Mean next-token negative log-likelihood (nats/token): a quick, tokenizer-bound check."""
+    from langadapt.eval.lens import encode_batches, read_texts, to_device
+
+    _need(inputs, "loss", "text")
+    texts, targets = read_texts(inputs.text, inputs.targets, inputs.limit)
+    total, count = 0.0, 0
+    device = next(loaded.model.parameters()).device
+    for batch in encode_batches(loaded, texts, targets=targets, src_lang=inputs.src_lang,
+                                tgt_lang=inputs.tgt_lang, max_length=inputs.max_length,
+                                batch_size=inputs.batch_size):
+        with torch.no_grad():
+            logits = loaded.model(**to_device(batch, device)).logits.float()
+        labels = batch["labels"].to(device)
+        total += F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100,
+                                 reduction="sum").item()
+        count += int((labels != -100).sum())
+    sig = signature(options={"unit": "nats/token", "max_length": inputs.max_length,
+                             "limit": inputs.limit}, data=[p for p in (inputs.text, inputs.targets) if p])
+    return [ResultRow(metric="mean_nll", value=total / max(count, 1), n=count, model=loaded.name,
+                      dataset=Path(inputs.text).name, signature=sig)]
+
+
+def adapter_modules(model, stack: str, indices: list[int]) -> list[tuple[str, object]]:
+    """(name, module) of every PEFT tuner module inside layers `indices` of `stack`."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    stack_layers = families.layers(model, stack)
+    found = []
+    for i in indices:
+        for name, mod in stack_layers[i].named_modules():
+            if isinstance(mod, BaseTunerLayer):
+                found.append((f"{stack}.{i}.{name}", mod))
+    return found
+
+
+def _check_peft(model) -> None:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    if not any(isinstance(m, BaseTunerLayer) for m in model.modules()):
+        raise ConfigError("the model has no adapter to switch off: give a PEFT adapter folder "
+                          "(with adapter_config.json) as --model", key="model")
+
+
+@contextlib.contextmanager
+def lora_switched(model, selection: dict[str, list[int]], scale: float = 0.0) -> Iterator[int]:
+    """Within the block, adapters in the selected layers are off (`scale=0`) or scaled.
+
+    Args:
+        model: a PEFT model (e.g. `load_model(adapter_dir).model`).
+        selection: stack name -> layer indices, e.g. `{"decoder": [0, 1]}`.
+        scale: 0 switches the adapter modules off (their output is the base layer's,
+            bit for bit); another value multiplies the LoRA scaling (alpha / r).
+
+    Yields:
+        The number of adapter modules switched.
+    """
+    _check_peft(model)
+    modules = [m for stack, idx in selection.items() for m in adapter_modules(model, stack, idx)]
+    merged = [name for name, m in modules if getattr(m, "merged", False)]
+    if merged:
+        raise ConfigError(f"adapter weights are merged into the base ({merged[0]} …); ablation needs "
+                          "an unmerged adapter: load the adapter folder, not a merged model")
+    saved = []
+    try:
+        for _, mod in modules:
+            # enable_adapters() also resets requires_grad, so remember those flags too
+            grads = {id(p): (p, p.requires_grad) for p in mod.parameters()}
+            saved.append((mod, mod.disable_adapters, dict(getattr(mod, "scaling", {}) or {}), grads))
+            if scale == 0.0:
+                mod.enable_adapters(False)
+            elif hasattr(mod, "scaling"):
+                for name in mod.active_adapters:
+                    if name in mod.scaling:
+                        mod.scaling[name] *= scale
+            else:
+                raise ConfigError(f"{type(mod).__name__} adapters cannot be scaled; use scale 0")
+        yield len(modules)
+    finally:
+        for mod, was_disabled, scaling, grads in reversed(saved):
+            mod.enable_adapters(not was_disabled)
+            if scaling:
+                mod.scaling.clear()
+                mod.scaling.update(scaling)
+            for p, flag in grads.values():
+                p.requires_grad_(flag)
+
+
+def selection_for(model, spec: str, stack: str = "decoder") -> dict[str, list[int]]:
+    """Layer indices per stack for one ablation spec (`early`, `middle`, `late`, `i-j`, `all`…)."""
+    if stack not in STACKS:
+        raise ConfigError(f"unknown stack '{stack}'; use decoder, encoder or both", key="stack")
+    fam = families.family_of(model)
+    missing = [s for s in STACKS[stack] if s not in fam.stacks]
+    if missing:
+        raise ConfigError(f"{fam.name} models have no {missing[0]} stack; use --stack decoder",
+                          key="stack")
+    return {s: families.resolve_layers(spec, families.num_layers(model, s)) for s in STACKS[stack]}
+
+
+def variant_name(spec: str, scale: float = 0.0) -> str:
+    """`lora-off:early`, or `lora-x0.5:early` for a scaled variant."""
+    return f"lora-off:{spec}" if scale == 0.0 else f"lora-x{scale:g}:{spec}"
+
+
+def _cache_path(out_dir: Path, spec: str) -> Path:
+    return out_dir / "variants" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", spec) + ".jsonl")
+
+
+def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[str],
+                 stack: str = "decoder", scale: float = 0.0, out_dir: str | Path | None = None
+                 ) -> list[ResultRow]:
+    """Score the full adapter (`none`) and one variant per spec with those layers switched off.
+
+    With `out_dir`, each finished variant is saved (`variants/<spec>.jsonl`) and skipped
+    when the same run is repeated, so an interrupted ablation resumes; the Table 1 layout
+    is written to `ablation.md` and all rows to `results.jsonl`.
+    """
+    model = loaded.model
+    _check_peft(model)
+    specs = ["none"] + [s for s in dict.fromkeys(specs) if s != "none"]
+    plan = {s: selection_for(model, s, stack) for s in specs}  # fail early on a bad spec
+    key = hash_obj({"model": loaded.name, "inputs": inputs.model_dump(), "metrics": metrics,
+                    "stack": stack, "scale": scale})
+    out = Path(out_dir) if out_dir else None
+    rows: list[ResultRow] = []
+    for spec in specs:
+        cache = _cache_path(out, spec) if out else None
+        cached = read_results(cache) if cache else []
+        if cached and all(r.extra.get("ablation_key") == key for r in cached):
+            log.info("ablation %s: already done, kept", spec)
+            rows += cached
+            continue
+        with lora_switched(model, plan[spec], scale) as n_modules:
+            log.info("ablation %s: %d adapter modules switched (%s)", spec, n_modules, plan[spec])
+            got = evaluate(loaded, metrics, inputs)
+        for r in got:
+            r.variant = variant_name(spec, scale)
+            r.extra.update(ablate=spec, stack=stack, disabled_layers=plan[spec], scale=scale,
+                           adapter_modules_switched=n_modules, ablation_key=key)
+            r.signature.setdefault("options", {})["ablation"] = {"ablate": spec, "stack": stack,
+                                                                 "scale": scale}
+        if cache:
+            write_results(cache, got)
+        rows += got
+    if out:
+        write_results(out / "results.jsonl", rows)
+        atomic_write_text(out / "ablation.md", ablation_table(rows))
+    return rows
+
+
+def _fmt(r: ResultRow) -> str:
+    if r.value is None:
+        return "n/a"
+    text = f"{r.value:.4f}"
+    if r.ci:
+        text += f" [{r.ci[0]:.4f}, {r.ci[1]:.4f}]"
+    return text
+
+
+def _layers_text(disabled: dict) -> str:
+    parts = []
+    for stack, idx in disabled.items():
+        parts.append(f"{stack} " + (_ranges(idx) if idx else "–"))
+    return "; ".join(parts) or "–"
+
+
+def _ranges(idx: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5'."""
+    out, start = [], None
+    for k, i in enumerate(idx):
+        if start is None:
+            start = i
+        if k + 1 == len(idx) or idx[k + 1] != i + 1:
+            out.append(str(start) if start == i else f"{start}-{i}")
+            start = None
+    return ",".join(out)
+
+
+def ablation_table(rows: list[ResultRow]) -> str:
+    """The paper's Table 1 as markdown: variant × disabled layers × metrics (95% CI when known)."""
+    rows = [r for r in rows if "ablate" in r.extra]
+    metrics = list(dict.fromkeys(r.metric for r in rows))
+    variants: dict[str, dict] = {}
+    for r in rows:
+        v = variants.setdefault(r.variant, {"layers": _layers_text(r.extra["disabled_layers"])})
+        v[r.metric] = _fmt(r)
+    lines = ["| variant | LoRA off in layers | " + " | ".join(metrics) + " |",
+             "|---|---|" + "---:|" * len(metrics)]
+    for name, v in variants.items():
+        lines.append(f"| {name} | {v['layers']} | " + " | ".join(v.get(m, "") for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
