@@ -1,0 +1,317 @@
+"""Recipes: a typed YAML schema, variants, references between stages, and the run plan.
+
+A recipe is read top to bottom: a `name`, a `seed`, and an ordered list of stages,
+each `{id, kind, with: {...}}` whose `with` is validated against the stage kind's
+`Options`. Two small devices make comparisons easy to write:
+
+* `variants: {lora: {...}, full: {...}}` on a stage expands it into one stage per
+  variant (`cpt.lora`, `cpt.full`), each with its own options merged over `with`;
+* a reference `@stage_id` (or `@stage_id/sub/path`) to another stage's output folder;
+  when that stage has variants, the referring stage runs once per variant, so an
+  evaluation written once evaluates every variant. `@cpt.lora` pins one variant.
+
+`${data}` and `${tokenizers}` expand through `langadapt.paths`. Loading a recipe
+validates everything and checks every named input file exists, before anything runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from langadapt.config import StrictModel, apply_overrides, read_yaml, validate
+from langadapt.errors import ConfigError, DataError
+from langadapt.paths import expand
+
+_ID = r"[A-Za-z][A-Za-z0-9_-]*"
+# `@id`, `@id.variant`, optionally followed by `/sub/path`.
+_REF = re.compile(rf"^@({_ID})(?:\.({_ID}(?:\.{_ID})*))?(/.*)?$")
+
+
+class StageSpec(StrictModel):
+    """One stage as written in the recipe."""
+
+    id: str = Field(pattern=rf"^{_ID}$")
+    kind: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    variants: dict[str, dict[str, Any]] | None = None
+    variant: str | None = None  # label for this stage's rows when it has no variants
+    note: str | None = None
+
+
+class Recipe(StrictModel):
+    """A whole recipe."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    output_dir: str | None = None
+    imports: list[str] = Field(default_factory=list)  # modules that register extra stage kinds
+    stages: list[StageSpec]
+
+
+@dataclass
+class PlannedStage:
+    """One stage instance to run (a stage with variants gives several)."""
+
+    id: str                       # folder name under stages/, e.g. `cpt.lora`
+    spec: str                     # the recipe stage id, e.g. `cpt`
+    kind: str
+    variant: str | None
+    assignment: dict[str, str]    # recipe stage id -> variant name, for this and upstream stages
+    raw: dict                     # options with references as written (`@cpt/adapter`)
+    options: dict                 # options with references resolved to folders
+    deps: list[str]               # ids of the instances it references
+    index: int                    # position in the recipe, to locate errors
+
+
+@dataclass
+class Plan:
+    """A validated recipe, expanded into stage instances in run order."""
+
+    recipe: Recipe
+    file: str
+    root: Path
+    resolved: dict                # the recipe data after overrides and placeholder expansion
+    stages: list[PlannedStage] = field(default_factory=list)
+
+    def by_id(self) -> dict[str, PlannedStage]:
+        return {s.id: s for s in self.stages}
+
+
+# ---------------------------------------------------------------- loading
+def _stage_overrides(data: dict, overrides: list[str]) -> list[str]:
+    """Let `cpt.with.lr=1e-4` stand for `stages.<index of cpt>.with.lr=1e-4`."""
+    ids = {s.get("id"): i for i, s in enumerate(data.get("stages") or []) if isinstance(s, dict)}
+    out = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if parts[0] == "stages" and len(parts) > 1 and parts[1] in ids:
+            parts[1] = str(ids[parts[1]])
+        elif parts[0] in ids:
+            parts = ["stages", str(ids[parts[0]]), *parts[1:]]
+        out.append(".".join(parts) + sep + value)
+    return out
+
+
+def read_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, dict, dict]:
+    """Read and validate the recipe schema; return (recipe, data, key locations)."""
+    data, locations = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", file=str(path))
+    try:
+        apply_overrides(data, _stage_overrides(data, list(overrides or [])))
+    except (IndexError, ValueError, TypeError, AttributeError) as e:
+        raise ConfigError(f"cannot apply override ({e})", file="command line") from None
+    return validate(Recipe, data, file=str(path), locations=locations), data, locations
+
+
+def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
+    """Read, validate and expand a recipe; check its input files. Writes nothing."""
+    from langadapt.stages import get_stage
+
+    recipe, data, locations = read_recipe(path, overrides)
+    _import_plugins(recipe, str(path), locations)
+    _check_ids(recipe, str(path), locations)
+    root = Path(recipe.output_dir or Path("runs") / recipe.name).absolute()
+    resolved = copy.deepcopy(data)
+    plan = Plan(recipe=recipe, file=str(path), root=root, resolved=resolved)
+    for i, spec in enumerate(recipe.stages):
+        loc = ("stages", i)
+        try:
+            stage_cls = get_stage(spec.kind)
+        except ConfigError as e:
+            raise ConfigError(str(e).split(": ", 1)[-1], file=str(path),
+                              line=locations.get(loc + ("kind",)), key=f"stages.{spec.id}.kind") from None
+        for inst in _expand(plan, spec, i, str(path), locations):
+            _validate_options(stage_cls, inst, spec, str(path), locations)
+            plan.stages.append(inst)
+    return plan
+
+
+def _import_plugins(recipe: Recipe, file: str, locations: dict) -> None:
+    import importlib
+
+    for i, mod in enumerate(recipe.imports):
+        try:
+            importlib.import_module(mod)
+        except ImportError as e:
+            raise ConfigError(f"cannot import module '{mod}' ({e})", file=file,
+                              line=locations.get(("imports", i)), key="imports") from None
+
+
+def _check_ids(recipe: Recipe, file: str, locations: dict) -> None:
+    seen: set[str] = set()
+    for i, spec in enumerate(recipe.stages):
+        if spec.id in seen:
+            raise ConfigError("duplicate stage id", file=file, line=locations.get(("stages", i, "id")),
+                              key=f"stages.{spec.id}")
+        seen.add(spec.id)
+        if spec.variants is not None and not spec.variants:
+            raise ConfigError("variants is empty", file=file,
+                              line=locations.get(("stages", i, "variants")), key=f"stages.{spec.id}.variants")
+
+
+# ---------------------------------------------------------------- references and variants
+def _walk_strings(obj: Any, fn) -> Any:
+    """Return a copy of `obj` with `fn` applied to every string."""
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _walk_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_walk_strings(v, fn) for v in obj]
+    return obj
+
+
+def find_refs(obj: Any) -> list[tuple[str, str | None]]:
+    """The `(stage id, pinned variant or None)` of every `@` reference in `obj`."""
+    found: list[tuple[str, str | None]] = []
+
+    def visit(s: str) -> str:
+        m = _REF.match(s)
+        if m and (m.group(1), m.group(2)) not in found:
+            found.append((m.group(1), m.group(2)))
+        return s
+
+    _walk_strings(obj, visit)
+    return found
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` merged into a copy of `base`; nested mappings merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def _candidates(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict,
+                ref: tuple[str, str | None]) -> list[PlannedStage]:
+    target, pinned = ref
+    insts = [s for s in plan.stages if s.spec == target]
+    if pinned is not None:
+        insts = [s for s in insts if s.id == f"{target}.{pinned}"]
+    if not insts:
+        what = f"'@{target}.{pinned}'" if pinned else f"'@{target}'"
+        raise ConfigError(f"reference {what} names no earlier stage (stages run in order)", file=file,
+                          line=locations.get(("stages", i, "with")) or locations.get(("stages", i, "id")),
+                          key=f"stages.{spec.id}")
+    return insts
+
+
+def _expand(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict) -> list[PlannedStage]:
+    """One instance per consistent combination of upstream variants × own variants."""
+    own = spec.variants or {None: {}}
+    refs = find_refs([spec.with_, *(spec.variants or {}).values()])
+    pools = [_candidates(plan, spec, i, file, locations, r) for r in refs]
+    out = []
+    for combo in itertools.product(*pools):
+        assignment: dict[str, str] = {}
+        if not _merge_assignments(assignment, [c.assignment for c in combo]):
+            continue
+        for vname, vopts in own.items():
+            assign = dict(assignment)
+            if vname is not None:
+                assign[spec.id] = vname
+            raw = deep_merge(spec.with_, vopts)
+            out.append(_instance(plan, spec, i, assign, raw, dict(zip(refs, combo))))
+    return out
+
+
+def _merge_assignments(into: dict, parts: list[dict]) -> bool:
+    for part in parts:
+        for k, v in part.items():
+            if into.setdefault(k, v) != v:
+                return False
+    return True
+
+
+def _instance(plan: Plan, spec: StageSpec, i: int, assign: dict, raw: dict,
+              chosen: dict[tuple, PlannedStage]) -> PlannedStage:
+    order = [s.id for s in plan.recipe.stages]
+    values = [assign[k] for k in sorted(assign, key=order.index)]
+    inst_id = spec.id + "".join(f".{v}" for v in values)
+    deps: list[str] = []
+
+    def resolve(s: str) -> str:
+        m = _REF.match(s)
+        if not m:
+            return expand(s) if "$" in s else s
+        dep = chosen[(m.group(1), m.group(2))]
+        if dep.id not in deps:
+            deps.append(dep.id)
+        return str(plan.root / "stages" / dep.id) + (m.group(3) or "")
+
+    options = _walk_strings(raw, resolve)
+    return PlannedStage(id=inst_id, spec=spec.id, kind=spec.kind,
+                        variant="+".join(values) if values else spec.variant,
+                        assignment=assign, raw=raw, options=options, deps=deps, index=i)
+
+
+# ---------------------------------------------------------------- validation
+def _validate_options(stage_cls, inst: PlannedStage, spec: StageSpec, file: str, locations: dict) -> None:
+    """Validate one instance's options against its kind's schema; check its input files."""
+    base = ("stages", inst.index)
+    try:
+        stage_cls.Options.model_validate(inst.options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        own = inst.assignment.get(spec.id)
+        line = None
+        for prefix in ([base + ("variants", own)] if own else []) + [base + ("with",)]:
+            for n in range(len(loc), -1, -1):
+                if prefix + loc[:n] in locations:
+                    line = locations[prefix + loc[:n]]
+                    break
+            if line:
+                break
+        msg = "unknown key (check the spelling; see the stage's options in docs/recipes.md)" \
+            if err["type"] == "extra_forbidden" else err["msg"]
+        in_variant = own is not None and loc and loc[0] in (spec.variants or {}).get(own, {})
+        where = ["variants", own] if in_variant else ["with"]
+        raise ConfigError(msg, file=file, line=line or locations.get(base + ("id",)),
+                          key=".".join(["stages", spec.id, *where, *map(str, loc)])) from None
+    check_inputs(inst)
+
+
+def input_paths(inst: PlannedStage) -> list[Path]:
+    """Local files and folders an instance names, other than other stages' outputs."""
+    found: list[Path] = []
+
+    def visit(raw: str, value: str) -> None:
+        if _REF.match(raw):
+            return
+        if "${" in raw or raw.startswith(("/", "./", "../", "~")):
+            found.append(Path(value).expanduser())  # named as a path: must exist
+        elif "/" in value and Path(value).exists():
+            found.append(Path(value))  # a relative path rather than a hub id
+
+    _zip_strings(inst.raw, inst.options, visit)
+    return found
+
+
+def _zip_strings(raw: Any, value: Any, fn) -> None:
+    if isinstance(raw, str) and isinstance(value, str):
+        fn(raw, value)
+    elif isinstance(raw, dict) and isinstance(value, dict):
+        for k in raw:
+            _zip_strings(raw[k], value.get(k), fn)
+    elif isinstance(raw, list) and isinstance(value, list):
+        for r, v in zip(raw, value):
+            _zip_strings(r, v, fn)
+
+
+def check_inputs(inst: PlannedStage) -> None:
+    """Raise a DataError naming the first input file that does not exist."""
+    for p in input_paths(inst):
+        if not p.exists():
+            raise DataError(f"input of stage '{inst.id}' not found (check the path or LANGADAPT_DATA)",
+                            file=str(p))

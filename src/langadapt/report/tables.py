@@ -1,0 +1,88 @@
+"""Tables of result rows: one per stage kind, systems by metrics, values with 95% CIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langadapt.report.store import RunData, system_label
+from langadapt.runs import ResultRow
+
+# Section titles for known stage kinds; any other kind gets a table titled by its kind.
+TITLES = {"eval.bpb": "Held-out bits per byte", "eval.flores": "FLORES translation",
+          "eval.ablation": "Adapter layer ablation", "eval.lens": "Logit lens",
+          "eval.choice": "Multiple-choice benchmarks", "tokenizer.stats": "Tokenizer statistics",
+          "tokenizer.extend": "Tokenizer extension", "train": "Training", "data.clean": "Cleaning"}
+ORDER = ("eval.bpb", "eval.flores", "eval.ablation", "eval.choice", "eval.lens", "tokenizer")
+
+
+@dataclass
+class Table:
+    """A systems × metrics table of one stage kind (and dataset)."""
+
+    title: str
+    columns: list[str]                       # metrics
+    rows: list[tuple[str, list[ResultRow | None]]] = field(default_factory=list)
+
+
+def fmt_value(r: ResultRow | None) -> str:
+    if r is None or r.value is None:
+        return "–"
+    v = r.value
+    text = f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    if r.ci:
+        lo, hi = r.ci
+        text += f" [{lo:.4f}, {hi:.4f}]" if abs(v) < 10 else f" [{lo:.2f}, {hi:.2f}]"
+    return text
+
+
+def signature_line(sig: dict) -> str:
+    """A compact, sacrebleu-style signature: tool versions, seed, hashes, options."""
+    parts = [f"{k}={v}" for k, v in (sig.get("tools") or {}).items()]
+    for key in ("seed", "config_hash", "data_hash", "git"):
+        if sig.get(key) is not None:
+            parts.append(f"{key.replace('_hash', '')}={sig[key]}")
+    for k, v in sorted((sig.get("options") or {}).items()):
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            parts.append(f"{k}={v}")
+    return "|".join(parts)
+
+
+def _kind_rank(kind: str) -> tuple[int, str]:
+    for i, prefix in enumerate(ORDER):
+        if kind.startswith(prefix):
+            return i, kind
+    return len(ORDER), kind
+
+
+def build_tables(run: RunData) -> list[Table]:
+    """One table per (stage kind, dataset): rows are systems in run order, columns metrics."""
+    groups: dict[tuple[str, str], list[ResultRow]] = {}
+    for r in run.rows:
+        groups.setdefault((str(r.extra.get("kind", "results")), r.dataset or ""), []).append(r)
+    tables = []
+    for (kind, ds) in sorted(groups, key=lambda g: (_kind_rank(g[0]), g[1])):
+        rows = groups[(kind, ds)]
+        metrics = list(dict.fromkeys(r.metric for r in rows))
+        systems = list(dict.fromkeys(system_label(r) for r in rows))
+        title = TITLES.get(kind, kind) + (f" — {ds}" if ds else "")
+        t = Table(title=title, columns=metrics)
+        for s in systems:
+            cells = [next((r for r in rows if system_label(r) == s and r.metric == m), None) for m in metrics]
+            t.rows.append((s, cells))
+        tables.append(t)
+    return tables
+
+
+def to_markdown(t: Table) -> str:
+    head = "| system | " + " | ".join(t.columns) + " |\n|---|" + "---:|" * len(t.columns) + "\n"
+    body = "".join(f"| {s} | " + " | ".join(fmt_value(c) for c in cells) + " |\n" for s, cells in t.rows)
+    return head + body
+
+
+def stage_table(run: RunData) -> str:
+    """Markdown table of finished stages and their run time."""
+    lines = ["| stage | kind | variant | seconds |", "|---|---|---|---:|"]
+    for s in run.stages:
+        secs = "" if s.seconds is None else f"{s.seconds:.1f}"
+        lines.append(f"| {s.id} | {s.kind} | {s.variant or ''} | {secs} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,176 @@
+"""Recipe schema, variants, references, located errors, cache keys and resume."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from langadapt.config import StrictModel
+from langadapt.errors import ConfigError, DataError
+from langadapt.recipe import deep_merge, find_refs, load_plan
+from langadapt.runner import compute_keys, execute, plan_status, run_recipe
+from langadapt.runs import ResultRow
+from langadapt.stages import Stage, register_stage
+
+CALLS: list[str] = []
+
+
+@register_stage
+class _Write(Stage):
+    kind = "test.write"
+
+    class Options(StrictModel):
+        text: str
+        fail: bool = False
+
+    def run(self, opts, ctx):
+        CALLS.append(ctx.stage_id)
+        (ctx.out_dir / "out.txt").write_text(opts.text)
+        if opts.fail:
+            raise RuntimeError("boom")
+        return [ResultRow(metric="len", value=len(opts.text))]
+
+
+@register_stage
+class _Read(Stage):
+    kind = "test.read"
+
+    class Options(StrictModel):
+        src: str
+        scale: float = 1.0
+
+    def run(self, opts, ctx):
+        CALLS.append(ctx.stage_id)
+        n = len(Path(opts.src).read_text())
+        return [ResultRow(metric="score", value=n * opts.scale, dataset="toy")]
+
+
+def write(tmp_path: Path, body: str, name: str = "r.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(body).replace("OUT", str(tmp_path / "run")))
+    return p
+
+
+RECIPE = """\
+name: toy
+seed: 3
+output_dir: OUT
+stages:
+  - id: make
+    kind: test.write
+    with: {text: hello}
+    variants:
+      a: {text: aa}
+      b: {text: bbbb}
+  - id: read
+    kind: test.read
+    with:
+      src: "@make/out.txt"
+  - id: pinned
+    kind: test.read
+    with: {src: "@make.b/out.txt", scale: 2}
+"""
+
+
+def test_variants_fan_out_and_references(tmp_path):
+    plan = load_plan(write(tmp_path, RECIPE))
+    assert [(s.id, s.variant) for s in plan.stages] == [
+        ("make.a", "a"), ("make.b", "b"), ("read.a", "a"), ("read.b", "b"), ("pinned.b", "b")]
+    read_b = plan.by_id()["read.b"]
+    assert read_b.options["src"] == str(plan.root / "stages" / "make.b" / "out.txt")
+    assert read_b.deps == ["make.b"]
+
+
+@pytest.mark.parametrize("obj, refs", [
+    ({"a": "@x", "b": ["@y/p/q", "plain"], "c": {"d": "@x.v"}}, [("x", None), ("y", None), ("x", "v")]),
+    ({"a": "email@host", "b": "@"}, []),
+])
+def test_find_refs(obj, refs):
+    assert find_refs(obj) == refs
+
+
+def test_deep_merge():
+    assert deep_merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"c": 3}, "d": [1]}) == \
+        {"a": {"b": 1, "c": 3}, "d": [1]}
+
+
+@pytest.mark.parametrize("body, line, key", [
+    ("name: t\nstages:\n  - id: s\n    kind: test.write\n    with: {text: x, txet: y}\n", 5,
+     "stages.s.with.txet"),
+    ("name: t\nstages:\n  - id: s\n    kind: test.write\n    with:\n      text: x\n      colour: 1\n", 7,
+     "stages.s.with.colour"),
+    ("name: t\nstages: []\nstges: []\n", 3, "stges"),
+    ("name: t\nstages:\n  - id: s\n    kind: test.nope\n", 4, "stages.s.kind"),
+    ("name: t\nstages:\n  - id: s\n    kind: test.read\n    with: {src: '@missing/x'}\n", 5, "stages.s"),
+    ("name: t\nstages:\n  - id: s\n    kind: test.write\n    with: {text: x}\n    variants:\n"
+     "      v: {text: y, bad: 2}\n", 7, "stages.s.variants.v.bad"),
+    ("name: t\nseed: 1\nseed: 2\nstages: []\n", 3, "seed"),
+])
+def test_errors_are_located(tmp_path, body, line, key):
+    p = tmp_path / "bad.yaml"
+    p.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_plan(p)
+    assert f"{p}:{line}:" in str(e.value) and f"'{key}'" in str(e.value)
+
+
+def test_missing_input_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANGADAPT_DATA", str(tmp_path))
+    p = write(tmp_path, "name: t\nstages:\n  - id: s\n    kind: test.read\n"
+                        "    with: {src: '${data}/nope.txt'}\n")
+    with pytest.raises(DataError, match="nope.txt"):
+        load_plan(p)
+
+
+def test_overrides_by_stage_id(tmp_path):
+    plan = load_plan(write(tmp_path, RECIPE), ["make.variants.a.text=zzz", "seed=9", "pinned.with.scale=5"])
+    assert plan.recipe.seed == 9
+    assert plan.by_id()["make.a"].options["text"] == "zzz"
+    assert plan.by_id()["pinned.b"].options["scale"] == 5
+
+
+def test_run_caches_resumes_and_forces(tmp_path):
+    path = write(tmp_path, RECIPE)
+    CALLS.clear()
+    plan, st = run_recipe(path, report=False)
+    assert [s.status for s in st] == ["ran"] * 5 and len(CALLS) == 5
+    rows = [json.loads(x) for x in (plan.root / "results.jsonl").read_text().splitlines()]
+    assert {(r["extra"]["stage"], r["metric"], r["value"]) for r in rows} >= {
+        ("make.a", "len", 2), ("read.b", "score", 4), ("pinned.b", "score", 8)}
+    assert all(r["signature"]["seed"] == 3 for r in rows)
+    assert (plan.root / "recipe.resolved.yaml").is_file()
+    CALLS.clear()
+    _, st = run_recipe(path, report=False)
+    assert CALLS == [] and {s.status for s in st} == {"cached"}
+    # Changing one variant re-runs it and what depends on it, nothing else.
+    _, st = run_recipe(path, ["make.variants.a.text=aaa"], report=False)
+    assert CALLS == ["make.a", "read.a"]
+    CALLS.clear()
+    _, st = run_recipe(path, ["make.variants.a.text=aaa"], force=["read"], report=False)
+    assert CALLS == ["read.a", "read.b"]
+    assert [s.status for s in plan_status(load_plan(path))].count("run") == 2
+
+
+def test_failed_stage_leaves_no_folder_and_resumes(tmp_path):
+    path = write(tmp_path, RECIPE)
+    plan = load_plan(path, ["make.variants.b.fail=true"])
+    CALLS.clear()
+    with pytest.raises(RuntimeError):
+        execute(plan, report=False)
+    stages = plan.root / "stages"
+    assert sorted(p.name for p in stages.iterdir()) == ["make.a"]
+    CALLS.clear()
+    execute(load_plan(path), report=False)
+    assert CALLS == ["make.b", "read.a", "read.b", "pinned.b"]
+
+
+def test_key_depends_on_input_content(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("one")
+    path = write(tmp_path, f"name: t\nstages:\n  - id: s\n    kind: test.read\n    with: {{src: '{src}'}}\n")
+    k1 = compute_keys(load_plan(path))
+    src.write_text("two")
+    assert compute_keys(load_plan(path)) != k1
