@@ -1,0 +1,121 @@
+"""The report: tables with CIs and signatures, registered plots, self-contained HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from langadapt.cli import main
+from langadapt.errors import DataError
+from langadapt.report import build_report
+from langadapt.report.plots_data import funnel_counts
+from langadapt.report.store import load_run
+from langadapt.report.tables import build_tables, fmt_value, signature_line
+from langadapt.runs import ResultRow, atomic_write_json, write_results
+
+SIG = {"tools": {"langadapt": "0.1.0"}, "seed": 0, "config_hash": "abc", "data_hash": "def",
+       "options": {"stride": 512}}
+
+
+def make_run(root: Path, with_train: bool = True, with_clean: bool = True) -> Path:
+    rows = [ResultRow(metric="bpb", value=v, ci=[v - 0.1, v + 0.1], n=50, dataset="heldout.txt",
+                      variant=var, signature=SIG, extra={"kind": "eval.bpb", "stage": f"bpb.{var}"})
+            for var, v in (("base", 3.2), ("lora", 2.9), ("full", 2.5))]
+    rows += [ResultRow(metric=m, value=v, ci=[v - 1, v + 1], n=506, dataset="flores", model=mod,
+                       signature=SIG, extra={"kind": "eval.flores", "stage": "flores"})
+             for mod, m, v in (("nllb-tiny", "chrF++", 12.5), ("google", "chrF++", 55.0),
+                               ("google", "BLEU", 30.1))]
+    rows += [ResultRow(metric="fertility", value=v, dataset="flores", model=t, signature=SIG,
+                       extra={"kind": "tokenizer.stats", "stage": "tok"})
+             for t, v in (("qwen3", 4.3), ("extended", 2.1))]
+    write_results(root / "results.jsonl", rows)
+    stages = [("bpb.base", "eval.bpb"), ("train.lora", "train"), ("clean", "data.clean")]
+    for sid, kind in stages:
+        atomic_write_json(root / "stages" / sid / "DONE.json", {"key": "k", "kind": kind, "seconds": 1.5})
+    if with_train:
+        log = [{"step": s, "loss": 5 - s / 10, "learning_rate": 1e-3, "tokens_per_second": 600}
+               for s in range(1, 11)] + [{"step": 10, "eval_loss": 4.2}]
+        (root / "stages/train.lora/train_log.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in log) + "not json\n")
+    if with_clean:
+        atomic_write_json(root / "stages/clean/stats.json",
+                          {"input": 100, "kept": 80, "dropped": {"duplicate": 15, "language": 5}})
+    return root
+
+
+def test_report_is_self_contained_with_plots_and_signatures(tmp_path):
+    run = make_run(tmp_path / "run")
+    rep = build_report(run, tmp_path / "out")
+    names = {p.name for p in rep.files}
+    assert {"report.html", "results.md", "results.jsonl", "bpb.png", "train_loss.png",
+            "cleaning_funnel.png", "fertility.png"} <= names
+    html = (tmp_path / "out/report.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
+    assert html.count("data:image/png;base64,") == len(rep.figures) >= 4
+    assert "config=abc" in html and "<details>" in html
+    md = (tmp_path / "out/results.md").read_text()
+    assert "| full | 2.5000 [2.4000, 2.6000] |" in md
+    assert "| google | 55.00 [54.00, 56.00] | 30.10 [29.10, 31.10] |" in md
+    for png in tmp_path.glob("out/*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_absent_inputs_skip_plots_with_a_note(tmp_path):
+    run = make_run(tmp_path / "run", with_train=False, with_clean=False)
+    (tmp_path / "run/train_loss.png").write_bytes(b"stale")
+    rep = build_report(run)
+    assert not (tmp_path / "run/train_loss.png").exists()
+    assert any("Training loss: skipped" in n for n in rep.notes)
+    assert any("Cleaning funnel: skipped" in n for n in rep.notes)
+    assert "skipped" in (tmp_path / "run/results.md").read_text()
+
+
+def test_tables_group_by_kind_and_dataset(tmp_path):
+    tables = build_tables(load_run(make_run(tmp_path / "run")))
+    assert [t.title for t in tables] == ["Held-out bits per byte — heldout.txt",
+                                         "FLORES translation — flores",
+                                         "Tokenizer statistics — flores"]
+    flores = tables[1]
+    assert flores.columns == ["chrF++", "BLEU"]
+    assert [s for s, _ in flores.rows] == ["nllb-tiny", "google"]
+    assert flores.rows[0][1][1] is None
+
+
+@pytest.mark.parametrize("row, text", [
+    (ResultRow(metric="m", value=1.23456), "1.2346"),
+    (ResultRow(metric="m", value=1.0, ci=[0.5, 1.5]), "1.0000 [0.5000, 1.5000]"),
+    (ResultRow(metric="m", value=None), "–"),
+    (None, "–"),
+    (ResultRow(metric="m", value=31.234, ci=[30.0, 32.5]), "31.23 [30.00, 32.50]"),
+])
+def test_fmt_value(row, text):
+    assert fmt_value(row) == text
+
+
+def test_signature_line():
+    assert signature_line(SIG) == "langadapt=0.1.0|seed=0|config=abc|data=def|stride=512"
+
+
+@pytest.mark.parametrize("stats, expected", [
+    ({"input": 10, "kept": 7, "dropped": {"dup": 3}}, (10, 7, {"dup": 3})),
+    ({"total": {"read": 5, "kept": 5, "dropped": {"x": 0}}}, (5, 5, {})),
+    ({"kept": 2}, (None, 2, {})),
+])
+def test_funnel_counts(stats, expected):
+    assert funnel_counts(stats) == expected
+
+
+def test_report_cli(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    assert main(["report", str(run), "--out", str(tmp_path / "o")]) == 0
+    assert "report.html" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "run folder not found" in capsys.readouterr().err
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(DataError):
+        load_run(tmp_path)
