@@ -1,0 +1,252 @@
+"""Batched generation for translation, one layer for seq2seq (NLLB/M2M100) and causal LMs.
+
+Seq2seq inputs are laid out as NLLB does (`[src_code] tokens </s>`) and the target
+language code is forced as the first decoder token. Causal models get a chat-template
+prompt (stopping at the end of the assistant turn) or a few-shot prompt (stopping at the
+first newline). Inputs are sorted by token length so each batch holds similar lengths
+and little padding; causal batches are left-padded with an attention mask, so a
+sentence gets the same greedy output in any batch. vLLM is used for causal models when
+it is installed and a GPU is present; HF `generate` is the fallback and the reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from langadapt.config import StrictModel
+from langadapt.models.loading import Loaded, is_adapter_dir, load_model
+from langadapt.models.seq2seq import encode_with_lang, lang_token_id
+
+log = logging.getLogger(__name__)
+
+# English names for prompts; an unknown code is used as it is.
+LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
+              "kaz_Cyrl": "Kazakh", "kir_Cyrl": "Kyrgyz", "bua_Cyrl": "Buryat",
+              "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French",
+              "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer"}
+# Tokens that end an assistant turn in the chat templates of the supported families.
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<eos>")
+_THINK = re.compile(r"<think>.*?</think>\s*", re.S)
+
+
+class GenerationOptions(StrictModel):
+    """How to generate. Only `OUTPUT_KEYS` change the output; the rest change speed."""
+
+    batch_size: int = 16
+    max_new_tokens: int = 256
+    max_input_tokens: int = 1024
+    num_beams: int = 1
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    prompt: Literal["auto", "chat", "fewshot"] = "auto"
+    few_shot: list[tuple[str, str]] = []
+    backend: Literal["auto", "hf", "vllm"] = "auto"
+    device: str | None = None
+    dtype: str | None = "auto"
+
+
+OUTPUT_KEYS = ("max_new_tokens", "max_input_tokens", "num_beams", "do_sample", "temperature",
+               "top_p", "seed", "prompt", "few_shot")
+
+
+def output_options(opts: GenerationOptions) -> dict:
+    """The options that decide the text produced (for hashes and signatures)."""
+    return {k: getattr(opts, k) for k in OUTPUT_KEYS}
+
+
+def language_name(code: str) -> str:
+    return LANG_NAMES.get(code, code)
+
+
+def prompt_style(tok, style: str) -> str:
+    """`auto` is `chat` when the tokenizer has a chat template, else `fewshot`."""
+    if style == "auto":
+        return "chat" if getattr(tok, "chat_template", None) else "fewshot"
+    return style
+
+
+def build_prompt(tok, text: str, src: str, tgt: str, style: str,
+                 few_shot: Sequence[tuple[str, str]] = ()) -> str:
+    """The causal-LM prompt asking for a translation of `text` from `src` to `tgt`."""
+    s, t = language_name(src), language_name(tgt)
+    instruction = f"Translate the following text from {s} to {t}."
+    if prompt_style(tok, style) == "chat":
+        messages = []
+        for a, b in few_shot:
+            messages += [{"role": "user", "content": f"{instruction}\n\n{a}"},
+                         {"role": "assistant", "content": b}]
+        messages.append({"role": "user", "content": f"{instruction} Reply with the translation "
+                                                    f"only.\n\n{text}"})
+        # enable_thinking is read by Qwen3's template and ignored by the others.
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                       enable_thinking=False)
+    shots = "".join(f"{s}: {a}\n{t}: {b}\n\n" for a, b in few_shot)
+    return f"{instruction}\n\n{shots}{s}: {text}\n{t}:"
+
+
+def stop_token_ids(tok) -> list[int]:
+    """End-of-sequence plus end-of-turn ids known to the tokenizer."""
+    ids = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    vocab = tok.get_vocab()
+    ids += [vocab[t] for t in END_OF_TURN if t in vocab]
+    return sorted(set(ids))
+
+
+def encode_inputs(loaded: Loaded, texts: Sequence[str], src: str, tgt: str,
+                  opts: GenerationOptions) -> list[list[int]]:
+    """Token ids of the model input for each text (prompt for causal, coded source for seq2seq)."""
+    tok = loaded.tokenizer
+    if loaded.is_seq2seq:
+        return [encode_with_lang(tok, t, src, opts.max_input_tokens) for t in texts]
+    chat = prompt_style(tok, opts.prompt) == "chat"
+    out = []
+    for t in texts:
+        prompt = build_prompt(tok, t, src, tgt, opts.prompt, opts.few_shot)
+        # A chat template already writes the BOS token; a plain prompt needs the tokenizer's.
+        ids = tok(prompt, add_special_tokens=not chat)["input_ids"]
+        out.append(ids[-opts.max_input_tokens:])
+    return out
+
+
+def _pad(batch: Sequence[list[int]], pad_id: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(x) for x in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, x in enumerate(batch):
+        sl = slice(width - len(x), width) if left else slice(0, len(x))
+        ids[i, sl] = torch.tensor(x, dtype=torch.long)
+        mask[i, sl] = 1
+    return ids, mask
+
+
+def generate_batch(loaded: Loaded, batch: Sequence[list[int]], tgt: str,
+                   opts: GenerationOptions) -> list[list[int]]:
+    """Generate for one batch of encoded inputs; return the new token ids of each row."""
+    tok, model = loaded.tokenizer, loaded.model
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    # Causal models continue from the right edge, so pad on the left.
+    ids, mask = _pad(batch, pad_id, left=not loaded.is_seq2seq)
+    device = next(model.parameters()).device
+    kwargs = dict(max_new_tokens=opts.max_new_tokens, num_beams=opts.num_beams,
+                  do_sample=opts.do_sample, pad_token_id=pad_id)
+    if opts.do_sample:
+        kwargs.update(temperature=opts.temperature, top_p=opts.top_p)
+    if loaded.is_seq2seq:
+        kwargs["forced_bos_token_id"] = lang_token_id(tok, tgt)
+    else:
+        kwargs["eos_token_id"] = stop_token_ids(tok)
+        if prompt_style(tok, opts.prompt) == "fewshot":
+            kwargs.update(stop_strings=["\n"], tokenizer=tok)
+    with torch.inference_mode():
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
+    # Seq2seq output is decoder-only; causal output repeats the (padded) prompt.
+    start = 0 if loaded.is_seq2seq else ids.shape[1]
+    return [row[start:].tolist() for row in out.cpu()]
+
+
+def decode(loaded: Loaded, new_ids: list[int], opts: GenerationOptions) -> str:
+    """Text of generated ids: special tokens, thinking blocks and (few-shot) later lines removed."""
+    tok = loaded.tokenizer
+    text = tok.decode(new_ids, skip_special_tokens=True)
+    if not loaded.is_seq2seq:
+        text = _THINK.sub("", text)
+        if prompt_style(tok, opts.prompt) == "fewshot":
+            text = text.lstrip(" ").split("\n", 1)[0]
+    return text.strip()
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first (fails fast on memory)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def translate_texts(model: str | Path | Loaded, texts: Sequence[str], src: str, tgt: str,
+                    opts: GenerationOptions | None = None, *, progress: bool = False,
+                    on_batch: Callable[[list[int], list[str]], None] | None = None) -> list[str]:
+    """Translate `texts` from `src` to `tgt` (FLORES codes) with a model path, hub id or `Loaded`.
+
+    Args:
+        model: a model folder, hub id, PEFT adapter folder, or an already loaded model.
+        texts: source sentences; the output keeps their order.
+        opts: generation options (greedy, batch 16 by default).
+        progress: show a tqdm bar.
+        on_batch: called with (indices, translations) after each batch.
+    """
+    opts = opts or GenerationOptions()
+    if not texts:
+        return []
+    if _use_vllm(model, opts):
+        return _vllm_translate(str(model), texts, src, tgt, opts)
+    loaded = load_model(model, device=opts.device, dtype=opts.dtype)
+    torch.manual_seed(opts.seed)
+    encoded = encode_inputs(loaded, texts, src, tgt, opts)
+    out: list[str | None] = [None] * len(texts)
+    batches = length_sorted_batches([len(x) for x in encoded], opts.batch_size)
+    for idx in tqdm(batches, desc="translate", unit="batch", disable=not progress):
+        new = generate_batch(loaded, [encoded[i] for i in idx], tgt, opts)
+        texts_out = [decode(loaded, n, opts) for n in new]
+        for i, t in zip(idx, texts_out):
+            out[i] = t
+        if on_batch:
+            on_batch(idx, texts_out)
+    return [t or "" for t in out]
+
+
+# ---------------------------------------------------------------- vLLM (optional)
+def _use_vllm(model, opts: GenerationOptions) -> bool:
+    """vLLM for a causal model given by path, when installed and a GPU is present."""
+    if opts.backend == "hf" or isinstance(model, Loaded) or opts.num_beams > 1:
+        return False
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        if opts.backend == "vllm":
+            log.warning("backend 'vllm' asked for but vllm is not installed; using HF generate")
+        return False
+    if not torch.cuda.is_available():
+        return False
+    from transformers import AutoConfig
+
+    base = _adapter_base(str(model)) or str(model)
+    return not getattr(AutoConfig.from_pretrained(base), "is_encoder_decoder", False)
+
+
+def _adapter_base(path: str) -> str | None:
+    if not is_adapter_dir(path):
+        return None
+    import json
+
+    return json.loads((Path(path) / "adapter_config.json").read_text())["base_model_name_or_path"]
+
+
+def _vllm_translate(path: str, texts: Sequence[str], src: str, tgt: str,
+                    opts: GenerationOptions) -> list[str]:
+    """Causal translation through vLLM (with the LoRA adapter when `path` is an adapter folder)."""
+    from transformers import AutoTokenizer
+    from vllm import LLM, SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    base = _adapter_base(path)
+    tok = AutoTokenizer.from_pretrained(path if (Path(path) / "tokenizer_config.json").exists()
+                                        else (base or path))
+    llm = LLM(model=base or path, tokenizer=tok.name_or_path, seed=opts.seed,
+              enable_lora=base is not None)
+    fewshot = prompt_style(tok, opts.prompt) == "fewshot"
+    params = SamplingParams(max_tokens=opts.max_new_tokens, seed=opts.seed,
+                            temperature=opts.temperature if opts.do_sample else 0.0,
+                            top_p=opts.top_p, stop_token_ids=stop_token_ids(tok),
+                            stop=["\n"] if fewshot else None)
+    prompts = [build_prompt(tok, t, src, tgt, opts.prompt, opts.few_shot) for t in texts]
+    lora = LoRARequest("adapter", 1, path) if base else None
+    outs = llm.generate(prompts, params, lora_request=lora)
+    return [_THINK.sub("", o.outputs[0].text).strip() for o in outs]

@@ -1,0 +1,230 @@
+"""Resumable translation of `.txt` lines or chosen fields of `.jsonl` records.
+
+Every distinct input text is keyed by a hash of its content. Finished translations
+are flushed as small part files (each written atomically) into `.<OUT>.parts/`
+beside the output, so a killed run loses at most one flush; a re-run reads the
+parts, translates only what is missing and never duplicates. Pending texts are
+sorted by length before being grouped into flushes, so an interrupted-and-resumed
+run forms the same batches as an uninterrupted one and writes the same file.
+The output is assembled (atomically) once everything is translated.
+
+Outputs are checked afterwards: empty, copied from the source, or not in the target
+language (language ID from `langadapt.data` when available, else a script check).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from langadapt.errors import ConfigError, DataError
+from langadapt.generate import GenerationOptions, output_options, translate_texts
+from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, hash_obj, signature
+from langadapt.textio import read_lines
+
+log = logging.getLogger(__name__)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass
+class Document:
+    """The input: `.txt` lines or `.jsonl` records, and where each text to translate sits."""
+
+    path: Path
+    lines: list[str] | None              # .txt
+    records: list[dict] | None           # .jsonl
+    slots: list[tuple[int, str | None]]  # (line/record index, field) of each text
+    texts: list[str]
+
+
+def read_document(path: str | Path, fields: Sequence[str] = ("text",)) -> Document:
+    """Read `.txt` (every non-empty line) or `.jsonl` (each named string field)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("input file not found", file=str(path))
+    slots, texts = [], []
+    if path.suffix != ".jsonl":
+        lines = read_lines(path)
+        for i, line in enumerate(lines):
+            if line.strip():  # empty lines stay empty and keep the alignment
+                slots.append((i, None))
+                texts.append(line)
+        return Document(path, lines, None, slots, texts)
+    records = []
+    for n, raw in enumerate(read_lines(path), 1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=n) from None
+        if not isinstance(rec, dict):
+            raise DataError("record is not a JSON object", file=str(path), line=n)
+        for f in fields:
+            value = rec.get(f)
+            if value is None or value == "":
+                continue  # e.g. an instruction record without an `input`
+            if not isinstance(value, str):
+                raise DataError(f"field '{f}' is not a string", file=str(path), line=n)
+            slots.append((len(records), f))
+            texts.append(value)
+        records.append(rec)
+    return Document(path, None, records, slots, texts)
+
+
+def render(doc: Document, translated: Sequence[str]) -> str:
+    """The output file's text: inputs with each slot replaced by its translation."""
+    if doc.lines is not None:
+        lines = list(doc.lines)
+        for (i, _), t in zip(doc.slots, translated):
+            lines[i] = t.replace("\n", " ")  # one line in, one line out
+        return "".join(x + "\n" for x in lines)
+    records = [dict(r) for r in doc.records]
+    for (i, f), t in zip(doc.slots, translated):
+        records[i][f] = t
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+# ---------------------------------------------------------------- part files
+def parts_dir(out: Path) -> Path:
+    return out.parent / f".{out.name}.parts"
+
+
+def _open_parts(out: Path, run_key: str, restart: bool) -> dict[str, str]:
+    """Translations already flushed for this run key; {} for a fresh start."""
+    pdir = parts_dir(out)
+    meta = pdir / "meta.json"
+    if pdir.exists() and (restart or not meta.is_file()):
+        shutil.rmtree(pdir)
+    if meta.is_file():
+        if json.loads(meta.read_text()).get("run_key") != run_key:
+            raise ConfigError("unfinished translations here were made with another model, "
+                              "languages or generation settings; re-run with --restart to "
+                              "discard them", file=str(pdir))
+        done = {}
+        for part in sorted(pdir.glob("part-*.jsonl")):
+            for line in part.read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line)
+                done[rec["h"]] = rec["t"]
+        return done
+    atomic_write_json(meta, {"run_key": run_key})
+    return {}
+
+
+def _flush(out: Path, items: Sequence[tuple[str, str]]) -> None:
+    pdir = parts_dir(out)
+    n = len(list(pdir.glob("part-*.jsonl")))
+    atomic_write_text(pdir / f"part-{n:06d}.jsonl",
+                      "".join(json.dumps({"h": h, "t": t}, ensure_ascii=False) + "\n" for h, t in items))
+
+
+# ---------------------------------------------------------------- main entry
+def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: str,
+                   fields: Sequence[str] = ("text",), gen: GenerationOptions | None = None,
+                   flush_every: int | None = None, restart: bool = False, progress: bool = False,
+                   on_flush: Callable[[int], None] | None = None) -> list[ResultRow]:
+    """Translate `inp` into `out`, resuming unfinished work; return count rows.
+
+    Args:
+        model: model folder, hub id, adapter folder or `langadapt.models.loading.Loaded`.
+        fields: `.jsonl` fields to translate (ignored for `.txt`).
+        flush_every: texts per flush (default: 8 batches).
+        restart: discard unfinished work instead of resuming it.
+        on_flush: called with the number of flushes written so far in this run.
+    """
+    from langadapt.models.loading import Loaded
+
+    gen = gen or GenerationOptions()
+    out = Path(out)
+    doc = read_document(inp, fields)
+    name = model.name if isinstance(model, Loaded) else str(model)
+    run_key = hash_obj({"model": name, "src": src, "tgt": tgt, "gen": output_options(gen)})
+    done = _open_parts(out, run_key, restart)
+    unique = {text_hash(t): t for t in doc.texts}
+    pending = sorted((h for h in unique if h not in done), key=lambda h: (-len(unique[h]), h))
+    reused = len(unique) - len(pending)
+    step = flush_every or gen.batch_size * 8
+    if pending:
+        loaded = model if isinstance(model, Loaded) else _load(model, gen)
+        groups = [pending[i:i + step] for i in range(0, len(pending), step)]
+        for k, group in enumerate(tqdm(groups, desc="translate", unit="flush", disable=not progress)):
+            outs = translate_texts(loaded, [unique[h] for h in group], src, tgt, gen)
+            _flush(out, list(zip(group, outs)))
+            done.update(zip(group, outs))
+            if on_flush:
+                on_flush(k + 1)
+    translated = [done[text_hash(t)] for t in doc.texts]
+    atomic_write_text(out, render(doc, translated))
+    shutil.rmtree(parts_dir(out), ignore_errors=True)
+    return quality_rows(doc.texts, translated, tgt, name=name, reused=reused,
+                        new=len(pending), sig=signature(options={"src": src, "tgt": tgt,
+                                                                 "gen": output_options(gen)},
+                                                        seed=gen.seed, data=[doc.path]))
+
+
+def _load(model, gen: GenerationOptions):
+    from langadapt.models.loading import load_model
+
+    return load_model(model, device=gen.device, dtype=gen.dtype)
+
+
+# ---------------------------------------------------------------- output checks
+def quality_rows(sources: Sequence[str], outputs: Sequence[str], tgt: str, *, name: str | None = None,
+                 reused: int = 0, new: int = 0, sig: dict | None = None) -> list[ResultRow]:
+    """Counts of empty, copied (untranslated) and wrong-language outputs, as result rows."""
+    check, how = language_checker(tgt)
+    empty = sum(1 for o in outputs if not o.strip())
+    copied = sum(1 for s, o in zip(sources, outputs) if o.strip() and _norm(s) == _norm(o))
+    wrong = sum(1 for o in outputs if o.strip() and not check(o))
+    n = len(outputs)
+    common = dict(n=n, model=name, signature=sig or {})
+    return [ResultRow(metric="translate.empty", value=empty, **common),
+            ResultRow(metric="translate.untranslated", value=copied, **common,
+                      extra={"note": "output equals the source (after case and space folding)"}),
+            ResultRow(metric="translate.wrong_language", value=wrong, **common,
+                      extra={"method": how, "target": tgt}),
+            ResultRow(metric="translate.new", value=new, **common,
+                      extra={"note": "distinct texts translated in this run"}),
+            ResultRow(metric="translate.resumed", value=reused, **common,
+                      extra={"note": "distinct texts taken from an interrupted earlier run"})]
+
+
+# Letter ranges of the scripts in FLORES codes that langadapt's profiles cover.
+SCRIPT_RANGES = {"Cyrl": ((0x0400, 0x052F),), "Latn": ((0x0041, 0x024F),),
+                 "Hans": ((0x4E00, 0x9FFF), (0x3400, 0x4DBF)), "Hant": ((0x4E00, 0x9FFF),),
+                 "Khmr": ((0x1780, 0x17FF),), "Arab": ((0x0600, 0x06FF),),
+                 "Grek": ((0x0370, 0x03FF),), "Mong": ((0x1800, 0x18AF),)}
+
+
+def language_checker(tgt: str) -> tuple[Callable[[str], bool], str]:
+    """A test "is this text in `tgt`?" and its name.
+
+    A script check: most letters must be in the target code's script. It catches
+    copied sources and outputs in another script (English for Mongolian), not a
+    same-script confusion such as Russian for Mongolian.
+    """
+    script = tgt.rsplit("_", 1)[-1]
+    ranges = SCRIPT_RANGES.get(script)
+    if ranges is None:
+        return (lambda _text: True), f"none (no script table for {script})"
+
+    def in_script(text: str) -> bool:
+        letters = [c for c in text if c.isalpha()]
+        inside = sum(1 for c in letters if any(lo <= ord(c) <= hi for lo, hi in ranges))
+        return not letters or inside / len(letters) >= 0.5
+
+    return in_script, f"script:{script}"
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.casefold().split())
