@@ -1,0 +1,68 @@
+"""`train_log.jsonl`: one JSON object per logged step (and per evaluation), on the main process.
+
+Training rows are `{"step", "loss", "learning_rate", "tokens_per_second", "epoch"}`
+and evaluation rows `{"step", "eval_loss"}`; the report draws loss curves from them.
+Tokens per second are non-pad input tokens (HF `num_input_tokens_seen`, summed over
+processes) per second of wall time since the previous logged step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+LOG_NAME = "train_log.jsonl"
+
+
+def truncate_log(path: Path, after_step: int) -> None:
+    """Drop rows logged after `after_step` (a resumed run logs those steps again)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= after_step]
+    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+
+
+def read_log(path: str | Path) -> list[dict]:
+    p = Path(path)
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class JsonlLogCallback(TrainerCallback):
+    """Append loss / lr / tokens-per-second rows to `train_log.jsonl`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._t = None
+        self._tokens = 0
+
+    def on_train_begin(self, args, state, control, **kw):
+        self._t, self._tokens = time.perf_counter(), state.num_input_tokens_seen
+
+    def _write(self, row: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if not state.is_world_process_zero or not logs:
+            return
+        if "loss" in logs:
+            now = time.perf_counter()
+            tokens = state.num_input_tokens_seen
+            dt = max(now - self._t, 1e-9) if self._t is not None else None
+            tps = (tokens - self._tokens) / dt if dt else None
+            self._t, self._tokens = now, tokens
+            self._write({"step": state.global_step, "loss": float(logs["loss"]),
+                         "learning_rate": float(logs.get("learning_rate", 0.0)),
+                         "tokens_per_second": tps, "epoch": state.epoch})
+        if "eval_loss" in logs:
+            self._write({"step": state.global_step, "eval_loss": float(logs["eval_loss"])})
+
+    def on_evaluate(self, args, state, control, **kw):
+        # time spent evaluating is not training throughput
+        self._t = time.perf_counter()

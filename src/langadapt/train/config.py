@@ -1,0 +1,116 @@
+"""The training config: one strict schema for every objective and method.
+
+`langadapt train cpt|sft|mt CONFIG.yaml` and the `train` recipe stage both read this
+schema, so an unknown key is an error with file, line and key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from langadapt.config import StrictModel, load_config
+
+Objective = Literal["cpt", "sft", "mt"]
+OBJECTIVES: tuple[str, ...] = ("cpt", "sft", "mt")
+
+
+def _as_list(v):
+    if v is None or isinstance(v, list):
+        return v
+    return [v]
+
+
+class DataOptions(StrictModel):
+    """Where the text comes from; read with `langadapt.textio` (txt, jsonl[.gz|.zst], folders, tsv)."""
+
+    train: list[str]
+    eval: list[str] | None = None
+    field: str = "text"                  # JSONL field for cpt
+    limit: int | None = None             # at most this many training documents / records
+    eval_limit: int | None = None
+    eval_fraction: float = Field(0.0, ge=0.0, lt=1.0)  # hold out the tail of `train` when no `eval`
+    replay: list[str] | None = None      # cpt: a second corpus mixed in (e.g. the base language)
+    replay_ratio: float = Field(0.0, ge=0.0, lt=1.0)   # share of replay tokens in the training mix
+    shuffle_documents: bool = True       # cpt: shuffle documents (seeded) before packing
+
+    _lists = field_validator("train", "eval", "replay", mode="before")(_as_list)
+
+
+class LoraOptions(StrictModel):
+    """LoRA settings; `layers` takes the selections of `langadapt.models.families.resolve_layers`."""
+
+    r: int = Field(16, ge=1)
+    alpha: float = 32.0
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | None = None   # default: the family's attention + MLP projections
+    layers: str | int | list = "all"          # all | last:4 | 0-3 | early,late | ...
+    encoder_layers: str | int | list | None = None  # seq2seq: default = same as `layers`
+    rslora: bool = False
+    train_embeddings: bool = False           # input embeddings + head trainable alongside (saved too)
+
+
+class EmbeddingOptions(StrictModel):
+    """Embeddings-only training (`method: embeddings`)."""
+
+    new_rows_only: bool = False    # train only rows >= base_vocab_size; every other value stays bit-identical
+    base_vocab_size: int | None = None  # default: len(tokenizer) - lines of new_tokens.jsonl beside it
+
+
+class MtOptions(StrictModel):
+    """Translation pairs: a TSV `col0<TAB>col1` (or JSONL with fields named by the codes)."""
+
+    columns: tuple[str, str] = ("khk_Cyrl", "eng_Latn")  # language code of each column
+    directions: Literal["both", "forward", "backward"] = "both"
+    prompt: str = "Translate the following {src_name} text into {tgt_name}.\n\n{src}"
+    max_target_length: int | None = None   # seq2seq: default seq_len
+
+
+class TrainConfig(StrictModel):
+    """Options of one training run (see docs/training.md for each key)."""
+
+    model: str
+    tokenizer: str | None = None         # default: the model folder
+    data: DataOptions
+    method: Literal["full", "lora", "embeddings", "qlora"] = "lora"
+    lora: LoraOptions = Field(default_factory=LoraOptions)
+    embeddings: EmbeddingOptions = Field(default_factory=EmbeddingOptions)
+    mt: MtOptions = Field(default_factory=MtOptions)
+    max_steps: int | None = None
+    epochs: float | None = None
+    seq_len: int = Field(512, ge=8)
+    batch_size: int = Field(8, ge=1)
+    eval_batch_size: int | None = None
+    grad_accum: int = Field(1, ge=1)
+    lr: float = 2e-4
+    embedding_lr: float | None = None    # own lr for embeddings/head when they train
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    scheduler: str = "cosine"
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    output_dir: str
+    save_steps: int | None = None        # checkpoint every N steps (kept: save_total_limit)
+    save_total_limit: int | None = 2
+    eval_steps: int | None = None        # held-out loss every N steps (and always at the end)
+    logging_steps: int = 1
+    resume: bool | str = False           # true: last checkpoint in output_dir; or a checkpoint path
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    gradient_checkpointing: bool = False
+    tensorboard: bool | None = None      # default: on when tensorboard is installed
+    num_workers: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.max_steps is None and self.epochs is None:
+            self.epochs = 1.0
+        if self.method not in ("lora", "qlora") and self.lora.train_embeddings:
+            raise ValueError("lora.train_embeddings only applies to method lora/qlora")
+        return self
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a training YAML (unknown keys fail with file:line:key) and apply `key=value` overrides."""
+    return load_config(TrainConfig, path, overrides)

@@ -1,0 +1,83 @@
+"""Translation data: parallel pairs for seq2seq (NLLB/M2M100) and causal (prompted) models.
+
+Seq2seq examples follow NLLB's layout (`[src_code] tokens </s>` in, `[tgt_code]
+tokens </s>` as labels; the model builds decoder inputs by shifting labels right),
+so generation with `forced_bos_token_id=<tgt_code>` matches training. Causal examples
+are a one-turn chat (translation prompt -> translation) with loss on the target only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from langadapt.errors import DataError
+from langadapt.models.seq2seq import encode_with_lang
+from langadapt.textio import expand_paths
+from langadapt.train.chat import encode_chat
+
+# Names used in translation prompts; other codes appear as the code itself.
+LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
+              "kaz_Cyrl": "Kazakh", "kir_Cyrl": "Kyrgyz", "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer",
+              "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French"}
+
+
+def iter_pairs(paths: list[str], columns: tuple[str, str], limit: int | None = None
+               ) -> Iterator[tuple[str, str]]:
+    """(column-0 text, column-1 text) from TSV files or JSONL records keyed by language code."""
+    n = 0
+    for p in expand_paths(paths):
+        is_json = ".jsonl" in p.name
+        with open(p, encoding="utf-8-sig") as f:
+            for i, raw in enumerate(f, 1):
+                raw = raw.rstrip("\n").rstrip("\r")
+                if not raw.strip():
+                    continue
+                if limit is not None and n >= limit:
+                    return
+                if is_json:
+                    rec = json.loads(raw)
+                    if columns[0] not in rec or columns[1] not in rec:
+                        raise DataError(f"record needs fields {columns[0]} and {columns[1]}",
+                                        file=str(p), line=i)
+                    pair = (str(rec[columns[0]]), str(rec[columns[1]]))
+                else:
+                    cells = raw.split("\t")
+                    if len(cells) != 2:
+                        raise DataError(f"expected 2 tab-separated columns ({columns[0]}, "
+                                        f"{columns[1]}), found {len(cells)}", file=str(p), line=i)
+                    pair = (cells[0].strip(), cells[1].strip())
+                n += 1
+                yield pair
+
+
+def directed(pairs: list[tuple[str, str]], columns: tuple[str, str], directions: str
+             ) -> list[tuple[str, str, str, str]]:
+    """(src_code, tgt_code, src, tgt) examples for the chosen directions."""
+    a, b = columns
+    out = []
+    for x, y in pairs:
+        if directions in ("both", "forward"):
+            out.append((a, b, x, y))
+        if directions in ("both", "backward"):
+            out.append((b, a, y, x))
+    return out
+
+
+def encode_seq2seq(tok, ex: tuple[str, str, str, str], max_src: int, max_tgt: int) -> dict:
+    src_code, tgt_code, src, tgt = ex
+    ids = encode_with_lang(tok, src, src_code, max_src)
+    labels = encode_with_lang(tok, tgt, tgt_code, max_tgt)
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+def translation_messages(prompt: str, ex: tuple[str, str, str, str]) -> list[dict]:
+    src_code, tgt_code, src, tgt = ex
+    user = prompt.format(src_name=LANG_NAMES.get(src_code, src_code),
+                         tgt_name=LANG_NAMES.get(tgt_code, tgt_code), src=src,
+                         src_code=src_code, tgt_code=tgt_code)
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": tgt}]
+
+
+def encode_causal(tok, prompt: str, ex: tuple[str, str, str, str], max_len: int) -> dict | None:
+    return encode_chat(tok, translation_messages(prompt, ex), max_len)

@@ -1,0 +1,147 @@
+"""Objectives: how a config's data becomes (train dataset, eval dataset, collator).
+
+An objective is one registered function; `cpt`, `sft` and `mt` ship here. A new one
+(e.g. preference tuning) is one more `@register_objective` function.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch.utils.data import Dataset
+from transformers import DataCollatorForSeq2Seq, default_data_collator
+
+from langadapt.errors import ConfigError, DataError
+from langadapt.textio import iter_texts
+from langadapt.train.chat import encode_chat, ensure_chat_template, iter_conversations
+from langadapt.train.config import TrainConfig
+from langadapt.train.mt import directed, encode_causal, encode_seq2seq, iter_pairs
+from langadapt.train.packing import PackedDataset, mix_replay, pack, tokenize_documents
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainData:
+    train: Dataset
+    eval: Dataset | None
+    collator: Callable
+    num_train_tokens: int   # real (non-pad) tokens per epoch
+
+
+class ListDataset(Dataset):
+    def __init__(self, items: list[dict]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+_OBJECTIVES: dict[str, Callable[..., TrainData]] = {}
+
+
+def register_objective(name: str):
+    def deco(fn):
+        _OBJECTIVES[name] = fn
+        return fn
+    return deco
+
+
+def build_data(objective: str, cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
+    """Build the datasets of `objective` for `cfg`."""
+    if objective not in _OBJECTIVES:
+        raise ConfigError(f"unknown objective '{objective}'; choose one of {', '.join(_OBJECTIVES)}")
+    return _OBJECTIVES[objective](cfg, tok, is_seq2seq)
+
+
+def _split(items: list, cfg: TrainConfig, eval_items: list | None) -> tuple[list, list | None]:
+    """Hold out the tail of the training items when no eval data is named."""
+    if eval_items is not None or cfg.data.eval_fraction <= 0:
+        return items, eval_items
+    n_eval = max(1, int(len(items) * cfg.data.eval_fraction))
+    return items[:-n_eval], items[-n_eval:]
+
+
+def _nonempty(items: list, what: str, paths: list[str]) -> list:
+    if not items:
+        raise DataError(f"no usable {what} in the training data", file=", ".join(paths))
+    return items
+
+
+@register_objective("cpt")
+def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
+    """Causal LM on packed documents, with an optional replay corpus mixed in."""
+    if is_seq2seq:
+        raise ConfigError("objective cpt needs a causal LM; use mt for seq2seq models", key="model")
+    d = cfg.data
+    docs = tokenize_documents(tok, iter_texts(d.train, d.field, d.limit))
+    ev = tokenize_documents(tok, iter_texts(d.eval, d.field, d.eval_limit)) if d.eval else None
+    docs, ev = _split(_nonempty(docs, "documents", d.train), cfg, ev)
+    if d.replay and d.replay_ratio > 0:
+        docs = mix_replay(docs, tokenize_documents(tok, iter_texts(d.replay, d.field)),
+                          d.replay_ratio, cfg.seed)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    ids, n_real = pack(docs, cfg.seq_len, tok.eos_token_id,
+                       shuffle_seed=cfg.seed if d.shuffle_documents else None)
+    if len(ids) == 0:
+        raise DataError(f"fewer training tokens than one sequence of {cfg.seq_len}",
+                        file=", ".join(d.train))
+    train = PackedDataset(ids, n_real)
+    eval_ds = PackedDataset(*pack(ev, cfg.seq_len, tok.eos_token_id, keep_remainder=True,
+                                  pad_id=pad)) if ev else None
+    log.info("cpt: %d packed blocks of %d tokens%s", len(train), cfg.seq_len,
+             f", {len(eval_ds)} eval blocks" if eval_ds else "")
+    return TrainData(train, eval_ds, default_data_collator, train.num_tokens)
+
+
+def _padded(tok, items: list[dict], eval_items: list[dict] | None) -> TrainData:
+    collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+    n_tokens = sum(len(x["input_ids"]) for x in items)
+    return TrainData(ListDataset(items), ListDataset(eval_items) if eval_items else None, collator,
+                     n_tokens)
+
+
+@register_objective("sft")
+def sft_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
+    """Chat-template instruction tuning; loss on assistant tokens only."""
+    if is_seq2seq:
+        raise ConfigError("objective sft needs a causal LM; use mt for seq2seq models", key="model")
+    ensure_chat_template(tok)
+    d = cfg.data
+
+    def enc(paths, limit):
+        out = [encode_chat(tok, m, cfg.seq_len) for m in iter_conversations(paths, limit)]
+        return [x for x in out if x is not None]
+
+    items = _nonempty(enc(d.train, d.limit), "conversations", d.train)
+    items, ev = _split(items, cfg, enc(d.eval, d.eval_limit) if d.eval else None)
+    return _padded(tok, items, ev)
+
+
+@register_objective("mt")
+def mt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
+    """Translation: NLLB-style seq2seq, or a translation prompt with loss on the target."""
+    d, m = cfg.data, cfg.mt
+    pairs = list(iter_pairs(d.train, m.columns, d.limit))
+    pairs, ev_pairs = _split(_nonempty(pairs, "pairs", d.train), cfg,
+                             list(iter_pairs(d.eval, m.columns, d.eval_limit)) if d.eval else None)
+    if is_seq2seq:
+        max_tgt = m.max_target_length or cfg.seq_len
+
+        def enc(ps):
+            return [encode_seq2seq(tok, ex, cfg.seq_len, max_tgt) for ex in directed(ps, m.columns,
+                                                                                    m.directions)]
+    else:
+        ensure_chat_template(tok)
+
+        def enc(ps):
+            out = [encode_causal(tok, m.prompt, ex, cfg.seq_len)
+                   for ex in directed(ps, m.columns, m.directions)]
+            return [x for x in out if x is not None]
+    return _padded(tok, enc(pairs), enc(ev_pairs) if ev_pairs else None)

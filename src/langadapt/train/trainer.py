@@ -1,0 +1,244 @@
+"""One trainer lifecycle for every objective and method, on HF `Trainer` + accelerate.
+
+    load model + tokenizer -> objective builds data -> method picks trainable params
+    -> HF Trainer (checkpoints, resume, eval, DDP/FSDP/DeepSpeed via `accelerate launch`)
+    -> final model / adapter + tokenizer, `train_log.jsonl`, `train_summary.json`
+
+Output folder layout (the contract other stages rely on):
+
+    <output_dir>/            HF model folder (full, embeddings) or PEFT adapter (lora, qlora)
+                             + tokenizer files, loadable by `langadapt.models.loading.load_model`
+    <output_dir>/train_log.jsonl
+    <output_dir>/train_summary.json   written last: its presence means the run finished
+    <output_dir>/checkpoints/checkpoint-N/   resumable checkpoints (`save_steps`)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from langadapt.errors import ConfigError, DataError
+from langadapt.models.tiny import load_tokenizer
+from langadapt.paths import expand
+from langadapt.runs import ResultRow, atomic_write_json, signature
+from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, read_log, truncate_log
+from langadapt.train.config import OBJECTIVES, TrainConfig
+from langadapt.train.methods import prepare_model, qlora_quantization, trainable_summary
+from langadapt.train.objectives import build_data
+
+log = logging.getLogger(__name__)
+SUMMARY_NAME = "train_summary.json"
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    summary: dict
+    log: list[dict]
+
+    def rows(self, variant: str | None = None, config: Any = None) -> list[ResultRow]:
+        """Final training / held-out loss and throughput as result rows."""
+        s = self.summary
+        sig = signature(options={"objective": s["objective"], "method": s["method"]}, seed=s["seed"],
+                        config=config)
+        out = []
+        for metric in ("train_loss", "eval_loss", "tokens_per_second"):
+            if s.get(metric) is not None:
+                out.append(ResultRow(metric=metric, value=float(s[metric]), model=str(self.output_dir),
+                                     variant=variant, dataset=s.get("dataset"), signature=sig))
+        return out
+
+
+def _local_or_hub(value: str) -> str:
+    """Expand placeholders; an existing local path becomes absolute (adapters record their base)."""
+    v = expand(value)
+    p = Path(v)
+    return str(p.resolve()) if p.exists() else v
+
+
+def resolve_paths(cfg: TrainConfig) -> TrainConfig:
+    """A copy of `cfg` with `${data}`-style placeholders expanded and local paths made absolute."""
+    d = cfg.data
+    data = d.model_copy(update={
+        "train": [expand(p) for p in d.train],
+        "eval": [expand(p) for p in d.eval] if d.eval else None,
+        "replay": [expand(p) for p in d.replay] if d.replay else None})
+    return cfg.model_copy(update={
+        "model": _local_or_hub(cfg.model), "data": data,
+        "tokenizer": _local_or_hub(cfg.tokenizer) if cfg.tokenizer else None,
+        "output_dir": expand(cfg.output_dir)})
+
+
+def _dtypes(cfg: TrainConfig) -> tuple[torch.dtype, bool]:
+    """(weight dtype, bf16 autocast). On a GPU, full/embeddings keep fp32 master weights."""
+    if cfg.dtype == "auto":
+        if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+            return torch.float32, False
+        frozen_base = cfg.method in ("lora", "qlora")
+        return (torch.bfloat16 if frozen_base else torch.float32), True
+    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.dtype]
+    return dt, dt == torch.bfloat16
+
+
+def load_for_training(cfg: TrainConfig) -> tuple[Any, Any, bool]:
+    """(model, tokenizer, is_seq2seq) for a local folder or hub id."""
+    tok = load_tokenizer(cfg.tokenizer or cfg.model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    try:
+        config = AutoConfig.from_pretrained(cfg.model)
+    except OSError as e:
+        raise DataError(f"cannot load a model config ({e.__class__.__name__}); give a model folder or "
+                        "a hub id", file=cfg.model) from None
+    is_s2s = bool(getattr(config, "is_encoder_decoder", False))
+    auto = AutoModelForSeq2SeqLM if is_s2s else AutoModelForCausalLM
+    dtype, _ = _dtypes(cfg)
+    kw: dict = {"dtype": dtype}
+    if cfg.method == "qlora":
+        kw["quantization_config"] = qlora_quantization(torch.bfloat16)
+    model = auto.from_pretrained(cfg.model, **kw)
+    if model.get_input_embeddings().weight.shape[0] != len(tok):
+        raise ConfigError(f"the model has {model.get_input_embeddings().weight.shape[0]} embedding rows "
+                          f"but the tokenizer has {len(tok)} tokens: resize first with "
+                          "'langadapt model resize'", key="tokenizer")
+    return model, tok, is_s2s
+
+
+class LangadaptTrainer(Trainer):
+    """HF Trainer whose optimizer gives embedding parameters their own group (lr, no decay)."""
+
+    def __init__(self, *args, embedding_params=(), embedding_lr: float | None = None, **kw):
+        self._emb_params = list(embedding_params)
+        self._emb_lr = embedding_lr
+        super().__init__(*args, **kw)
+
+    def create_optimizer(self, model=None):
+        if not self._emb_params or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        emb_ids = {id(p) for p in self._emb_params}
+        decay = set(self.get_decay_parameter_names(opt_model))
+        groups = [{"params": [p for p in self._emb_params if p.requires_grad], "weight_decay": 0.0,
+                   "lr": self._emb_lr or self.args.learning_rate}]
+        for wd, want in ((self.args.weight_decay, True), (0.0, False)):
+            groups.append({"weight_decay": wd, "params": [
+                p for n, p in opt_model.named_parameters()
+                if p.requires_grad and id(p) not in emb_ids and (n in decay) == want]})
+        groups = [g for g in groups if g["params"]]
+        cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        self.optimizer = cls(groups, **kwargs)
+        return self.optimizer
+
+
+def training_arguments(cfg: TrainConfig, has_eval: bool) -> TrainingArguments:
+    _, bf16 = _dtypes(cfg)
+    tb = cfg.tensorboard
+    if tb is None:
+        tb = importlib.util.find_spec("tensorboard") is not None
+    out = Path(cfg.output_dir)
+    eval_steps = cfg.eval_steps if (has_eval and cfg.eval_steps) else None
+    return TrainingArguments(
+        output_dir=str(out / CHECKPOINTS), max_steps=cfg.max_steps or -1,
+        num_train_epochs=cfg.epochs or 1.0, per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size or cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_steps, lr_scheduler_type=cfg.scheduler, max_grad_norm=cfg.max_grad_norm,
+        seed=cfg.seed, data_seed=cfg.seed, logging_steps=cfg.logging_steps,
+        save_strategy="steps" if cfg.save_steps else "no", save_steps=cfg.save_steps or 500,
+        save_total_limit=cfg.save_total_limit, eval_strategy="steps" if eval_steps else "no",
+        eval_steps=eval_steps, report_to=["tensorboard"] if tb else "none",
+        bf16=bf16, gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        include_num_input_tokens_seen="non_padding", dataloader_num_workers=cfg.num_workers,
+        remove_unused_columns=False, ddp_find_unused_parameters=False,
+        dataloader_pin_memory=torch.cuda.is_available())
+
+
+def _resume_from(cfg: TrainConfig) -> str | None:
+    if cfg.resume is False:
+        return None
+    if isinstance(cfg.resume, str):
+        if not Path(cfg.resume).is_dir():
+            raise ConfigError("checkpoint to resume from not found", key="resume", file=cfg.resume)
+        return cfg.resume
+    ckpts = Path(cfg.output_dir) / CHECKPOINTS
+    last = get_last_checkpoint(str(ckpts)) if ckpts.is_dir() else None
+    if last is None:
+        log.info("resume: no checkpoint in %s yet; starting from step 0", ckpts)
+    return last
+
+
+def train(cfg: TrainConfig, objective: str = "cpt") -> TrainResult:
+    """Train `cfg.model` with `objective` (cpt | sft | mt); return the output folder and summary."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}")
+    cfg = resolve_paths(cfg)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tok, is_s2s = load_for_training(cfg)
+    data = build_data(objective, cfg, tok, is_s2s)
+    prepared = prepare_model(model, cfg, tok)
+    params = trainable_summary(prepared.model)
+    log.info("trainable parameters: %d of %d (%.2f%%), method %s, objective %s",
+             params["trainable_params"], params["total_params"],
+             100.0 * params["trainable_params"] / max(1, params["total_params"]), cfg.method, objective)
+    args = training_arguments(cfg, data.eval is not None)
+    trainer = LangadaptTrainer(
+        model=prepared.model, args=args, train_dataset=data.train, eval_dataset=data.eval,
+        data_collator=data.collator, processing_class=tok, callbacks=[JsonlLogCallback(out / LOG_NAME)],
+        embedding_params=prepared.embedding_params, embedding_lr=cfg.embedding_lr)
+    resume = _resume_from(cfg)
+    if trainer.is_world_process_zero():
+        truncate_log(out / LOG_NAME, _checkpoint_step(resume))
+    start_tokens = _checkpoint_tokens(resume)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.perf_counter() - t0
+    final_eval = _final_eval(trainer) if data.eval is not None else None
+    trainer.save_model(str(out))
+    summary = {
+        "objective": objective, "method": cfg.method, "seed": cfg.seed, **params,
+        "steps": trainer.state.global_step, "total_tokens": int(trainer.state.num_input_tokens_seen),
+        "tokens_per_epoch": data.num_train_tokens, "wall_time_s": wall,
+        "tokens_per_second": (trainer.state.num_input_tokens_seen - start_tokens) / max(wall, 1e-9),
+        "train_loss": result.training_loss, "eval_loss": final_eval, "resumed_from": resume,
+        "world_size": args.world_size, "dataset": ", ".join(Path(p).name for p in cfg.data.train)}
+    if trainer.is_world_process_zero():
+        atomic_write_json(out / SUMMARY_NAME, summary)
+    return TrainResult(out, summary, read_log(out / LOG_NAME))
+
+
+def _checkpoint_step(path: str | None) -> int:
+    if not path:
+        return 0
+    try:
+        return int(Path(path).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return 0
+
+
+def _checkpoint_tokens(path: str | None) -> int:
+    """Tokens seen before the checkpoint we resume from (so tokens/s counts this session only)."""
+    if not path:
+        return 0
+    from transformers import TrainerState
+
+    return int(TrainerState.load_from_json(str(Path(path) / "trainer_state.json")).num_input_tokens_seen)
+
+
+def _final_eval(trainer: Trainer) -> float:
+    """Held-out loss after the last step (reused when the eval schedule just ran it)."""
+    for row in trainer.state.log_history[-3:]:
+        if "eval_loss" in row and row.get("step") == trainer.state.global_step:
+            return float(row["eval_loss"])
+    return float(trainer.evaluate()["eval_loss"])
