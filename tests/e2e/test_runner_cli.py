@@ -1,0 +1,145 @@
+"""`langadapt run` as a user runs it: one-line errors, no partial outputs, kill and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+PLUGIN = '''
+import os
+import time
+from pathlib import Path
+from langadapt.config import StrictModel
+from langadapt.runs import ResultRow
+from langadapt.stages import Stage, register_stage
+
+
+@register_stage
+class Step(Stage):
+    kind = "e2e.step"
+
+    class Options(StrictModel):
+        sleep: float = 0.0
+        src: str | None = None
+
+    def run(self, opts, ctx):
+        with open(os.environ["E2E_LOG"], "a") as f:
+            f.write(ctx.stage_id + "\\n")
+        (ctx.out_dir / "half.txt").write_text("partial")
+        time.sleep(opts.sleep)
+        extra = len(Path(opts.src).read_text()) if opts.src else 0
+        (ctx.out_dir / "out.txt").write_text(ctx.stage_id)
+        return [ResultRow(metric="bpb", value=1.0 + extra / 100, ci=[0.9, 1.2], n=3, dataset="toy")]
+'''
+
+RECIPE = """\
+name: e2e
+seed: 0
+output_dir: {out}
+imports: [e2e_plugin]            # registers the e2e.step kind
+stages:
+  - id: first
+    kind: e2e.step
+    with: {{}}
+  - id: slow
+    kind: e2e.step
+    with: {{src: "@first/out.txt"}}
+    variants:
+      a: {{sleep: 0}}
+      b: {{sleep: 0}}
+  - id: last
+    kind: e2e.step
+    with: {{src: "@slow/out.txt"}}
+"""
+
+
+@pytest.fixture
+def setup(tmp_path):
+    (tmp_path / "e2e_plugin.py").write_text(PLUGIN)
+    recipe = tmp_path / "recipe.yaml"
+    out, log = tmp_path / "run", tmp_path / "calls.log"
+    recipe.write_text(RECIPE.format(out=out))
+    path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    env = dict(os.environ, E2E_LOG=str(log), PYTHONPATH=path)
+
+    def run(*args, wait=True):
+        cmd = [sys.executable, "-m", "langadapt", "run", str(recipe), *args]
+        if not wait:
+            return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    def calls():
+        return log.read_text().split() if log.exists() else []
+
+    return run, calls, out, recipe
+
+
+def test_run_then_rerun_is_cached(setup):
+    run, calls, out, _ = setup
+    r = run()
+    assert r.returncode == 0, r.stderr
+    assert calls() == ["first", "slow.a", "slow.b", "last.a", "last.b"]
+    for name in ("report.html", "results.md", "results.jsonl", "recipe.resolved.yaml", "bpb.png"):
+        assert (out / name).is_file(), name
+    r = run("--dry-run")
+    assert "0 of 5 stages to run" in r.stdout
+    r = run()
+    assert r.returncode == 0 and len(calls()) == 5
+    assert sum(ln.rstrip().endswith(" cached") for ln in r.stdout.splitlines()) == 5
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (("with: {{}}", "with: {{slep: 1}}"), ":8: key 'stages.first.with.slep'"),
+    (("imports: [e2e_plugin]", "imports: [e2e_plugin]\nmodel: x"), ":5: key 'model': unknown key"),
+    (("with: {{}}", "with: {{src: ./no/such.txt}}"), "no/such.txt"),
+])
+def test_bad_recipe_exits_2_with_one_line_and_no_outputs(setup, edit, needle):
+    run, calls, out, recipe = setup
+    text = RECIPE.replace(*edit).format(out=out)
+    recipe.write_text(text)
+    r = run()
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert not out.exists() and calls() == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_kill_and_resume(setup, sig):
+    run, calls, out, _ = setup
+    p = run("slow.variants.a.sleep=60", wait=False)
+    deadline = time.time() + 120
+    while "slow.a" not in calls() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    p.send_signal(sig)
+    p.wait(timeout=60)
+    assert p.returncode != 0
+    done = sorted(d.name for d in (out / "stages").iterdir() if not d.name.startswith("."))
+    assert done == ["first"]  # the killed stage left no folder of its own
+    if sig == signal.SIGTERM:
+        assert not [d for d in (out / "stages").iterdir() if d.name.startswith(".")]
+    r = run()
+    assert r.returncode == 0, r.stderr
+    assert calls() == ["first", "slow.a", "slow.a", "slow.b", "last.a", "last.b"]
+    assert not [d for d in (out / "stages").iterdir() if d.name.startswith(".")]
+    assert all((d / "DONE.json").is_file() for d in (out / "stages").iterdir())
+
+
+def test_force_reruns_stage_and_downstream(setup):
+    run, calls, _, _ = setup
+    assert run().returncode == 0
+    r = run("--force", "slow")
+    assert r.returncode == 0, r.stderr
+    assert calls()[5:] == ["slow.a", "slow.b", "last.a", "last.b"]
+    assert run("--force", "nope").returncode == 2
+
+
+def test_helpful_cli(setup):
+    r = subprocess.run([sys.executable, "-m", "langadapt", "run", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--dry-run" in r.stdout and "--force" in r.stdout
