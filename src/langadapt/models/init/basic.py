@@ -1,0 +1,60 @@
+"""The simple methods: `fvt` (subword mean), `mean` (+ noise) and `random` (the control)."""
+
+from __future__ import annotations
+
+import torch
+
+from langadapt.config import StrictModel
+from langadapt.models.init import InitMethod, register_init
+
+
+def decomposition_mean(weight: torch.Tensor, base_ids: tuple[int, ...],
+                       fallback: torch.Tensor) -> torch.Tensor:
+    """Mean of the rows of a token's base decomposition (`fallback` when it has none)."""
+    if not base_ids:
+        return fallback
+    return weight[list(base_ids)].float().mean(0)
+
+
+@register_init
+class FVT(InitMethod):
+    """Fast Vocabulary Transfer: each new row is the mean of its base subwords' rows."""
+
+    name = "fvt"
+
+    def rows(self, weight: torch.Tensor, role: str) -> torch.Tensor:
+        fallback = weight[: self.ctx.n_base].float().mean(0)
+        out = [decomposition_mean(weight, t.base_ids, fallback) for t in self.ctx.new_tokens]
+        return torch.stack(out).to(weight.dtype)
+
+
+@register_init
+class Mean(InitMethod):
+    """Mean of all base rows plus small seeded Gaussian noise (scaled by the per-dimension std)."""
+
+    name = "mean"
+
+    class Options(StrictModel):
+        noise: float = 0.01    # noise std as a fraction of the base rows' per-dimension std
+
+    def rows(self, weight: torch.Tensor, role: str) -> torch.Tensor:
+        base = weight[: self.ctx.n_base].float()
+        mean, std = base.mean(0), base.std(0)
+        n = len(self.ctx.new_tokens)
+        noise = torch.randn(n, base.shape[1], generator=self.ctx.generator(role))
+        return (mean + self.opts.noise * std * noise).to(weight.dtype)
+
+
+@register_init
+class Random(InitMethod):
+    """The library default (`resize_token_embeddings(mean_resizing=False)`): N(0, initializer_range).
+
+    Seeded, and written explicitly so that ids already inside a padded matrix are re-drawn too.
+    """
+
+    name = "random"
+
+    def rows(self, weight: torch.Tensor, role: str) -> torch.Tensor:
+        n = len(self.ctx.new_tokens)
+        out = torch.randn(n, weight.shape[1], generator=self.ctx.generator(role))
+        return (out * self.ctx.initializer_range).to(weight.dtype)

@@ -1,0 +1,79 @@
+"""Merge a PEFT (LoRA) adapter into its base model and save an ordinary HF folder.
+
+The merged folder loads with `AutoModelFor*` and vLLM without peft. Before writing, the
+merged model's logits are compared with the adapter model's on a probe, so a merge that
+changed behaviour is never written silently; `merge.json` records the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from langadapt.errors import DataError, LangadaptError
+from langadapt.models.embeddings import logits_of, probe_ids
+from langadapt.runs import ResultRow, atomic_dir, atomic_write_json, hash_files, hash_obj, signature
+from langadapt.textio import iter_texts
+
+log = logging.getLogger(__name__)
+
+REPORT = "merge.json"
+
+
+def _probe(tok, check_text: str | Path | None, seed: int) -> tuple[torch.Tensor, str]:
+    if check_text:
+        return probe_ids(tok, list(iter_texts([check_text], limit=64))), str(check_text)
+    # Without text, random ids exercise the same weights; ids stay below the tokenizer size.
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, len(tok), (2, 32), generator=gen), "random ids"
+
+
+def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | None = None,
+                  dtype: str = "auto", device: str | None = None, check_text: str | Path | None = None,
+                  seed: int = 0, force: bool = False) -> list[ResultRow]:
+    """Merge the LoRA adapter folder `adapter` into its base and save the result under `out`."""
+    from langadapt.models.loading import is_adapter_dir, load_model
+
+    adapter, out = Path(adapter), Path(out)
+    if not is_adapter_dir(adapter):
+        raise DataError("not a PEFT adapter folder (no adapter_config.json)", file=str(adapter))
+    key = hash_obj({"adapter": hash_files([adapter]), "base": str(base) if base else None,
+                    "dtype": dtype, "check_text": str(check_text) if check_text else None, "seed": seed})
+    if not force and (out / REPORT).is_file():
+        done = json.loads((out / REPORT).read_text())
+        if done.get("key") == key:
+            log.info("%s already holds this merge; reusing it", out)
+            return _rows(done)
+    loaded = load_model(adapter, base=base, device=device, dtype=dtype)
+    ids, source = _probe(loaded.tokenizer, check_text, seed)
+    before = logits_of(loaded.model, ids)
+    merged = loaded.model.merge_and_unload()
+    after = logits_of(merged, ids)
+    diff = (after - before).abs().max().item()
+    # Merging reorders the arithmetic (W + BA instead of Wx + B(Ax)), so allow rounding.
+    atol = 1e-4 if merged.dtype == torch.float32 else 5e-2
+    report = {"key": key, "adapter": str(adapter), "base": str(base or merged.config._name_or_path),
+              "out": str(out), "dtype": str(merged.dtype), "seed": seed, "check_source": source,
+              "check": {"max_abs_diff": diff, "atol": atol, "passed": diff <= atol,
+                        "tokens": ids.numel()}}
+    if diff > atol:
+        raise LangadaptError(f"merged model differs from the adapter model by {diff:.3g} (> {atol:g}); "
+                             "nothing was written")
+    with atomic_dir(out) as tmp:
+        merged.save_pretrained(tmp)
+        loaded.tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / REPORT, report)
+    log.info("merged %s into %s (max |logit diff| %.3g)", adapter, out, diff)
+    return _rows(report)
+
+
+def _rows(report: dict) -> list[ResultRow]:
+    chk = report["check"]
+    return [ResultRow(metric="merge.max_abs_logit_diff", value=chk["max_abs_diff"], n=chk["tokens"],
+                      dataset=report["check_source"], model=report["out"], variant="merged",
+                      signature=signature(options={"atol": chk["atol"], "dtype": report["dtype"]},
+                                          seed=report["seed"], config=report["key"]),
+                      extra={"atol": chk["atol"], "passed": chk["passed"], "adapter": report["adapter"]})]

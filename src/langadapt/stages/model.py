@@ -1,0 +1,95 @@
+"""Recipe stages for model surgery: `model.tiny`, `model.resize`, `model.merge`.
+
+Each writes its model folder as the stage's output folder, so later stages refer to it
+as `@stage_id`.
+"""
+
+from __future__ import annotations
+
+from langadapt.config import StrictModel
+from langadapt.paths import expand
+from langadapt.runs import ResultRow
+from langadapt.stages import Stage, StageContext, register_stage
+
+
+@register_stage
+class TinyStage(Stage):
+    """A small random model of a real architecture (`langadapt model tiny`)."""
+
+    kind = "model.tiny"
+
+    class Options(StrictModel):
+        arch: str = "qwen3"
+        tokenizer: str
+        layers: int = 2
+        hidden: int = 64
+        heads: int = 4
+        kv_heads: int = 2
+        intermediate: int = 128
+        max_positions: int = 2048
+        seed: int | None = None      # default: the run seed
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.models.tiny import make_tiny
+
+        seed = ctx.seed if opts.seed is None else opts.seed
+        make_tiny(opts.arch, expand(opts.tokenizer), ctx.out_dir, layers=opts.layers, hidden=opts.hidden,
+                  heads=opts.heads, kv_heads=opts.kv_heads, intermediate=opts.intermediate,
+                  max_positions=opts.max_positions, seed=seed)
+        return []
+
+
+@register_stage
+class ResizeStage(Stage):
+    """Resize a model to an extended or trimmed tokenizer and initialise new rows."""
+
+    kind = "model.resize"
+
+    class Options(StrictModel):
+        base: str
+        tokenizer: str
+        init: str = "fvt"
+        init_options: dict = {}
+        corpus: list[str] | None = None   # shorthand for init_options.corpus (focus)
+        check_text: str | None = None
+        seed: int | None = None
+        dtype: str = "auto"
+        device: str | None = None
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.models.embeddings import resize_model
+
+        init_options = dict(opts.init_options)
+        if opts.corpus:
+            init_options["corpus"] = [expand(c) for c in opts.corpus]
+        rows = resize_model(expand(opts.base), expand(opts.tokenizer), ctx.out_dir, init=opts.init,
+                            init_options=init_options, seed=ctx.seed if opts.seed is None else opts.seed,
+                            check_text=expand(opts.check_text) if opts.check_text else None,
+                            device=opts.device, dtype=opts.dtype, force=True)
+        for r in rows:
+            r.variant = ctx.variant or r.variant
+        return rows
+
+
+@register_stage
+class MergeStage(Stage):
+    """Merge a LoRA adapter into its base model."""
+
+    kind = "model.merge"
+
+    class Options(StrictModel):
+        adapter: str
+        base: str | None = None
+        dtype: str = "auto"
+        device: str | None = None
+        check_text: str | None = None
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.models.merge import merge_adapter
+
+        rows = merge_adapter(expand(opts.adapter), ctx.out_dir, base=expand(opts.base) if opts.base else None,
+                             dtype=opts.dtype, device=opts.device, seed=ctx.seed,
+                             check_text=expand(opts.check_text) if opts.check_text else None, force=True)
+        for r in rows:
+            r.variant = ctx.variant or r.variant
+        return rows
