@@ -125,8 +125,11 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
     store = RunStore(plan.root)
     t0 = time.perf_counter()
     with atomic_dir(store.stage_dir(inst.id)) as tmp:
+        # work_dir outlives an interrupted attempt (the temp folder does not), for stages that
+        # resume long work from their own checkpoints; it is removed once the stage succeeds.
+        work = plan.root / "cache" / inst.id
         ctx = StageContext(stage_id=inst.id, out_dir=tmp, run_dir=plan.root, seed=plan.recipe.seed,
-                           variant=inst.variant, extra={"key": key, "kind": inst.kind})
+                           variant=inst.variant, extra={"key": key, "kind": inst.kind, "work_dir": work})
         rows = list(stage_cls().run(opts, ctx) or [])
         for r in rows:
             _stamp(r, inst, opts, plan.recipe.seed)
@@ -135,6 +138,7 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
             "key": key, "kind": inst.kind, "spec": inst.spec, "variant": inst.variant,
             "seconds": round(time.perf_counter() - t0, 3), "finished": time.time(),
             "options": inst.raw, "rows": [r.model_dump() for r in rows]})
+    shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
