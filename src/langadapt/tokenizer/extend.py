@@ -150,16 +150,24 @@ def extend(base_ref: str | Path, corpus: Corpus, add: int, out: str | Path, *,
     """Learn `add` merges on `corpus`, check every guarantee, write the extended folder to `out`."""
     base = load_files(base_ref)
     merges, stats = learn_merges(base, corpus, add, min_count=min_count)
+    return write_extension(base, merges, out, corpus=corpus, requested=add, eval_files=eval_files,
+                           check_lines=check_lines, seed=seed, stats=stats)
+
+
+def write_extension(base: TokenizerFiles, merges: Sequence[NewMerge], out: str | Path, *,
+                    corpus: Corpus, requested: int, eval_files: Sequence[str | Path] = (),
+                    check_lines: int = 5000, seed: int = 0, stats: dict | None = None) -> dict:
+    """Apply learned merges to `base`, check every guarantee, write the folder; returns the summary."""
     new = apply_merges(base, merges)
     new.name = Path(out).name
     records = new_token_records(base, merges)
     texts = sample_lines(corpus, check_lines, seed) + [
         line for p in eval_files for line in read_lines(p) if line]
     report = verify(base, new, records, texts)
-    summary = {"base": base.source or base.name, "kind": base.kind, "requested": add,
+    summary = {"base": base.source or base.name, "kind": base.kind, "requested": requested,
                "added": len(merges), "base_size": base.size(), "size": new.size(),
                "corpus": [str(p) for p in corpus.paths], "exclude": [str(p) for p in corpus.exclude],
-               "eval_files": [str(p) for p in eval_files], **stats, "checks": report}
+               "eval_files": [str(p) for p in eval_files], **(stats or {}), "checks": report}
     with atomic_dir(out) as tmp:
         write_folder(new, tmp, {
             "new_tokens.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)})

@@ -1,0 +1,69 @@
+"""Fertility against the number of added tokens: the curve users need to choose N.
+
+BPE learning is greedy, so the first n merges of a run for N > n are exactly the
+merges of a run for n: the sweep learns once, for the largest N, and writes one
+extended tokenizer per requested size (`<out>/add<N>`), each checked like `extend`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from langadapt.runs import ResultRow
+from langadapt.tokenizer.extend import Corpus, learn_merges, write_extension
+from langadapt.tokenizer.files import load_files
+from langadapt.tokenizer.stats import stats_rows
+
+log = logging.getLogger(__name__)
+
+
+def sweep(base_ref: str | Path, corpus: Corpus, adds: Sequence[int], out: str | Path, *,
+          texts: Sequence[str | Path] = (), eval_files: Sequence[str | Path] = (),
+          metrics: Sequence[str] = ("fertility",), check_lines: int = 2000, seed: int = 0,
+          ) -> list[ResultRow]:
+    """Extend by every size in `adds`; rows of `metrics` on `texts` for the base and each size."""
+    base = load_files(base_ref)
+    adds = sorted(set(adds))
+    merges, stats = learn_merges(base, corpus, adds[-1])
+    folders = {}
+    for n in adds:
+        folder = Path(out) / f"add{n}"
+        write_extension(base, merges[:n], folder, corpus=corpus, requested=n, eval_files=eval_files,
+                        check_lines=check_lines, seed=seed, stats=stats)
+        folders[n] = folder
+    if not texts:
+        return []
+    rows = stats_rows([f"{base.name}={base.source}"], texts, metrics)
+    for r in rows:
+        r.variant, r.extra["added"] = "base", 0
+    for n, folder in folders.items():
+        for r in stats_rows([f"{base.name}+{n}={folder}"], texts, metrics):
+            r.variant, r.extra["added"] = f"+{n}", min(n, len(merges))
+            rows.append(r)
+    return rows
+
+
+def plot_sweep(rows: Sequence[ResultRow], out: str | Path, metric: str = "fertility") -> Path:
+    """Line chart: `metric` against added tokens, one line per text file (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for ds in dict.fromkeys(r.dataset for r in rows if r.metric == metric):
+        pts = sorted((r.extra.get("added", 0), r.value) for r in rows
+                     if r.metric == metric and r.dataset == ds)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=ds)
+    ax.set_xlabel("added tokens")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
