@@ -68,8 +68,8 @@ class MtOptions(StrictModel):
     max_target_length: int | None = None   # seq2seq: default seq_len
 
 
-class TrainConfig(StrictModel):
-    """Options of one training run (see docs/training.md for each key)."""
+class TrainSettings(StrictModel):
+    """Every training option except where outputs go (the `train` recipe stage uses this)."""
 
     model: str
     tokenizer: str | None = None         # default: the model folder
@@ -91,7 +91,6 @@ class TrainConfig(StrictModel):
     scheduler: str = "cosine"
     max_grad_norm: float = 1.0
     seed: int = 0
-    output_dir: str
     save_steps: int | None = None        # checkpoint every N steps (kept: save_total_limit)
     save_total_limit: int | None = 2
     eval_steps: int | None = None        # held-out loss every N steps (and always at the end)
@@ -103,12 +102,18 @@ class TrainConfig(StrictModel):
     num_workers: int = 0
 
     @model_validator(mode="after")
-    def _check(self) -> TrainConfig:
+    def _check(self) -> TrainSettings:
         if self.max_steps is None and self.epochs is None:
             self.epochs = 1.0
         if self.method not in ("lora", "qlora") and self.lora.train_embeddings:
             raise ValueError("lora.train_embeddings only applies to method lora/qlora")
         return self
+
+
+class TrainConfig(TrainSettings):
+    """Options of one training run (see docs/training.md for each key)."""
+
+    output_dir: str
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:

@@ -178,8 +178,11 @@ def _resume_from(cfg: TrainConfig) -> str | None:
     return last
 
 
-def train(cfg: TrainConfig, objective: str = "cpt") -> TrainResult:
-    """Train `cfg.model` with `objective` (cpt | sft | mt); return the output folder and summary."""
+def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = None) -> TrainResult:
+    """Train `cfg.model` with `objective` (cpt | sft | mt); return the output folder and summary.
+
+    `callbacks` are extra HF `TrainerCallback`s (early stopping, custom logging, ...).
+    """
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}")
     cfg = resolve_paths(cfg)
@@ -195,7 +198,8 @@ def train(cfg: TrainConfig, objective: str = "cpt") -> TrainResult:
     args = training_arguments(cfg, data.eval is not None)
     trainer = LangadaptTrainer(
         model=prepared.model, args=args, train_dataset=data.train, eval_dataset=data.eval,
-        data_collator=data.collator, processing_class=tok, callbacks=[JsonlLogCallback(out / LOG_NAME)],
+        data_collator=data.collator, processing_class=tok,
+        callbacks=[JsonlLogCallback(out / LOG_NAME), *(callbacks or [])],
         embedding_params=prepared.embedding_params, embedding_lr=cfg.embedding_lr)
     resume = _resume_from(cfg)
     if trainer.is_world_process_zero():

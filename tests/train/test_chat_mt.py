@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from transformers import AutoTokenizer
+
+from langadapt.errors import DataError
+from langadapt.train.chat import CHATML, encode_chat, ensure_chat_template, iter_conversations, to_messages
+from langadapt.train.mt import directed, encode_seq2seq, iter_pairs
+
+
+@pytest.fixture(scope="module")
+def qwen_tok(tokenizers_dir):
+    return AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
+
+
+def _labelled_text(tok, enc):
+    return tok.decode([t for t, lab in zip(enc["input_ids"], enc["labels"]) if lab != -100])
+
+
+@pytest.mark.parametrize("messages, expected", [
+    ([{"role": "user", "content": "Сайн уу?"}, {"role": "assistant", "content": "Сайн, сайн."}],
+     "Сайн, сайн.<|im_end|>\n"),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+1?"},
+      {"role": "assistant", "content": "2"}, {"role": "user", "content": "2+2?"},
+      {"role": "assistant", "content": "4"}],
+     "2<|im_end|>\n4<|im_end|>\n"),
+])
+def test_loss_only_on_assistant_tokens(qwen_tok, messages, expected):
+    enc = encode_chat(qwen_tok, messages, max_len=256)
+    assert _labelled_text(qwen_tok, enc) == expected
+    # labels are the inputs where they are set
+    assert all(lab in (-100, t) for t, lab in zip(enc["input_ids"], enc["labels"]))
+
+
+def test_template_less_tokenizer_gets_chatml(qwen_tok):
+    tok = AutoTokenizer.from_pretrained(qwen_tok.name_or_path)
+    tok.chat_template = None
+    ensure_chat_template(tok)
+    assert tok.chat_template == CHATML
+    enc = encode_chat(tok, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "б"}], 64)
+    assert _labelled_text(tok, enc) == "б<|im_end|>\n"
+
+
+def test_truncation_that_removes_the_reply_drops_the_example(qwen_tok):
+    msgs = [{"role": "user", "content": "үг " * 100}, {"role": "assistant", "content": "тийм"}]
+    assert encode_chat(qwen_tok, msgs, max_len=16) is None
+
+
+@pytest.mark.parametrize("rec, expected_user", [
+    ({"instruction": "Орчуул", "input": "hello", "output": "сайн уу"}, "Орчуул\n\nhello"),
+    ({"instruction": "Орчуул", "output": "сайн уу"}, "Орчуул"),
+])
+def test_instruction_records(rec, expected_user):
+    msgs = to_messages(rec, "f.jsonl", 1)
+    assert msgs == [{"role": "user", "content": expected_user},
+                    {"role": "assistant", "content": "сайн уу"}]
+
+
+def test_bad_record_names_file_and_line(tmp_path):
+    p = tmp_path / "sft.jsonl"
+    p.write_text(json.dumps({"messages": [{"role": "user", "content": "x"}]}) + "\n"
+                 + json.dumps({"prompt": "x"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"sft.jsonl:2"):
+        list(iter_conversations([str(p)]))
+
+
+def test_pairs_from_shared_tsv(data_dir):
+    pairs = list(iter_pairs([str(data_dir / "parallel" / "mn_en.tsv")], ("khk_Cyrl", "eng_Latn")))
+    assert len(pairs) == 440
+    both = directed(pairs, ("khk_Cyrl", "eng_Latn"), "both")
+    assert len(both) == 880
+    assert both[0][:2] == ("khk_Cyrl", "eng_Latn") and both[1][:2] == ("eng_Latn", "khk_Cyrl")
+    assert both[1][2] == pairs[0][1]
+    assert len(directed(pairs, ("khk_Cyrl", "eng_Latn"), "backward")) == 440
+
+
+def test_bad_tsv_line_is_located(tmp_path):
+    p = tmp_path / "p.tsv"
+    p.write_text("a\tb\nonly-one-column\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"p.tsv:2"):
+        list(iter_pairs([str(p)], ("khk_Cyrl", "eng_Latn")))
+
+
+def test_seq2seq_layout(small_model):
+    tok = AutoTokenizer.from_pretrained(small_model("m2m100"))
+    ex = ("khk_Cyrl", "eng_Latn", "Сайн уу", "Hello")
+    enc = encode_seq2seq(tok, ex, 32, 32)
+    khk, eng = tok.convert_tokens_to_ids("khk_Cyrl"), tok.convert_tokens_to_ids("eng_Latn")
+    assert enc["input_ids"][0] == khk and enc["input_ids"][-1] == tok.eos_token_id
+    assert enc["labels"][0] == eng and enc["labels"][-1] == tok.eos_token_id
+    assert tok.decode(enc["labels"][1:-1]) == "Hello"

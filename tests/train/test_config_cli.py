@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from langadapt.cli import main
+from langadapt.errors import ConfigError
+from langadapt.train.config import load_train_config
+
+BASE = {"model": "m", "data": {"train": "t.txt"}, "output_dir": "out"}
+
+
+@pytest.mark.parametrize("extra, overrides, match", [
+    ({"lerning_rate": 0.1}, [], r"train.yaml:\d+: key 'lerning_rate': unknown key"),
+    ({"lora": {"rank": 8}}, [], r"train.yaml:\d+: key 'lora.rank': unknown key"),
+    ({}, ["method=adapterz"], r"key 'method'"),
+    ({"method": "full", "lora": {"train_embeddings": True}}, [], r"train_embeddings"),
+    ({}, ["data.replay_ratio=1.5"], r"key 'data.replay_ratio'"),
+])
+def test_bad_configs_are_located(write_config, extra, overrides, match):
+    path = write_config({**BASE, **extra})
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(path, overrides)
+
+
+def test_overrides_and_defaults(write_config):
+    cfg = load_train_config(write_config(BASE), ["method=full", "lora.r=4", "max_steps=3"])
+    assert (cfg.method, cfg.lora.r, cfg.max_steps, cfg.epochs) == ("full", 4, 3, None)
+    assert cfg.data.train == ["t.txt"]
+    assert load_train_config(write_config(BASE)).epochs == 1.0
+
+
+def test_cli_dry_run_prints_resolved_config(write_config, capsys):
+    assert main(["train", "sft", str(write_config(BASE)), "lr=0.5", "--dry-run"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["objective"] == "sft" and out["lr"] == 0.5
+
+
+def test_cli_unknown_key_exits_2_with_one_line(write_config, capsys):
+    path = write_config({**BASE, "bogus": 1})
+    assert main(["train", "cpt", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bogus" in err and "train.yaml:" in err
+
+
+def test_cli_missing_data_exits_2(write_config, small_model, capsys, tmp_path):
+    cfg = {"model": str(small_model("qwen3")), "data": {"train": str(tmp_path / "nope.txt")},
+           "output_dir": str(tmp_path / "o"), "max_steps": 1}
+    assert main(["train", "cpt", str(write_config(cfg))]) == 2
+    assert "nope.txt" in capsys.readouterr().err

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+
+from langadapt.train.packing import PackedDataset, mix_replay, pack, tokenize_documents
+
+
+def _docs(*lens):
+    start, out = 1, []
+    for n in lens:
+        out.append(np.arange(start, start + n, dtype=np.int64))
+        start += n
+    return out
+
+
+@pytest.mark.parametrize("lens, seq_len, keep, expected_blocks, expected_real", [
+    ((3, 2), 3, False, [[1, 2, 3], [0, 4, 5]], [3, 3]),          # EOS (0) between docs
+    ((3, 2), 4, False, [[1, 2, 3, 0]], [4]),                       # remainder dropped
+    ((3, 2), 4, True, [[1, 2, 3, 0], [4, 5, 0, -1]], [4, 3]),      # remainder padded with -1
+    ((1,), 2, False, [[1, 0]], [2]),
+    ((5,), 8, False, [], []),                                      # too short for one block
+])
+def test_pack_table(lens, seq_len, keep, expected_blocks, expected_real):
+    ids, n_real = pack(_docs(*lens), seq_len, eos_id=0, keep_remainder=keep, pad_id=-1)
+    assert ids.tolist() == expected_blocks
+    assert n_real.tolist() == expected_real
+
+
+def test_pack_shuffle_is_seeded_and_keeps_every_token():
+    docs = _docs(*range(1, 30))
+    a, _ = pack(docs, 16, eos_id=0, shuffle_seed=1)
+    b, _ = pack(docs, 16, eos_id=0, shuffle_seed=1)
+    c, _ = pack(docs, 16, eos_id=0, shuffle_seed=2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    plain, _ = pack(docs, 16, eos_id=0)
+    assert sorted(a.flatten().tolist()) == sorted(plain.flatten().tolist())
+
+
+def test_packed_dataset_masks_padding():
+    ids, n_real = pack(_docs(3, 2), 4, eos_id=0, keep_remainder=True, pad_id=9)
+    ds = PackedDataset(ids, n_real)
+    last = ds[1]
+    assert last["attention_mask"].tolist() == [1, 1, 1, 0]
+    assert last["labels"].tolist() == [4, 5, 0, -100]
+    assert ds.num_tokens == 7
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.5])
+def test_replay_ratio(ratio):
+    main = [np.ones(10, dtype=np.int64)] * 10           # 100 tokens
+    replay = [np.full(5, 2, dtype=np.int64)] * 100      # 500 tokens available
+    mixed = mix_replay(main, replay, ratio, seed=0)
+    n_replay = sum(len(d) for d in mixed[10:])
+    share = n_replay / sum(len(d) for d in mixed)
+    assert abs(share - ratio) < 0.03
+    assert mix_replay(main, replay, 0.0, seed=0) is main
+
+
+def test_tokenize_documents_matches_tokenizer(tokenizers_dir, data_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
+    lines = (data_dir / "mono" / "bible_mbspeech.txt").read_text(encoding="utf-8").splitlines()[:5]
+    got = tokenize_documents(tok, lines)
+    assert [g.tolist() for g in got] == [tok(x, add_special_tokens=False)["input_ids"] for x in lines]
