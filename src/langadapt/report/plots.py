@@ -87,7 +87,7 @@ def plot_bpb(run: RunData, path: Path) -> str:
         raise Skip("no bits-per-byte rows")
     datasets = sorted({r.dataset or "" for r in rows})
     fig, axes = plt.subplots(len(datasets), 1, figsize=(7, 0.5 + 0.45 * len(rows) + 0.6 * len(datasets)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for ax, ds in zip(axes[:, 0], datasets):
         sel = [r for r in rows if (r.dataset or "") == ds]
         bar_with_ci(ax, [system_label(r) for r in sel], [r.value for r in sel], [r.ci for r in sel],

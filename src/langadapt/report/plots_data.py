@@ -35,7 +35,7 @@ def plot_funnel(run: RunData, path: Path) -> str:
     if not found:
         raise Skip("no data.clean stage with kept/dropped counts")
     fig, axes = plt.subplots(len(found), 1, figsize=(7, 1.2 + 0.35 * max(len(c[2]) + 2 for _, c in found)
-                                                          * len(found)), squeeze=False)
+                                                          * len(found)), squeeze=False, layout="constrained")
     for ax, (stage, (n_in, kept, dropped)) in zip(axes[:, 0], found):
         labels = (["input"] if n_in is not None else []) + [f"dropped: {k}" for k in dropped] + ["kept"]
         values = ([n_in] if n_in is not None else []) + list(dropped.values()) + [kept]
@@ -57,8 +57,8 @@ def plot_fertility(run: RunData, path: Path) -> str:
     if not rows:
         raise Skip("no fertility rows")
     groups = sorted({(r.metric, r.dataset or "") for r in rows})
-    fig, axes = plt.subplots(len(groups), 1, figsize=(7, 0.8 + sum(
-        0.4 * sum(1 for r in rows if (r.metric, r.dataset or "") == g) + 0.6 for g in groups)), squeeze=False)
+    height = 0.8 + sum(0.4 * sum(1 for r in rows if (r.metric, r.dataset or "") == g) + 0.6 for g in groups)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(7, height), squeeze=False, layout="constrained")
     for ax, (metric, ds) in zip(axes[:, 0], groups):
         sel = [r for r in rows if (r.metric, r.dataset or "") == (metric, ds)]
         labels = [str(r.extra.get("tokenizer") or system_label(r)) for r in sel]
