@@ -1,0 +1,2 @@
+"""The data cleaning pipeline: readers, normalisation, language ID, quality, dedup,
+decontamination and outputs, as datatrove pipeline steps (see `pipeline.clean`)."""

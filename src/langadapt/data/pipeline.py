@@ -1,0 +1,221 @@
+"""`data clean`: the monolingual cleaning pipeline as datatrove stages.
+
+Stages (each a list of datatrove steps run by an executor; `tasks` = workers):
+
+1. `filter`  read -> normalize -> langid -> quality -> decontaminate -> write work shard + hashes
+2. `exact`   (1 task) first occurrence of each exact hash
+3. `minhash_sig`, 4. `minhash_buckets`, 5. `minhash_cluster` (1 task): datatrove MinHash
+6. `output`  work shard -> exact filter -> MinHash filter -> `data/<rank>.jsonl.gz`
+
+`build_stages` returns them so any datatrove executor can run them (Slurm, Ray:
+see docs/data.md); `clean` runs them locally with `LocalPipelineExecutor`, whose
+completion markers make a re-run skip finished tasks, then writes `stats.json`
+and `rejected/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from langadapt.config import StrictModel
+from langadapt.data.normalize import NormalizeOptions
+from langadapt.errors import ConfigError
+from langadapt.runs import atomic_write_json, hash_obj
+
+log = logging.getLogger(__name__)
+COMPLETE = ".complete.json"
+
+
+class CleanOptions(StrictModel):
+    """Options of `langadapt data clean` (and of the recipe stage `data.clean`)."""
+
+    inputs: list[str] = Field(min_length=1)
+    lang: str = "khk_Cyrl"  # profile code or profile YAML path
+    field: str = "text"  # jsonl/parquet/dataset field, csv/tsv column (name or 0-based)
+    txt_mode: Literal["line", "paragraph"] = "line"
+    split: str = "train"
+    limit: int | None = None
+    workers: int = Field(1, ge=1)
+    normalize: NormalizeOptions = Field(default_factory=NormalizeOptions)
+    langid: str | None = "py3langid"  # backend name, or None to skip
+    langid_min_score: float | None = None  # default: the profile's
+    mixed: Literal["doc", "drop"] = "drop"  # multi-line docs: judge whole doc, or drop foreign lines first
+    quality: bool = True
+    dedup_exact: bool = True
+    dedup_near: bool = True
+    minhash_ngrams: int = 3
+    minhash_buckets: int = 20
+    minhash_hashes_per_bucket: int = 5
+    decontaminate: list[str] = Field(default_factory=list)
+    decontaminate_ngram: int = 13
+    decontaminate_field: str = "text"
+    rejected_samples: int = 100
+    seed: int = 1
+    keep_work: bool = False  # keep the intermediate folder (debugging)
+
+
+@dataclass
+class StageSpec:
+    name: str
+    pipeline: list
+    tasks: int
+
+
+def _filter_steps(opts: CleanOptions, work: Path, profile) -> list:
+    from langadapt.data.contamination import DecontaminationFilter
+    from langadapt.data.langid import LanguageFilter
+    from langadapt.data.normalize import Normalize
+    from langadapt.data.outputs import RejectSink, ShardWriter
+    from langadapt.data.quality import QualityFilter
+    from langadapt.data.readers import InputReader, expand_inputs
+
+    rej = str(work / "rejected")
+
+    def sink(step: str) -> RejectSink:
+        return RejectSink(rej, step, step, opts.rejected_samples)
+
+    steps = [
+        InputReader(
+            expand_inputs(opts.inputs),
+            field=opts.field,
+            txt_mode=opts.txt_mode,
+            legacy_encodings=tuple(profile.legacy_encodings),
+            split=opts.split,
+            limit=opts.limit,
+        ),
+        Normalize(opts.normalize, profile),
+    ]
+    if opts.langid:
+        steps.append(
+            LanguageFilter(
+                profile, opts.langid, opts.langid_min_score, opts.mixed, exclusion_writer=sink("langid")
+            )
+        )
+    if opts.quality:
+        steps.append(QualityFilter(profile, exclusion_writer=sink("quality")))
+    if opts.decontaminate:
+        steps.append(
+            DecontaminationFilter(
+                opts.decontaminate,
+                opts.decontaminate_ngram,
+                field=opts.decontaminate_field,
+                exclusion_writer=sink("decontaminate"),
+            )
+        )
+    steps.append(ShardWriter(str(work / "filtered"), compress=False, hashes_folder=str(work / "exact")))
+    return steps
+
+
+def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
+    """The pipeline as datatrove stages, for any executor."""
+    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
+
+    from langadapt.data.dedup import ExactDedupCluster, ExactDedupFilter, MinhashSignature, minhash_config
+    from langadapt.data.outputs import RejectSink, ShardReader, ShardWriter
+    from langadapt.data.quality import RegexWordTokenizer
+    from langadapt.languages import load_profile
+
+    profile = load_profile(opts.lang)
+    out, work, w = Path(out_dir), Path(out_dir) / "work", opts.workers
+    mh = minhash_config(opts.minhash_ngrams, opts.minhash_buckets, opts.minhash_hashes_per_bucket, opts.seed)
+    exact = [ExactDedupFilter(str(work / "exact"))] if opts.dedup_exact else []
+    stages = [StageSpec("filter", _filter_steps(opts, work, profile), w)]
+    if opts.dedup_exact:
+        stages.append(StageSpec("exact", [ExactDedupCluster(str(work / "exact"), w)], 1))
+    tail = []
+    if opts.dedup_near:
+        sig, buckets = str(work / "minhash" / "sigs"), str(work / "minhash" / "buckets")
+        clusters = str(work / "minhash" / "clusters")
+        tok = RegexWordTokenizer(profile.code)
+        stages += [
+            StageSpec(
+                "minhash_sig",
+                [ShardReader(str(work / "filtered")), *exact, MinhashSignature(sig, config=mh, language=tok)],
+                w,
+            ),
+            StageSpec("minhash_buckets", [MinhashDedupBuckets(sig, buckets, config=mh)], mh.num_buckets),
+            StageSpec(
+                "minhash_cluster",
+                [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)],
+                1,
+            ),
+        ]
+        sink = RejectSink(str(work / "rejected"), "minhash", "duplicate_near", opts.rejected_samples)
+        tail = [MinhashDedupFilter(clusters, exclusion_writer=sink, load_cluster_sizes=True)]
+    exact_out = (
+        [
+            ExactDedupFilter(
+                str(work / "exact"),
+                exclusion_writer=RejectSink(
+                    str(work / "rejected"), "exact", "duplicate_exact", opts.rejected_samples
+                ),
+            )
+        ]
+        if opts.dedup_exact
+        else []
+    )
+    stages.append(
+        StageSpec(
+            "output",
+            [ShardReader(str(work / "filtered")), *exact_out, *tail, ShardWriter(str(out / "data"))],
+            w,
+        )
+    )
+    return stages
+
+
+def _prepare(out: Path, key: str) -> None:
+    """Keep work from an interrupted run with the same options; clear anything else we wrote."""
+    import json
+
+    known = {"data", "rejected", "work", "stats.json", COMPLETE}
+    if out.exists() and any(p.name not in known for p in out.iterdir()):
+        raise ConfigError(
+            "output folder holds files that a clean run did not write; choose another --out", file=str(out)
+        )
+    work_key = out / "work" / "key.json"
+    if work_key.exists() and json.loads(work_key.read_text()).get("key") == key:
+        return
+    for name in ("data", "rejected", "work"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    for name in ("stats.json", COMPLETE):
+        (out / name).unlink(missing_ok=True)
+    atomic_write_json(work_key, {"key": key})
+
+
+def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
+    """Run the pipeline locally (resumable); return the stats written to `stats.json`."""
+    from datatrove.executor import LocalPipelineExecutor
+
+    from langadapt.data.stats import collect_stats, write_outputs
+
+    out = Path(out_dir)
+    key = hash_obj(opts.model_dump())
+    done = out / COMPLETE
+    if done.exists() and (out / "stats.json").exists():
+        import json
+
+        if json.loads(done.read_text()).get("key") == key:
+            log.info("%s is complete for these options; nothing to do", out)
+            return json.loads((out / "stats.json").read_text())
+    _prepare(out, key)
+    stages = build_stages(opts, out)
+    for st in stages:
+        LocalPipelineExecutor(
+            st.pipeline,
+            tasks=st.tasks,
+            workers=min(opts.workers, st.tasks),
+            logging_dir=str(out / "work" / "logs" / st.name),
+        ).run()
+    stats = collect_stats(out / "work" / "logs", [s.name for s in stages])
+    write_outputs(out, stats, opts.rejected_samples)
+    if not opts.keep_work:
+        shutil.rmtree(out / "work", ignore_errors=True)
+    atomic_write_json(done, {"key": key})
+    return stats

@@ -1,0 +1,231 @@
+"""Read raw documents from many formats: txt, jsonl(.gz|.zst), parquet, tsv/csv, HF datasets.
+
+Every record is `(source, line, text)`: `line` is the 1-based line (txt, jsonl, csv)
+or record number (parquet, datasets) in that source, so a kept or dropped document
+can always be traced back. `InputReader` is the datatrove step that turns them into
+`Document`s and shares them round-robin between the pipeline's tasks.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
+
+from langadapt.data import encoding as enc
+from langadapt.errors import DataError
+
+TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".parquet", ".tsv", ".csv")
+Record = tuple[str, int, str]
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Files, the readable files inside plain folders (sorted), HF dataset folders and hub ids."""
+    out: list[str] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir() and not _is_hf_folder(p):
+            found = sorted(str(q) for q in p.rglob("*") if q.is_file() and q.name.endswith(TEXT_SUFFIXES))
+            if not found:
+                raise DataError(f"folder holds no readable files ({', '.join(TEXT_SUFFIXES)})", file=raw)
+            out.extend(found)
+        elif p.exists() or _looks_like_hub_id(raw):
+            out.append(raw)
+        else:
+            raise DataError("input not found (a file, a folder or a hub dataset id)", file=raw)
+    return out
+
+
+def _is_hf_folder(p: Path) -> bool:
+    return (
+        (p / "dataset_info.json").is_file()
+        or (p / "state.json").is_file()
+        or (p / "dataset_dict.json").is_file()
+    )
+
+
+def _looks_like_hub_id(raw: str) -> bool:
+    return raw.count("/") == 1 and not raw.startswith((".", "/")) and not Path(raw).suffix
+
+
+def detect_encoding(path: str, legacy: list[str]) -> str:
+    """Encoding of a plain text file; compressed and binary formats are UTF-8 by definition."""
+    if path.endswith((".gz", ".zst", ".parquet")) or Path(path).is_dir() or not Path(path).exists():
+        return "utf-8"
+    return enc.detect_file(path, legacy)
+
+
+def _open(path: str, encoding: str) -> io.TextIOBase:
+    if path.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=enc.ERROR_HANDLER)
+    if path.endswith(".zst"):
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        return io.TextIOWrapper(raw, encoding="utf-8", errors=enc.ERROR_HANDLER)
+    return enc.open_text(path, encoding)
+
+
+def _txt_lines(f: io.TextIOBase, path: str) -> Iterator[Record]:
+    for n, line in enumerate(f, 1):
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield path, n, line
+
+
+def _txt_paragraphs(f: io.TextIOBase, path: str) -> Iterator[Record]:
+    buf: list[str] = []
+    start = 0
+    for n, line in enumerate(f, 1):
+        line = line.rstrip("\r\n")
+        if line.strip():
+            start = start or n
+            buf.append(line)
+        elif buf:
+            yield path, start, "\n".join(buf)
+            buf, start = [], 0
+    if buf:
+        yield path, start, "\n".join(buf)
+
+
+def _jsonl(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
+    for n, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON ({e.msg})", file=path, line=n) from None
+        if not isinstance(rec, dict) or field not in rec:
+            raise DataError(f"record has no field '{field}' (choose one with --field)", file=path, line=n)
+        if rec[field]:
+            yield path, n, str(rec[field])
+
+
+def _table(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
+    # Very long cells (whole articles) are normal in corpora.
+    csv.field_size_limit(sys.maxsize)
+    delim = "\t" if path.endswith(".tsv") else ","
+    reader = csv.reader(f, delimiter=delim, quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL)
+    if field.isdigit():
+        col, first = int(field), 1
+    else:
+        header = next(reader, [])
+        if field not in header:
+            raise DataError(
+                f"no column '{field}' in header {header[:8]} (choose one with --field, "
+                "or a 0-based column number for files without a header)",
+                file=path,
+                line=1,
+            )
+        col, first = header.index(field), 2
+    for n, row in enumerate(reader, first):
+        if col < len(row) and row[col].strip():
+            yield path, reader.line_num if delim == "," else n, row[col]
+
+
+def _parquet(path: str, field: str) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    if field not in pf.schema_arrow.names:
+        raise DataError(f"no column '{field}' (columns: {pf.schema_arrow.names[:8]})", file=path)
+    n = 0
+    for batch in pf.iter_batches(columns=[field], batch_size=1024):
+        for value in batch.column(0).to_pylist():
+            n += 1
+            if value:
+                yield path, n, str(value)
+
+
+def _hf(path: str, field: str, split: str) -> Iterator[Record]:
+    import datasets
+
+    if Path(path).is_dir():
+        ds = datasets.load_from_disk(path)
+        if isinstance(ds, datasets.DatasetDict):
+            ds = ds[split]
+    else:
+        ds = datasets.load_dataset(path, split=split, streaming=True)
+    for n, rec in enumerate(ds, 1):
+        if field not in rec:
+            raise DataError(f"record has no field '{field}' (choose one with --field)", file=path, line=n)
+        if rec[field]:
+            yield path, n, str(rec[field])
+
+
+def iter_records(
+    path: str, *, field: str = "text", txt_mode: str = "line", encoding: str = "utf-8", split: str = "train"
+) -> Iterator[Record]:
+    """Records of one input, in file order."""
+    p = Path(path)
+    if p.is_dir() or not p.exists():
+        yield from _hf(path, field, split)
+    elif path.endswith(".parquet"):
+        yield from _parquet(path, field)
+    else:
+        with _open(path, encoding) as f:
+            if ".jsonl" in p.name or path.endswith(".json.gz"):
+                yield from _jsonl(f, path, field)
+            elif path.endswith((".tsv", ".csv")):
+                yield from _table(f, path, field)
+            elif txt_mode == "paragraph":
+                yield from _txt_paragraphs(f, path)
+            else:
+                yield from _txt_lines(f, path)
+
+
+class InputReader(PipelineStep):
+    """Reads all inputs; task `rank` keeps documents `rank, rank + world_size, ...`.
+
+    Round-robin by document (not by file) so one big file still spreads over all
+    workers. Only task 0 counts per-file facts (encodings, undecodable bytes).
+    """
+
+    name = "read"
+    type = "📖 - READER"
+
+    def __init__(
+        self,
+        inputs: list[str],
+        field: str = "text",
+        txt_mode: str = "line",
+        legacy_encodings: tuple[str, ...] = ("cp1251", "koi8_r"),
+        split: str = "train",
+        limit: int | None = None,
+    ):
+        super().__init__()
+        self.inputs, self.field, self.txt_mode = list(inputs), field, txt_mode
+        self.legacy, self.split, self.limit = list(legacy_encodings), split, limit
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        i = 0
+        for path in self.inputs:
+            encoding = detect_encoding(path, self.legacy)
+            enc.reset_count()
+            if rank == 0:
+                self.stat_update(f"encoding_{encoding}", unit="file")
+            for source, line, text in iter_records(
+                path, field=self.field, txt_mode=self.txt_mode, encoding=encoding, split=self.split
+            ):
+                if self.limit is not None and i >= self.limit:
+                    break
+                mine = i % world_size == rank
+                i += 1
+                if not mine:
+                    continue
+                self.stat_update("documents")
+                yield Document(
+                    text=text,
+                    id=f"{source}:{line}",
+                    metadata={"source": source, "line": line, "encoding": encoding},
+                )
+            if rank == 0 and enc.undecodable_bytes():
+                self.stat_update("undecodable_bytes", value=enc.undecodable_bytes(), unit="byte")
