@@ -1,0 +1,127 @@
+"""Log-likelihood of continuations given contexts: the one scoring loop behind bpb and choice.
+
+A `Request` is token ids: a `context` the model conditions on and a `target` whose
+log-probability is summed (the lm-evaluation-harness `loglikelihood` request, in
+tokens). Causal models read `context + target[:-1]`; encoder-decoder models read
+`source` in the encoder and `context + target[:-1]` in the decoder (`context` then
+starts with the decoder start token). Requests are sorted by length (longest first,
+so an out-of-memory shows at once) and right-padded into batches; padding never
+changes a score because every position is masked and scored on its own row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Score `target` after `context` (and, for seq2seq, with `source` in the encoder)."""
+
+    context: tuple[int, ...]
+    target: tuple[int, ...]
+    source: tuple[int, ...] | None = None
+
+    @property
+    def length(self) -> int:
+        return len(self.context) + len(self.target) - 1
+
+
+@dataclass(frozen=True)
+class Score:
+    """Sum of natural-log probabilities of the target tokens; `greedy`: all were the argmax."""
+
+    logprob: float
+    n_tokens: int
+    greedy: bool
+
+
+def model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def max_positions(loaded, cap: int | None = 4096) -> int:
+    """The longest input the model takes (config, else tokenizer), capped at `cap` for memory."""
+    cfg = loaded.model.config
+    cfg = getattr(cfg, "get_text_config", lambda: cfg)()
+    n = None
+    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        if isinstance(getattr(cfg, attr, None), int):
+            n = getattr(cfg, attr)
+            break
+    if n is None:
+        n = getattr(loaded.tokenizer, "model_max_length", None)
+        n = n if isinstance(n, int) and n < 1_000_000 else 2048
+    return min(n, cap) if cap else n
+
+
+def prefix_token_id(tok) -> int:
+    """What the first token of a document is conditioned on: BOS, else EOS (lm-eval's rule)."""
+    if tok.bos_token_id is not None:
+        return tok.bos_token_id
+    if tok.eos_token_id is None:
+        raise ValueError("the tokenizer has neither a BOS nor an EOS token to condition on")
+    return tok.eos_token_id
+
+
+def _pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _forward(model, batch: Sequence[Request], pad_id: int, seq2seq: bool) -> tuple[torch.Tensor, list]:
+    device = model_device(model)
+    inputs = [list(r.context) + list(r.target[:-1]) for r in batch]
+    ids, mask = _pad(inputs, pad_id, device)
+    if seq2seq:
+        src, src_mask = _pad([r.source or () for r in batch], pad_id, device)
+        out = model(input_ids=src, attention_mask=src_mask, decoder_input_ids=ids,
+                    decoder_attention_mask=mask, use_cache=False)
+    else:
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False)
+    return out.logits, inputs
+
+
+def _check(requests: Sequence[Request], seq2seq: bool) -> None:
+    for r in requests:
+        if not r.context or not r.target:
+            raise ValueError("a request needs at least one context and one target token")
+        if seq2seq and not r.source:
+            raise ValueError("an encoder-decoder request needs source ids")
+
+
+@torch.inference_mode()
+def score_requests(loaded, requests: Sequence[Request], *, batch_size: int = 8,
+                   desc: str = "scoring") -> list[Score]:
+    """Score every request with `loaded.model`; results come back in the input order."""
+    seq2seq = bool(loaded.is_seq2seq)
+    _check(requests, seq2seq)
+    tok = loaded.tokenizer
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else prefix_token_id(tok)
+    order = sorted(range(len(requests)), key=lambda i: -requests[i].length)
+    results: list[Score | None] = [None] * len(requests)
+    batches = [order[i: i + batch_size] for i in range(0, len(order), max(1, batch_size))]
+    for idx in tqdm(batches, desc=desc, unit="batch", disable=None, leave=False):
+        batch = [requests[i] for i in idx]
+        logits, inputs = _forward(loaded.model, batch, pad_id, seq2seq)
+        for row, (i, r, inp) in enumerate(zip(idx, batch, inputs)):
+            n = len(r.target)
+            # Log-softmax in float32 on the scored positions only: exact, and small in memory.
+            lp = torch.log_softmax(logits[row, len(inp) - n: len(inp)].float(), dim=-1)
+            tgt = torch.tensor(r.target, device=lp.device)
+            tok_lp = lp.gather(-1, tgt[:, None])[:, 0]
+            greedy = bool((lp.argmax(-1) == tgt).all())
+            results[i] = Score(float(tok_lp.double().sum()), n, greedy)
+    return results  # type: ignore[return-value]

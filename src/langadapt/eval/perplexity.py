@@ -1,0 +1,183 @@
+"""Bits per UTF-8 byte, token perplexity and word perplexity of held-out text.
+
+Conventions are lm-evaluation-harness's rolling log-likelihood, so numbers match that
+tool on the same model and text:
+
+* each document is tokenized without special tokens and its first token is scored
+  conditioned on the BOS token (EOS where the tokenizer has no BOS);
+* `bpb = -Σ loglik / (Σ bytes · ln 2)` with bytes of the original UTF-8 text;
+  `token_perplexity = exp(-Σ loglik / Σ tokens)`; `word_perplexity =
+  exp(-Σ loglik / Σ words)` with words counted as `len(re.split(r"\\s+", text))`;
+* a document longer than the window is scored in windows of `max_length` tokens
+  that each add `stride` new tokens (stride = max_length is lm-eval's disjoint
+  windows; a smaller stride gives every token more context, at more compute).
+
+Encoder-decoder models (NLLB / M2M100) score the text on the decoder side, with an
+empty source: the encoder reads `[lang] </s>` and the decoder starts with its start
+token and `lang` (`lang` optional), i.e. the probability of the text as a
+translation of nothing — a language-model score of the decoder, comparable
+between variants of one model, not with causal models.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from langadapt.errors import ConfigError, DataError
+from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
+from langadapt.eval.loglik import Request, max_positions, prefix_token_id, score_requests
+from langadapt.runs import ResultRow, signature
+
+log = logging.getLogger(__name__)
+
+# Columns of the per-document statistics array.
+NLL, TOKENS, BYTES, WORDS = range(4)
+METRICS = ("bpb", "token_perplexity", "word_perplexity")
+
+
+@dataclass
+class BpbOptions:
+    """How documents are scored (part of every row's signature)."""
+
+    batch_size: int = 8
+    max_length: int | None = None   # tokens per window; None: the model's length, at most 4096
+    stride: int | None = None       # new tokens per window; None: max_length (lm-eval's windows)
+    lang: str | None = None         # seq2seq only: language code of the text
+    n_boot: int = 1000
+    seed: int = 0
+
+
+def count_words(text: str) -> int:
+    """Words as lm-evaluation-harness counts them for word perplexity."""
+    return len(re.split(r"\s+", text))
+
+
+def rolling_requests(ids: Sequence[int], prefix: Sequence[int], max_length: int, stride: int,
+                     source: tuple[int, ...] | None = None) -> list[Request]:
+    """Windows that score every token of `ids` once, each input at most `max_length` long.
+
+    The first window reads `prefix + ids` from the start; each later window adds up to
+    `stride` new targets and fills the rest of its `max_length` inputs with the tokens
+    before them as context.
+    """
+    if not 1 <= stride <= max_length or len(prefix) > max_length:
+        raise ValueError(f"need 1 <= stride ({stride}) <= max_length ({max_length}) and a prefix "
+                         "shorter than max_length")
+    seq = list(prefix) + list(ids)
+    p = len(prefix)
+    if not ids:
+        return []
+    first = min(len(ids), max_length - p + 1)
+    out = [Request(tuple(prefix), tuple(ids[:first]), source)]
+    scored = p + first
+    while scored < len(seq):
+        end = min(len(seq), scored + stride)
+        out.append(Request(tuple(seq[end - 1 - max_length: scored]), tuple(seq[scored:end]), source))
+        scored = end
+    return out
+
+
+def _doc_layout(loaded, lang: str | None) -> tuple[list[int], tuple[int, ...] | None]:
+    """Decoder prefix and encoder source for a document (source is None for causal models)."""
+    tok = loaded.tokenizer
+    if not loaded.is_seq2seq:
+        return [prefix_token_id(tok)], None
+    from langadapt.models.seq2seq import lang_token_id
+
+    cfg = loaded.model.config
+    start = cfg.decoder_start_token_id if cfg.decoder_start_token_id is not None else tok.eos_token_id
+    code = [lang_token_id(tok, lang)] if lang else []
+    return [start, *code], tuple(code + [tok.eos_token_id])
+
+
+def score_documents(loaded, texts: Sequence[str], opts: BpbOptions) -> np.ndarray:
+    """Per-document statistics: one row `[nll_nats, tokens, bytes, words]` per text."""
+    max_len = opts.max_length or max_positions(loaded)
+    stride = opts.stride or max_len
+    if not 1 <= stride <= max_len or opts.batch_size < 1:
+        raise ConfigError(f"need 1 <= stride ({stride}) <= max_length ({max_len}) and batch_size >= 1",
+                          key="stride")
+    prefix, source = _doc_layout(loaded, opts.lang)
+    encoded = loaded.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+    requests: list[Request] = []
+    owner: list[int] = []
+    for d, ids in enumerate(encoded):
+        reqs = rolling_requests(ids, prefix, max_len, stride, source)
+        requests.extend(reqs)
+        owner.extend([d] * len(reqs))
+    scores = score_requests(loaded, requests, batch_size=opts.batch_size, desc="bpb")
+    stats = np.zeros((len(texts), 4), dtype=np.float64)
+    for d, s in zip(owner, scores):
+        stats[d, NLL] -= s.logprob
+    for d, (text, ids) in enumerate(zip(texts, encoded)):
+        stats[d, TOKENS] = len(ids)
+        stats[d, BYTES] = len(text.encode("utf-8"))
+        stats[d, WORDS] = count_words(text)
+    return stats
+
+
+def _exp_ratio(num: int, den: int):
+    ratio = ratio_of_sums(num, den)
+    return lambda rows: math.exp(ratio(rows))
+
+
+def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n_boot: int = 1000,
+                    seed: int = 0, variant: str | None = None) -> list[ResultRow]:
+    """bpb, token and word perplexity with bootstrap 95% CIs over documents."""
+    fns = {"bpb": ratio_of_sums(NLL, BYTES, 1 / math.log(2)),
+           "token_perplexity": _exp_ratio(NLL, TOKENS), "word_perplexity": _exp_ratio(NLL, WORDS)}
+    rows = []
+    for metric, fn in fns.items():
+        value, low, high = bootstrap_ci(stats, fn, n=n_boot, seed=seed)
+        rows.append(ResultRow(
+            metric=metric, value=value, ci=None if low is None else [low, high], n=len(stats),
+            dataset=dataset, model=model, variant=variant, signature=sig,
+            extra={"tokens": int(stats[:, TOKENS].sum()), "bytes": int(stats[:, BYTES].sum()),
+                   "nll_nats": float(stats[:, NLL].sum())}))
+    return rows
+
+
+def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = None, *,
+                 max_docs: int | None = None, field: str = "text", variant: str | None = None,
+                 device: str | None = None, dtype: str | None = "auto") -> list[ResultRow]:
+    """bpb rows for each text file (one document per line, or a JSONL `field`).
+
+    Args:
+        model: a model folder, hub id, adapter folder, or an already loaded `Loaded`.
+        files: text files (or folders of them); each is one dataset.
+        opts: scoring options; `max_docs` caps the documents read per file.
+    """
+    from langadapt.models.loading import load_model
+    from langadapt.textio import expand_paths, iter_texts
+
+    opts = opts or BpbOptions()
+    loaded = load_model(model, device=device, dtype=dtype)
+    rows: list[ResultRow] = []
+    for path in expand_paths(files):
+        texts = list(iter_texts([path], field=field, limit=max_docs))
+        if not texts:
+            raise DataError("no documents to score (empty file)", file=str(path))
+        log.info("bpb: %d documents from %s", len(texts), path)
+        stats = score_documents(loaded, texts, opts)
+        sig = signature(options=_sig_options(loaded, opts, max_docs), seed=opts.seed, data=[path])
+        rows += rows_from_stats(stats, dataset=path.name, model=loaded.name, sig=sig,
+                                n_boot=opts.n_boot, seed=opts.seed, variant=variant)
+    return rows
+
+
+def _sig_options(loaded, opts: BpbOptions, max_docs: int | None) -> dict:
+    max_len = opts.max_length or max_positions(loaded)
+    return {"metric": "bpb", "convention": "lm-eval rolling loglikelihood",
+            "prefix_token": "decoder_start" if loaded.is_seq2seq else
+            loaded.tokenizer.convert_ids_to_tokens(prefix_token_id(loaded.tokenizer)),
+            "max_length": max_len, "stride": opts.stride or max_len, "lang": opts.lang,
+            "max_docs": max_docs, "tokenizer": type(loaded.tokenizer).__name__,
+            "vocab": len(loaded.tokenizer), "dtype": str(next(loaded.model.parameters()).dtype),
+            "bootstrap": opts.n_boot, "ci": 0.95}
