@@ -26,7 +26,7 @@ from langadapt.runs import atomic_dir
 from langadapt.textio import iter_texts, read_lines
 from langadapt.tokenizer import checks
 from langadapt.tokenizer.continued_bpe import ContinuedBPE, NewMerge, count_words
-from langadapt.tokenizer.files import TokenizerFiles, load_files, write_folder
+from langadapt.tokenizer.files import TokenizerFiles, has_digit, load_files, write_folder
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,15 @@ def learn_merges(base: TokenizerFiles, corpus: Corpus, add: int,
     def base_tokenize(word: str) -> list[int]:
         return [t.id for t in model.tokenize(word)]
 
+    no_digits = base.splits_digits
+
     def accept(token: str) -> bool:
         try:
             text = base.token_text(token).decode("utf-8")
         except UnicodeDecodeError:
             return False  # a token must stand for whole characters to be reachable from text
+        if no_digits and has_digit(text):
+            return False  # keep the base's one-digit-per-token number handling
         return split(text) == [token]
 
     learner = ContinuedBPE(base_tokenize, id_to_token, base.size(), accept,

@@ -52,6 +52,11 @@ BYTE_TO_CHAR = _bytes_to_unicode()
 CHAR_TO_BYTE = {c: b for b, c in BYTE_TO_CHAR.items()}
 
 
+def has_digit(text: str) -> bool:
+    """Whether `text` holds an ASCII digit (the digits tokenizers split one by one)."""
+    return any("0" <= c <= "9" for c in text)
+
+
 @dataclass
 class TokenizerFiles:
     """The editable content of an HF tokenizer folder."""
@@ -115,6 +120,17 @@ class TokenizerFiles:
         if m:
             return bytes([int(m.group(1), 16)])
         return token.replace(SPACE, " ").encode("utf-8")
+
+    @cached_property
+    def splits_digits(self) -> bool:
+        """Whether the base keeps every digit a token of its own (Gemma does; new tokens must too)."""
+        added = self.added_ids()
+        for token in self.vocab:
+            if len(token) > 1 and token not in added and has_digit(token) and not self.is_byte_token(token):
+                text = self.token_text(token).decode("utf-8", errors="ignore")
+                if len(text) > 1 and has_digit(text):
+                    return False
+        return True
 
     def is_byte_token(self, token: str) -> bool:
         """A byte-fallback token (`<0x41>`); such tokens are never merged."""
