@@ -123,3 +123,15 @@ def format_table(stats: dict) -> str:
         f" (invariant {'ok' if stats['invariant_ok'] else 'BROKEN'})"
     )
     return "\n".join(lines)
+
+
+def funnel_rows(stats: dict, *, dataset: str | None = None, signature: dict | None = None) -> list:
+    """Result rows of a run: `docs_read`, `docs_kept`, `docs_dropped:<reason>` (value = n)."""
+    from langadapt.runs import ResultRow
+
+    def row(metric: str, n: int) -> ResultRow:
+        return ResultRow(metric=metric, value=float(n), n=n, dataset=dataset, signature=signature or {})
+
+    rows = [row("docs_read", stats["read"]), row("docs_kept", stats["kept"])]
+    rows += [row(f"docs_dropped:{reason}", n) for reason, n in stats["dropped"].items()]
+    return rows
