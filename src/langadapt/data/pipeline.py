@@ -49,7 +49,7 @@ class CleanOptions(StrictModel):
     quality: bool = True
     dedup_exact: bool = True
     dedup_near: bool = True
-    minhash_ngrams: int = 3
+    minhash_ngrams: int = 2
     minhash_buckets: int = 20
     minhash_hashes_per_bucket: int = 5
     decontaminate: list[str] = Field(default_factory=list)

@@ -22,7 +22,7 @@ from datatrove.utils.word_tokenizers import WordTokenizer
 
 from langadapt.languages import LanguageProfile
 
-_WORDS = re.compile(r"\w+(?:[-'’]\w+)*")
+_WORDS = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'’]\w+)*")
 _SCRIPT_NAMES = {"Cyrl": "CYRILLIC", "Latn": "LATIN", "Grek": "GREEK", "Arab": "ARABIC", "Mong": "MONGOLIAN"}
 _SENTS = re.compile(r"[^.!?…]+[.!?…]*")
 
