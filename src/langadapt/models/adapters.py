@@ -50,8 +50,10 @@ def lora_config(model: Any, *, r: int = 16, alpha: float = 32.0, dropout: float 
     extra: dict = {}
     if train_embeddings:
         extra["modules_to_save"] = embedding_module_names(model)
-        # keep input embeddings and a tied head one tensor inside the adapter as well
-        extra["ensure_weight_tying"] = True
+        out = model.get_output_embeddings()
+        if out is not None and out.weight is model.get_input_embeddings().weight:
+            # keep input embeddings and a tied head one tensor inside the adapter as well
+            extra["ensure_weight_tying"] = True
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=regex,
                       use_rslora=rslora, bias="none",
                       task_type=TaskType.SEQ_2_SEQ_LM if fam.seq2seq else TaskType.CAUSAL_LM, **extra)

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, Trainer, TrainingArguments
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from langadapt.errors import ConfigError, DataError
@@ -157,8 +164,8 @@ def training_arguments(cfg: TrainConfig, has_eval: bool) -> TrainingArguments:
         save_strategy="steps" if cfg.save_steps else "no", save_steps=cfg.save_steps or 500,
         save_total_limit=cfg.save_total_limit, eval_strategy="steps" if eval_steps else "no",
         eval_steps=eval_steps, report_to=["tensorboard"] if tb else "none",
-        bf16=bf16, gradient_checkpointing=cfg.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        bf16=bf16, activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         include_num_input_tokens_seen="non_padding", dataloader_num_workers=cfg.num_workers,
         remove_unused_columns=False, ddp_find_unused_parameters=False,
         dataloader_pin_memory=torch.cuda.is_available())
@@ -188,6 +195,7 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     cfg = resolve_paths(cfg)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    set_seed(cfg.seed)  # before loading: new weights (LoRA, resized rows) must not depend on history
     model, tok, is_s2s = load_for_training(cfg)
     data = build_data(objective, cfg, tok, is_s2s)
     prepared = prepare_model(model, cfg, tok)

@@ -1,0 +1,120 @@
+"""The trainer lifecycle on tiny real-architecture models: outputs, resume, methods."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from langadapt.models.loading import load_model
+from langadapt.train import TrainConfig, train
+from langadapt.train.callbacks import read_log
+
+
+def _cfg(model, data_dir, out, **kw):
+    base = dict(model=str(model), output_dir=str(out), seq_len=32, batch_size=2, lr=5e-3, max_steps=4,
+                data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")], "limit": 60,
+                      "eval_fraction": 0.1})
+    data = {**base["data"], **kw.pop("data", {})}
+    return TrainConfig.model_validate({**base, **kw, "data": data})
+
+
+def test_cpt_full_writes_the_output_contract(small_model, data_dir, tmp_path):
+    out = tmp_path / "full"
+    res = train(_cfg(small_model("qwen3"), data_dir, out, method="full", eval_steps=2), "cpt")
+    steps = [r for r in res.log if "loss" in r]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4]
+    assert set(steps[0]) == {"step", "loss", "learning_rate", "tokens_per_second", "epoch"}
+    assert all(r["tokens_per_second"] > 0 for r in steps)
+    assert [r["step"] for r in res.log if "eval_loss" in r] == [2, 4]
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["trainable_params"] == summary["total_params"] > 0
+    assert summary["total_tokens"] == 4 * 2 * 32
+    assert summary["eval_loss"] == pytest.approx(res.log[-1]["eval_loss"])
+    loaded = load_model(out)
+    assert not loaded.is_peft
+    before = load_model(small_model("qwen3")).model.state_dict()
+    assert not torch.equal(before["model.layers.0.mlp.up_proj.weight"],
+                           loaded.model.state_dict()["model.layers.0.mlp.up_proj.weight"])
+    assert {r.metric for r in res.rows()} == {"train_loss", "eval_loss", "tokens_per_second"}
+
+
+class _Kill(TrainerCallback):
+    """Simulates a kill at the end of step `at`, before it is logged or saved."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_kill_equals_uninterrupted(small_model, data_dir, tmp_path):
+    kw = dict(method="lora", lora={"r": 4, "dropout": 0.1}, max_steps=6, save_steps=2)
+    full = train(_cfg(small_model("qwen3"), data_dir, tmp_path / "a", **kw), "cpt")
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(small_model("qwen3"), data_dir, tmp_path / "b", **kw), "cpt", callbacks=[_Kill(4)])
+    # step 4 ran but was neither logged nor saved; step 3 was logged after the last checkpoint
+    assert [r["step"] for r in read_log(tmp_path / "b" / "train_log.jsonl")] == [1, 2, 3]
+    resumed = train(_cfg(small_model("qwen3"), data_dir, tmp_path / "b", resume=True, **kw), "cpt")
+    assert resumed.summary["resumed_from"].endswith("checkpoint-2")
+    a = [r["loss"] for r in full.log if "loss" in r]
+    b = [r["loss"] for r in resumed.log if "loss" in r]
+    assert len(a) == len(b) == 6
+    assert b == pytest.approx(a, rel=1e-6)
+    wa = load_file(tmp_path / "a" / "adapter_model.safetensors")
+    wb = load_file(tmp_path / "b" / "adapter_model.safetensors")
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-6, atol=1e-7)
+
+
+def test_embeddings_new_rows_only_leaves_everything_else_bit_identical(small_model, data_dir, tmp_path):
+    base = small_model("qwen3")
+    n_vocab = load_model(base).model.get_input_embeddings().weight.shape[0]
+    first_new = n_vocab - 3000  # pretend the last 3000 rows are new tokens (ids the bible text uses)
+    cfg = _cfg(base, data_dir, tmp_path / "emb", method="embeddings", lr=5e-2, weight_decay=0.1,
+               embeddings={"new_rows_only": True, "base_vocab_size": first_new})
+    res = train(cfg, "cpt")
+    assert res.summary["trainable_params"] == n_vocab * 16   # tied: one matrix
+    old = load_model(base).model.state_dict()
+    new = load_model(res.output_dir).model.state_dict()
+    assert old.keys() == new.keys()
+    for k, v in old.items():
+        if "embed_tokens" in k or "lm_head" in k:
+            assert torch.equal(v[:first_new], new[k][:first_new]), k
+        else:
+            assert torch.equal(v, new[k]), k
+    emb = "model.embed_tokens.weight"
+    assert not torch.equal(old[emb][first_new:], new[emb][first_new:])
+
+
+def test_lora_with_trainable_embeddings_and_own_lr(small_model, data_dir, tmp_path):
+    cfg = _cfg(small_model("llama"), data_dir, tmp_path / "le", method="lora", embedding_lr=1e-2,
+               lora={"r": 2, "layers": "last:1", "train_embeddings": True}, max_steps=2)
+    res = train(cfg, "cpt")
+    loaded = load_model(res.output_dir)
+    assert loaded.is_peft
+    sd = loaded.model.state_dict()
+    assert any("modules_to_save" in k and "embed_tokens" in k for k in sd)
+    assert any("modules_to_save" in k and "lm_head" in k for k in sd)
+    assert not any("layers.0." in k and "lora_A" in k for k in sd)
+    base = load_model(small_model("llama")).model.get_input_embeddings().weight
+    assert not torch.equal(base, loaded.model.get_input_embeddings().weight)
+
+
+def test_embedding_lr_gets_its_own_optimizer_group(small_model):
+    from transformers import AutoModelForCausalLM, TrainingArguments
+
+    from langadapt.train.trainer import LangadaptTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(small_model("llama"))
+    emb = [model.get_input_embeddings().weight, model.get_output_embeddings().weight]
+    args = TrainingArguments(output_dir="unused", learning_rate=1e-4, weight_decay=0.1, report_to="none")
+    tr = LangadaptTrainer(model=model, args=args, embedding_params=emb, embedding_lr=1e-2)
+    groups = tr.create_optimizer().param_groups
+    assert groups[0]["lr"] == 1e-2 and groups[0]["weight_decay"] == 0.0 and len(groups[0]["params"]) == 2
+    assert all(g["lr"] == 1e-4 for g in groups[1:])
+    n = sum(p.numel() for g in groups for p in g["params"])
+    assert n == sum(p.numel() for p in model.parameters())
