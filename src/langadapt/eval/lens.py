@@ -203,6 +203,7 @@ def _detail(tok, layer_logp: list[torch.Tensor], n_pos: int, layer_ids: list[int
     return {"layers": layer_ids, "top1": grid}
 
 
+@torch.no_grad()
 def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None = None,
                src_lang: str | None = None, tgt_lang: str | None = None, top_k: int = 5,
                max_length: int = 256, batch_size: int = 4, detail_positions: int = 24,

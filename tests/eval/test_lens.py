@@ -1,0 +1,113 @@
+"""Logit lens: last layer = model output, a hand-computed layer, base comparison, seq2seq decoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from langadapt.errors import ConfigError
+from langadapt.eval.lens import EMBED, logit_lens
+from langadapt.models.loading import load_model
+
+TEXTS = ["Монгол Улсын нийслэл Улаанбаатар хот юм.", "Сайн байна уу?"]
+TARGETS = ["The capital of Mongolia is Ulaanbaatar.", "Hello?"]
+
+
+def _by(rows, metric):
+    return {r.extra["layer"]: r.value for r in rows if r.metric == metric}
+
+
+@pytest.fixture(scope="module")
+def qwen(tmp_path_factory, tokenizers_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from langadapt.models.tiny import make_tiny
+
+    root = tmp_path_factory.mktemp("lens")
+    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6)
+    torch.manual_seed(0)
+    # init_lora_weights=False: random A and B, so the adapter changes the outputs
+    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                          LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "down_proj"],
+                                     init_lora_weights=False))
+    peft.save_pretrained(root / "lora")
+    return {"base": load_model(base), "lora": load_model(root / "lora")}
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "llama", "gemma3"])
+def test_last_layer_reads_the_model_output(tiny_model, arch):
+    loaded = load_model(tiny_model(arch))
+    res = logit_lens(loaded, TEXTS, top_k=3)
+    last = 1  # tiny_model has 2 layers
+    assert _by(res.rows, "lens_kl_to_final")[last] == pytest.approx(0, abs=1e-5)
+    assert _by(res.rows, "lens_cos_to_final")[last] == pytest.approx(1, abs=1e-5)
+    assert _by(res.rows, "lens_top1_to_final")[last] == 1.0
+    assert sorted(_by(res.rows, "lens_kl_to_final")) == [EMBED, 0, 1]
+    assert _by(res.rows, "lens_kl_to_final")[EMBED] > 1e-4
+    n_tokens = sum(len(loaded.tokenizer(t)["input_ids"]) for t in TEXTS)
+    assert {r.n for r in res.rows} == {n_tokens}
+    assert all(len(r.extra["top_tokens"]) == 3 for r in res.rows)
+
+
+def test_layer_matches_hand_computation(qwen):
+    loaded = qwen["base"]
+    model, tok = loaded.model, loaded.tokenizer
+    x = tok([TEXTS[0]], return_tensors="pt")
+    with torch.no_grad():
+        out = model(**x, output_hidden_states=True)
+        layer0 = model.lm_head(model.model.norm(out.hidden_states[1]))  # output of layer 0
+    ref, logp = F.log_softmax(out.logits[0], -1), F.log_softmax(layer0[0], -1)
+    kl = (ref.exp() * (ref - logp)).sum(-1).mean().item()
+    cos = F.cosine_similarity(ref.exp(), logp.exp(), dim=-1).mean().item()
+    res = logit_lens(loaded, [TEXTS[0]])
+    assert _by(res.rows, "lens_kl_to_final")[0] == pytest.approx(kl, rel=1e-4)
+    assert _by(res.rows, "lens_cos_to_final")[0] == pytest.approx(cos, rel=1e-5)
+
+
+def test_base_comparison(qwen):
+    lora = qwen["lora"]
+    vs_base = logit_lens(lora, TEXTS, base=qwen["base"], top_k=0).rows
+    vs_off = logit_lens(lora, TEXTS, base="adapter-off", top_k=0).rows
+    kl, kl_off = _by(vs_base, "lens_base_kl"), _by(vs_off, "lens_base_kl")
+    assert sorted(kl) == [EMBED, *range(6)]
+    for layer in kl:
+        assert kl[layer] == pytest.approx(kl_off[layer], rel=1e-4, abs=1e-9)
+    # LoRA does not touch the embeddings: identical there, different after the first adapted layer
+    assert kl[EMBED] == pytest.approx(0, abs=1e-9)
+    assert _by(vs_base, "lens_base_cos")[EMBED] == pytest.approx(1, abs=1e-6)
+    assert min(kl[i] for i in range(6)) > 1e-5
+    # the base against itself is identical at every layer
+    same = _by(logit_lens(qwen["base"], TEXTS, base=qwen["base"], top_k=0).rows, "lens_base_kl")
+    assert max(abs(v) for v in same.values()) < 1e-9
+
+
+def test_detail_grid(qwen):
+    res = logit_lens(qwen["base"], TEXTS, detail_positions=5)
+    assert res.detail["layers"] == [EMBED, *range(6)]
+    assert [len(row) for row in res.detail["top1"]] == [5] * 7
+    token, prob = res.detail["top1"][-1][0]
+    assert isinstance(token, str) and 0 < prob <= 1
+
+
+def test_seq2seq_decoder_side(tiny_model):
+    loaded = load_model(tiny_model("m2m100"))
+    res = logit_lens(loaded, TEXTS, targets=TARGETS, src_lang="khk_Cyrl", tgt_lang="eng_Latn")
+    assert _by(res.rows, "lens_kl_to_final")[1] == pytest.approx(0, abs=1e-5)
+    n_target = sum(len(loaded.tokenizer(t, add_special_tokens=False)["input_ids"]) + 2 for t in TARGETS)
+    assert res.rows[0].n == n_target
+    with pytest.raises(ConfigError, match="decoder side"):
+        logit_lens(loaded, TEXTS)
+
+
+@pytest.mark.parametrize("base, message", [
+    ("adapter-off", "needs a PEFT adapter"),
+    ("yesterday", "pass a loaded model"),
+    ("llama", "tokenize differently"),
+])
+def test_base_errors(qwen, tiny_model, base, message):
+    if base == "llama":
+        base = load_model(tiny_model("llama"))
+    with pytest.raises(ConfigError, match=message):
+        logit_lens(qwen["base"], TEXTS, base=base)
