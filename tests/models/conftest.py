@@ -83,8 +83,11 @@ def make_trimmed(base_dir: Path, out: Path, texts=SAMPLE) -> Path:
     new_of = {old: new for new, old in enumerate(kept)}
     data["model"]["vocab"] = {tok: new_of[i] for tok, i in vocab.items() if i in new_of}
     kept_str = set(data["model"]["vocab"])
-    data["model"]["merges"] = [m for m in data["model"]["merges"]
-                               if m[0] in kept_str and m[1] in kept_str and m[0] + m[1] in kept_str]
+    def closed(m) -> bool:
+        a, b = m if isinstance(m, list) else m.split(" ", 1)
+        return a in kept_str and b in kept_str and a + b in kept_str
+
+    data["model"]["merges"] = [m for m in data["model"]["merges"] if closed(m)]
     for t in data["added_tokens"]:
         t["id"] = new_of[t["id"]]
     config["added_tokens_decoder"] = {str(new_of[int(k)]): v

@@ -1,0 +1,114 @@
+import pytest
+import torch
+
+from langadapt.errors import ConfigError
+from langadapt.models.init import InitContext, NewToken, init_methods, make_init
+from langadapt.models.init.aux_vectors import train_static_vectors
+from langadapt.models.init.similarity import mix_weights, sparsemax
+
+# 6 base rows of dim 2; two new tokens (ids 6, 7) made of base pieces.
+W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0], [4.0, 0.0], [0.0, 4.0], [3.0, 3.0],
+                  [0.0, 0.0], [0.0, 0.0]])
+NEW = [NewToken(6, "ab", "ab", (0, 1)), NewToken(7, "cde", "cde", (2, 3, 4))]
+
+
+def ctx(seed=0, **kw):
+    return InitContext(new_tokens=NEW, n_base=6, seed=seed, initializer_range=0.02, **kw)
+
+
+def test_registry_has_the_required_methods():
+    assert {"fvt", "mean", "random", "focus"} <= set(init_methods())
+
+
+@pytest.mark.parametrize("token,expected", [(0, [0.5, 0.5]), (1, [2.0, 2.0])])
+def test_fvt_is_the_mean_of_the_decomposition(token, expected):
+    rows = make_init("fvt", ctx()).rows(W, "input")
+    assert rows[token].tolist() == expected
+
+
+def test_mean_is_the_base_mean_plus_small_seeded_noise():
+    a = make_init("mean", ctx(seed=1)).rows(W, "input")
+    b = make_init("mean", ctx(seed=1)).rows(W, "input")
+    c = make_init("mean", ctx(seed=2)).rows(W, "input")
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    base_mean = W[:6].mean(0)
+    assert torch.allclose(a, base_mean.expand(2, -1), atol=0.1)
+    assert not torch.equal(a[0], a[1])  # noise makes the rows distinguishable
+    assert torch.equal(make_init("mean", ctx(), {"noise": 0.0}).rows(W, "input")[0], base_mean)
+
+
+def test_random_is_seeded_with_initializer_range():
+    big = InitContext(new_tokens=[NewToken(6 + i, "x", "x", (0,)) for i in range(2000)], n_base=6,
+                      seed=3, initializer_range=0.02)
+    rows = make_init("random", big).rows(torch.zeros(6, 64), "input")
+    assert rows.std().item() == pytest.approx(0.02, rel=0.05)
+    assert torch.equal(rows, make_init("random", big).rows(torch.zeros(6, 64), "input"))
+    assert not torch.equal(rows, make_init("random", big).rows(torch.zeros(6, 64), "output"))
+
+
+@pytest.mark.parametrize("name,options,error", [
+    ("nope", {}, "unknown init method"),
+    ("mean", {"nosie": 0.1}, "unknown key"),
+    ("focus", {}, "corpus"),
+])
+def test_bad_method_or_options_are_config_errors(name, options, error):
+    with pytest.raises(ConfigError, match=error):
+        make_init(name, ctx(), options)
+
+
+@pytest.mark.parametrize("z,expected", [
+    ([0.9, 0.85, 0.1], [0.525, 0.475, 0.0]),
+    ([2.0, 0.0, 0.0], [1.0, 0.0, 0.0]),
+    ([0.3, 0.3, 0.3, 0.3], [0.25, 0.25, 0.25, 0.25]),
+])
+def test_sparsemax_table(z, expected):
+    assert torch.allclose(sparsemax(torch.tensor([z])), torch.tensor([expected]), atol=1e-6)
+
+
+def test_softmax_top_k_weights_sum_to_one_over_k():
+    (idx, w), = mix_weights(torch.tensor([[0.1, 0.9, 0.5, 0.8]]), "softmax", top_k=2, temperature=0.1)
+    assert idx.tolist() == [1, 3] and w.sum().item() == pytest.approx(1.0) and w[0] > w[1]
+
+
+def _two_topics(n_docs=200, seed=0):
+    """Tokens 1-3 share contexts with each other, tokens 10-12 with each other."""
+    g = torch.Generator().manual_seed(seed)
+    docs = []
+    for d in range(n_docs):
+        pool = [1, 2, 3, 20] if d % 2 else [10, 11, 12, 21]
+        docs.append([pool[i] for i in torch.randint(0, 4, (30,), generator=g).tolist()])
+    return docs
+
+
+def test_aux_vectors_put_same_topic_tokens_together():
+    ids, vecs = train_static_vectors(_two_topics(), dim=8, window=3, min_count=2)
+    assert ids.tolist() == [1, 2, 3, 10, 11, 12, 20, 21]
+    sims = vecs @ vecs.T
+    assert sims[0, 1] > 0.5 and sims[3, 4] > 0.5
+    assert abs(sims[0, 3]) < 0.1
+
+
+class _Tok:
+    """A whitespace tokenizer over integer strings, standing in for the extended tokenizer."""
+
+    def __call__(self, texts, add_special_tokens=False):
+        return {"input_ids": [[int(t) for t in s.split()] for s in texts]}
+
+
+def test_focus_mixes_the_rows_of_similar_base_tokens(tmp_path):
+    # New token 11 lives among tokens 10 and 12; its neighbours must be those, not 1-3.
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(map(str, d)) for d in _two_topics()) + "\n")
+    weight = torch.zeros(22, 2)
+    weight[[1, 2, 3], 0] = 1.0
+    weight[[10, 12], 1] = 1.0
+    c = InitContext(new_tokens=[NewToken(11, "x", "x", (1,)), NewToken(21, "y", "y", (1,))], n_base=11,
+                    extended_tokenizer=_Tok())
+    # n_base=11: only ids < 11 are base tokens, so 12 and 20 are not candidates.
+    method = make_init("focus", c, {"corpus": [str(corpus)], "dim": 8, "window": 3, "min_count": 2,
+                                    "weighting": "softmax", "top_k": 3})
+    facts = method.prepare()
+    assert facts["new_with_vector"] == 2 and facts["new_fvt_fallback"] == 0
+    rows = method.rows(weight, "input")
+    assert rows[0, 1] > 0.9 and rows[0, 0] < 0.1       # mostly token 10's row
+    assert rows[0].sum().item() == pytest.approx(1.0, abs=1e-5)
