@@ -22,7 +22,7 @@ from datatrove.utils.word_tokenizers import WordTokenizer
 
 from langadapt.languages import LanguageProfile
 
-_WORDS = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'’]\w+)*")
+_WORDS = re.compile(r"\d+(?:[.,/:-]\d+)*|\w+(?:[-'’]\w+)*")
 _SCRIPT_NAMES = {"Cyrl": "CYRILLIC", "Latn": "LATIN", "Grek": "GREEK", "Arab": "ARABIC", "Mong": "MONGOLIAN"}
 _SENTS = re.compile(r"[^.!?…]+[.!?…]*")
 
@@ -54,15 +54,12 @@ class QualityFilter(BaseFilter):
         self.alphabet = frozenset(profile.alphabet)
         self.scripts = tuple(_SCRIPT_NAMES.get(s, s.upper()) for s in profile.scripts)
         tok = RegexWordTokenizer(profile.code)
-        self.gopher = GopherQualityFilter(
-            min_doc_words=q.min_doc_words,
-            max_doc_words=q.max_doc_words,
-            min_avg_word_length=q.min_avg_word_length,
-            max_avg_word_length=q.max_avg_word_length,
-            max_non_alpha_words_ratio=q.max_non_alpha_words_ratio,
-            min_stop_words=None,
-            language=tok,
-        )
+        gopher = dict(min_doc_words=q.min_doc_words, max_doc_words=q.max_doc_words,
+                      min_avg_word_length=q.min_avg_word_length, max_avg_word_length=q.max_avg_word_length,
+                      min_stop_words=None, language=tok)
+        self.gopher = GopherQualityFilter(max_non_alpha_words_ratio=q.max_non_alpha_words_ratio, **gopher)
+        # a ratio over a handful of words is noise: "2018 онд 5 хүн ..." is a fine sentence
+        self.gopher_short = GopherQualityFilter(max_non_alpha_words_ratio=None, **gopher)
         self.stopwords = GopherQualityFilter(
             min_doc_words=None,
             max_doc_words=None,
@@ -105,10 +102,12 @@ class QualityFilter(BaseFilter):
             return False, "alphabet_ratio"
         if self.q.max_foreign_letter_ratio is not None and foreign > self.q.max_foreign_letter_ratio:
             return False, "foreign_letters"
-        res = self.gopher.filter(doc)
+        n_words = len(self.tok.word_tokenize(text))
+        gopher = self.gopher if n_words >= self.q.alpha_ratio_min_words else self.gopher_short
+        res = gopher.filter(doc)
         if res is not True:
             return res
-        long_doc = len(self.tok.word_tokenize(text)) >= self.q.long_doc_words
+        long_doc = n_words >= self.q.long_doc_words
         many_lines = text.count("\n") + 1 >= self.q.min_lines_for_line_filters
         checks = (
             ([self.repetition] if long_doc or many_lines else [])

@@ -43,6 +43,7 @@ class QualityThresholds(StrictModel):
     max_doc_words: int | None = 100_000
     min_stop_words: int | None = 2
     long_doc_words: int = 50
+    alpha_ratio_min_words: int = 10  # the non-alphabetic word ratio is tested from this many words
     min_lines_for_line_filters: int = 3
     min_alphabet_ratio: float | None = 0.85
     max_foreign_letter_ratio: float | None = None  # letters of the profile's scripts outside the alphabet
