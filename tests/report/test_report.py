@@ -119,3 +119,12 @@ def test_report_cli(tmp_path, capsys):
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(DataError):
         load_run(tmp_path)
+
+
+def test_one_system_with_many_metrics_is_transposed(tmp_path):
+    rows = [ResultRow(metric=f"docs_dropped:{k}", value=i, extra={"kind": "data.clean", "stage": "clean"})
+            for i, k in enumerate("abcde")]
+    write_results(tmp_path / "results.jsonl", rows)
+    (t,) = build_tables(load_run(tmp_path))
+    assert t.corner == "metric" and t.columns == ["clean"]
+    assert [m for m, _ in t.rows] == [f"docs_dropped:{k}" for k in "abcde"]

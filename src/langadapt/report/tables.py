@@ -20,8 +20,9 @@ class Table:
     """A systems × metrics table of one stage kind (and dataset)."""
 
     title: str
-    columns: list[str]                       # metrics
+    columns: list[str]                       # metrics (systems when transposed)
     rows: list[tuple[str, list[ResultRow | None]]] = field(default_factory=list)
+    corner: str = "system"                   # header of the first column
 
 
 def fmt_value(r: ResultRow | None) -> str:
@@ -65,16 +66,20 @@ def build_tables(run: RunData) -> list[Table]:
         metrics = list(dict.fromkeys(r.metric for r in rows))
         systems = list(dict.fromkeys(system_label(r) for r in rows))
         title = TITLES.get(kind, kind) + (f" — {ds}" if ds else "")
-        t = Table(title=title, columns=metrics)
-        for s in systems:
-            cells = [next((r for r in rows if system_label(r) == s and r.metric == m), None) for m in metrics]
-            t.rows.append((s, cells))
+        cell = {(system_label(r), r.metric): r for r in rows}
+        if len(systems) == 1 and len(metrics) > 4:
+            # One system with many metrics (e.g. a cleaning funnel) reads better down than across.
+            t = Table(title=title, columns=systems, corner="metric")
+            t.rows = [(m, [cell.get((systems[0], m))]) for m in metrics]
+        else:
+            t = Table(title=title, columns=metrics)
+            t.rows = [(s, [cell.get((s, m)) for m in metrics]) for s in systems]
         tables.append(t)
     return tables
 
 
 def to_markdown(t: Table) -> str:
-    head = "| system | " + " | ".join(t.columns) + " |\n|---|" + "---:|" * len(t.columns) + "\n"
+    head = f"| {t.corner} | " + " | ".join(t.columns) + " |\n|---|" + "---:|" * len(t.columns) + "\n"
     body = "".join(f"| {s} | " + " | ".join(fmt_value(c) for c in cells) + " |\n" for s, cells in t.rows)
     return head + body
 
