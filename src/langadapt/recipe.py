@@ -30,8 +30,9 @@ from langadapt.errors import ConfigError, DataError
 from langadapt.paths import expand
 
 _ID = r"[A-Za-z][A-Za-z0-9_-]*"
-# `@id`, `@id.variant`, optionally followed by `/sub/path`.
-_REF = re.compile(rf"^@({_ID})(?:\.({_ID}(?:\.{_ID})*))?(/.*)?$")
+# `@id`, `@id.variant`, optionally followed by `/sub/path`; `NAME=@id` keeps its `NAME=`
+# (for options that take labelled paths, like tokenizer.stats' `trimmed=@tok`).
+_REF = re.compile(rf"^(?:[A-Za-z0-9_.+-]+=)?@({_ID})(?:\.({_ID}(?:\.{_ID})*))?(/.*)?$")
 
 
 class StageSpec(StrictModel):
@@ -247,7 +248,8 @@ def _instance(plan: Plan, spec: StageSpec, i: int, assign: dict, raw: dict,
         dep = chosen[(m.group(1), m.group(2))]
         if dep.id not in deps:
             deps.append(dep.id)
-        return str(plan.root / "stages" / dep.id) + (m.group(3) or "")
+        label = s[:s.index("@")]
+        return label + str(plan.root / "stages" / dep.id) + (m.group(3) or "")
 
     options = _walk_strings(raw, resolve)
     return PlannedStage(id=inst_id, spec=spec.id, kind=spec.kind,

@@ -74,6 +74,12 @@ stages:
     with: {src: "@make.b/out.txt", scale: 2}
 """
 
+LABELLED = RECIPE + """\
+  - id: labelled
+    kind: test.write
+    with: {text: "x=@make.a/out.txt"}
+"""
+
 
 def test_variants_fan_out_and_references(tmp_path):
     plan = load_plan(write(tmp_path, RECIPE))
@@ -84,9 +90,15 @@ def test_variants_fan_out_and_references(tmp_path):
     assert read_b.deps == ["make.b"]
 
 
+def test_labelled_reference_keeps_its_label(tmp_path):
+    plan = load_plan(write(tmp_path, LABELLED))
+    inst = plan.by_id()["labelled.a"]
+    assert inst.options["text"] == "x=" + str(plan.root / "stages/make.a/out.txt")
+
+
 @pytest.mark.parametrize("obj, refs", [
     ({"a": "@x", "b": ["@y/p/q", "plain"], "c": {"d": "@x.v"}}, [("x", None), ("y", None), ("x", "v")]),
-    ({"a": "email@host", "b": "@"}, []),
+    ({"a": "email@host", "b": "@", "c": "name=@x/tok"}, [("x", None)]),
 ])
 def test_find_refs(obj, refs):
     assert find_refs(obj) == refs
