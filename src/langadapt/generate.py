@@ -32,7 +32,7 @@ LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russi
               "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French",
               "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer"}
 # Tokens that end an assistant turn in the chat templates of the supported families.
-END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<eos>")
+END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<eos>")
 _THINK = re.compile(r"<think>.*?</think>\s*", re.S)
 
 
@@ -96,9 +96,31 @@ def build_prompt(tok, text: str, src: str, tgt: str, style: str,
 def stop_token_ids(tok) -> list[int]:
     """End-of-sequence plus end-of-turn ids known to the tokenizer."""
     ids = [tok.eos_token_id] if tok.eos_token_id is not None else []
-    vocab = tok.get_vocab()
-    ids += [vocab[t] for t in END_OF_TURN if t in vocab]
+    for t in END_OF_TURN:  # one lookup each: `get_vocab()` copies the whole vocabulary
+        tid = tok.convert_tokens_to_ids(t)
+        if tid is not None and tid != tok.unk_token_id:
+            ids.append(tid)
     return sorted(set(ids))
+
+
+_NEWLINE_IDS: dict[tuple, list[int]] = {}
+
+
+def newline_token_ids(tok) -> list[int]:
+    """Ids of every token whose text contains a newline (cached per tokenizer).
+
+    Few-shot generation stops at the first newline. Treating these ids as extra
+    end-of-sequence ids is far cheaper than HF's `stop_strings`, which rebuilds
+    tables over the whole vocabulary on every call.
+    """
+    key = (tok.name_or_path, len(tok))
+    if key not in _NEWLINE_IDS:
+        backend = getattr(tok, "backend_tokenizer", None)
+        ids = [[i] for i in range(len(tok))]
+        pieces = backend.decode_batch(ids, skip_special_tokens=False) if backend is not None \
+            else [tok.decode(i) for i in ids]
+        _NEWLINE_IDS[key] = [i for i, p in enumerate(pieces) if "\n" in p]
+    return _NEWLINE_IDS[key]
 
 
 def encode_inputs(loaded: Loaded, texts: Sequence[str], src: str, tgt: str,
@@ -143,9 +165,10 @@ def generate_batch(loaded: Loaded, batch: Sequence[list[int]], tgt: str,
     if loaded.is_seq2seq:
         kwargs["forced_bos_token_id"] = lang_token_id(tok, tgt)
     else:
-        kwargs["eos_token_id"] = stop_token_ids(tok)
+        stops = stop_token_ids(tok)
         if prompt_style(tok, opts.prompt) == "fewshot":
-            kwargs.update(stop_strings=["\n"], tokenizer=tok)
+            stops = sorted(set(stops) | set(newline_token_ids(tok)))
+        kwargs["eos_token_id"] = stops
     with torch.inference_mode():
         out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
     # Seq2seq output is decoder-only; causal output repeats the (padded) prompt.

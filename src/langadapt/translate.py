@@ -96,13 +96,13 @@ def render(doc: Document, translated: Sequence[str]) -> str:
 
 
 # ---------------------------------------------------------------- part files
-def parts_dir(out: Path) -> Path:
-    return out.parent / f".{out.name}.parts"
+def parts_dir(out: Path, cache_dir: Path | None = None) -> Path:
+    """Where unfinished work of `out` is kept (beside it unless `cache_dir` is given)."""
+    return (cache_dir or out.parent) / f".{out.name}.parts"
 
 
-def _open_parts(out: Path, run_key: str, restart: bool) -> dict[str, str]:
+def _open_parts(pdir: Path, run_key: str, restart: bool) -> dict[str, str]:
     """Translations already flushed for this run key; {} for a fresh start."""
-    pdir = parts_dir(out)
     meta = pdir / "meta.json"
     if pdir.exists() and (restart or not meta.is_file()):
         shutil.rmtree(pdir)
@@ -121,8 +121,7 @@ def _open_parts(out: Path, run_key: str, restart: bool) -> dict[str, str]:
     return {}
 
 
-def _flush(out: Path, items: Sequence[tuple[str, str]]) -> None:
-    pdir = parts_dir(out)
+def _flush(pdir: Path, items: Sequence[tuple[str, str]]) -> None:
     n = len(list(pdir.glob("part-*.jsonl")))
     atomic_write_text(pdir / f"part-{n:06d}.jsonl",
                       "".join(json.dumps({"h": h, "t": t}, ensure_ascii=False) + "\n" for h, t in items))
@@ -132,7 +131,8 @@ def _flush(out: Path, items: Sequence[tuple[str, str]]) -> None:
 def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: str,
                    fields: Sequence[str] = ("text",), gen: GenerationOptions | None = None,
                    flush_every: int | None = None, restart: bool = False, progress: bool = False,
-                   on_flush: Callable[[int], None] | None = None) -> list[ResultRow]:
+                   on_flush: Callable[[int], None] | None = None,
+                   cache_dir: str | Path | None = None) -> list[ResultRow]:
     """Translate `inp` into `out`, resuming unfinished work; return count rows.
 
     Args:
@@ -141,6 +141,7 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
         flush_every: texts per flush (default: 8 batches).
         restart: discard unfinished work instead of resuming it.
         on_flush: called with the number of flushes written so far in this run.
+        cache_dir: folder for the unfinished-work parts (default: beside `out`).
     """
     from langadapt.models.loading import Loaded
 
@@ -149,7 +150,8 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
     doc = read_document(inp, fields)
     name = model.name if isinstance(model, Loaded) else str(model)
     run_key = hash_obj({"model": name, "src": src, "tgt": tgt, "gen": output_options(gen)})
-    done = _open_parts(out, run_key, restart)
+    pdir = parts_dir(out, Path(cache_dir) if cache_dir else None)
+    done = _open_parts(pdir, run_key, restart)
     unique = {text_hash(t): t for t in doc.texts}
     pending = sorted((h for h in unique if h not in done), key=lambda h: (-len(unique[h]), h))
     reused = len(unique) - len(pending)
@@ -159,13 +161,13 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
         groups = [pending[i:i + step] for i in range(0, len(pending), step)]
         for k, group in enumerate(tqdm(groups, desc="translate", unit="flush", disable=not progress)):
             outs = translate_texts(loaded, [unique[h] for h in group], src, tgt, gen)
-            _flush(out, list(zip(group, outs)))
+            _flush(pdir, list(zip(group, outs)))
             done.update(zip(group, outs))
             if on_flush:
                 on_flush(k + 1)
     translated = [done[text_hash(t)] for t in doc.texts]
     atomic_write_text(out, render(doc, translated))
-    shutil.rmtree(parts_dir(out), ignore_errors=True)
+    shutil.rmtree(pdir, ignore_errors=True)
     return quality_rows(doc.texts, translated, tgt, name=name, reused=reused,
                         new=len(pending), sig=signature(options={"src": src, "tgt": tgt,
                                                                  "gen": output_options(gen)},
