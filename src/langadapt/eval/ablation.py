@@ -62,7 +62,11 @@ _EVALUATORS: dict[str, Evaluator] = {}
 
 
 def register_evaluator(name: str) -> Callable[[Evaluator], Evaluator]:
-    """Register `fn(loaded, inputs: EvalInputs) -> list[ResultRow]` as an ablation metric."""
+    """Register `fn(loaded, inputs: EvalInputs, out_dir: Path | None) -> list[ResultRow]`.
+
+    `out_dir`, when given, is a folder of this variant where the evaluator may keep
+    by-products (e.g. the FLORES hypotheses).
+    """
     def deco(fn: Evaluator) -> Evaluator:
         _EVALUATORS[name] = fn
         return fn
@@ -73,16 +77,21 @@ def evaluators() -> dict[str, Evaluator]:
     return dict(_EVALUATORS)
 
 
-def evaluate(loaded, metrics: list[str], inputs: EvalInputs) -> list[ResultRow]:
+def evaluate(loaded, metrics: list[str], inputs: EvalInputs, out_dir: Path | None = None
+             ) -> list[ResultRow]:
     """Run the named evaluators on the model as it is now (switches applied by the caller)."""
-    unknown = [m for m in metrics if m not in _EVALUATORS]
-    if unknown:
-        raise ConfigError(f"unknown ablation metric '{unknown[0]}'; known: {', '.join(_EVALUATORS)}",
-                          key="metrics")
+    check_metrics(metrics)
     rows: list[ResultRow] = []
     for m in metrics:
-        rows += _EVALUATORS[m](loaded, inputs)
+        rows += _EVALUATORS[m](loaded, inputs, out_dir / m if out_dir else None)
     return rows
+
+
+def check_metrics(metrics: list[str]) -> None:
+    unknown = [m for m in metrics if m not in _EVALUATORS]
+    if unknown or not metrics:
+        raise ConfigError(f"unknown ablation metric '{(unknown or [''])[0]}'; known: "
+                          f"{', '.join(_EVALUATORS)}", key="metrics")
 
 
 def _need(inputs: EvalInputs, metric: str, *fields: str) -> None:
@@ -92,7 +101,7 @@ def _need(inputs: EvalInputs, metric: str, *fields: str) -> None:
 
 
 @register_evaluator("loss")
-def mean_nll(loaded, inputs: EvalInputs) -> list[ResultRow]:
+def mean_nll(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[ResultRow]:
     """Mean next-token negative log-likelihood (nats/token): a quick, tokenizer-bound check."""
     from langadapt.eval.lens import encode_batches, read_texts, to_device
 
@@ -114,6 +123,48 @@ def mean_nll(loaded, inputs: EvalInputs) -> list[ResultRow]:
                              "limit": inputs.limit}, data=[p for p in (inputs.text, inputs.targets) if p])
     return [ResultRow(metric="mean_nll", value=total / max(count, 1), n=count, model=loaded.name,
                       dataset=Path(inputs.text).name, signature=sig)]
+
+
+@register_evaluator("bpb")
+def bpb(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[ResultRow]:
+    """Bits per byte (and token / word perplexity) from `langadapt.eval.perplexity`."""
+    from langadapt.eval.perplexity import BpbOptions, evaluate_bpb
+
+    _need(inputs, "bpb", "text")
+    opts = BpbOptions(**{"batch_size": inputs.batch_size, "max_length": inputs.max_length,
+                         "lang": inputs.src_lang if loaded.is_seq2seq else None, "seed": inputs.seed,
+                         **inputs.options.get("bpb", {})})
+    return evaluate_bpb(loaded, [inputs.text], opts, max_docs=inputs.limit)
+
+
+@register_evaluator("flores")
+def flores(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[ResultRow]:
+    """FLORES BLEU / chrF++ with CIs from `langadapt.eval.translation` (greedy, HF generate).
+
+    `options.flores` passes keyword arguments to `eval_flores` (e.g. `metrics`, `split`);
+    `options.generation` to `GenerationOptions`.
+    """
+    from langadapt.eval.translation import eval_flores
+    from langadapt.generate import GenerationOptions
+
+    _need(inputs, "flores", "src_lang", "tgt_lang")
+    # backend hf: an in-memory model with switched layers must generate itself (vLLM would reload)
+    gen = GenerationOptions(**{"batch_size": inputs.batch_size, "seed": inputs.seed,
+                               **inputs.options.get("generation", {}), "backend": "hf"})
+    kwargs = {"metrics": ("bleu", "chrf++"), **inputs.options.get("flores", {})}
+    return eval_flores(src=inputs.src_lang, tgt=inputs.tgt_lang, model=loaded, data=inputs.flores,
+                       gen=gen, seed=inputs.seed, limit=inputs.limit, out_dir=out_dir, **kwargs)
+
+
+@register_evaluator("choice")
+def choice(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[ResultRow]:
+    """Multiple-choice accuracy with CIs from `langadapt.eval.choice` (task name or file)."""
+    from langadapt.eval.choice import ChoiceOptions, evaluate_choice
+
+    _need(inputs, "choice", "task")
+    opts = ChoiceOptions(**{"batch_size": inputs.batch_size, "limit": inputs.limit,
+                            "seed": inputs.seed, **inputs.options.get("choice", {})})
+    return evaluate_choice(loaded, inputs.task, opts).rows
 
 
 def adapter_modules(model, stack: str, indices: list[int]) -> list[tuple[str, object]]:
@@ -213,6 +264,7 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
     """
     model = loaded.model
     _check_peft(model)
+    check_metrics(metrics)
     specs = ["none"] + [s for s in dict.fromkeys(specs) if s != "none"]
     plan = {s: selection_for(model, s, stack) for s in specs}  # fail early on a bad spec
     key = hash_obj({"model": loaded.name, "inputs": inputs.model_dump(), "metrics": metrics,
@@ -228,7 +280,7 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
             continue
         with lora_switched(model, plan[spec], scale) as n_modules:
             log.info("ablation %s: %d adapter modules switched (%s)", spec, n_modules, plan[spec])
-            got = evaluate(loaded, metrics, inputs)
+            got = evaluate(loaded, metrics, inputs, cache.with_suffix("") if cache else None)
         for r in got:
             r.variant = variant_name(spec, scale)
             r.extra.update(ablate=spec, stack=stack, disabled_layers=plan[spec], scale=scale,
@@ -241,6 +293,9 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
     if out:
         write_results(out / "results.jsonl", rows)
         atomic_write_text(out / "ablation.md", ablation_table(rows))
+        from langadapt.report.plots_layers import plot_ablation
+
+        plot_ablation(rows, out / "ablation.png")
     return rows
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -300,3 +301,39 @@ def _rows(loaded, acc: dict, pattern: str, top_k: int, sig: dict, dataset, stack
             rows.append(ResultRow(metric=pattern.format(key), value=value, n=a.n, dataset=dataset,
                                   model=loaded.name, signature=sig, extra=dict(extra)))
     return rows
+
+
+def lens_table(rows: list[ResultRow]) -> str:
+    """A markdown table: one line per layer, the lens metrics as columns, the top tokens last."""
+    metrics = list(dict.fromkeys(r.metric for r in rows if r.metric.startswith("lens_")))
+    by_layer: dict[int, dict] = {}
+    for r in rows:
+        if r.metric in metrics:
+            cell = by_layer.setdefault(r.extra["layer"], {})
+            cell[r.metric] = "n/a" if r.value is None else f"{r.value:.4f}"
+            if r.extra.get("top_tokens"):
+                cell["top"] = " ".join(repr(t) for t, _ in r.extra["top_tokens"])
+    head = ["layer", *(m.removeprefix("lens_") for m in metrics), "top tokens (mean probability)"]
+    lines = ["| " + " | ".join(head) + " |", "|---:|" + "---:|" * len(metrics) + "---|"]
+    for layer in sorted(by_layer):
+        cell = by_layer[layer]
+        name = "emb" if layer == EMBED else str(layer)
+        values = [cell.get(m, "") for m in metrics]
+        top = cell.get("top", "").replace("|", "\\|")
+        lines.append("| " + " | ".join([name, *values, top]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_lens_outputs(result: LensResult, out_dir: str | Path) -> list[Path]:
+    """rows (results.jsonl), lens.md, lens_detail.json and the PNGs in `out_dir`; their paths."""
+    from langadapt.report.plots_layers import plot_lens, plot_lens_heatmap
+    from langadapt.runs import atomic_write_json, atomic_write_text, write_results
+
+    out = Path(out_dir)
+    paths = [write_results(out / "results.jsonl", result.rows),
+             atomic_write_text(out / "lens.md", lens_table(result.rows)),
+             atomic_write_json(out / "lens_detail.json", result.detail),
+             plot_lens(result.rows, out / "lens.png")]
+    if result.detail:
+        paths.append(plot_lens_heatmap(result.detail, out / "lens_heatmap.png"))
+    return paths
