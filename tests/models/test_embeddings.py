@@ -132,7 +132,7 @@ def test_plain_tokenizer_folder_is_a_clear_error(tiny_model, tokenizers_dir, tmp
 def test_new_ids_inside_base_vocab_are_rejected(tiny_model, surgery_toks, copy_dir):
     tok = copy_dir(surgery_toks("extended"), "tok")
     recs = [json.loads(x) for x in (tok / "new_tokens.jsonl").read_text().splitlines()]
-    recs[0]["id"] = 10
+    recs[1]["id"] = 10
     (tok / "new_tokens.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     with pytest.raises(DataError, match="after the base vocabulary"):
         resize_model(tiny_model("qwen3"), tok, tok.parent / "out")

@@ -224,6 +224,9 @@ def _validate_new_tokens(new_tokens: list[NewToken], n_base: int, n_ext: int, wh
     if not new_tokens:
         raise DataError("no new tokens listed", file=where)
     ids = [t.id for t in new_tokens]
+    if min(ids) != n_base:
+        raise DataError(f"new ids start at {min(ids)}, but the model's tokenizer has {n_base} ids: was "
+                        "this tokenizer extended from this model's tokenizer?", file=where)
     if len(set(ids)) != len(ids):
         raise DataError("a new-token id is listed twice", file=where)
     bad = [t.id for t in new_tokens if not n_base <= t.id < n_ext]
