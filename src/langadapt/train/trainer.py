@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,12 @@ def training_arguments(cfg: TrainConfig, has_eval: bool) -> TrainingArguments:
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         include_num_input_tokens_seen="non_padding", dataloader_num_workers=cfg.num_workers,
         remove_unused_columns=False, ddp_find_unused_parameters=False,
-        dataloader_pin_memory=torch.cuda.is_available())
+        dataloader_pin_memory=torch.cuda.is_available(), use_cpu=_cpu_data_parallel())
+
+
+def _cpu_data_parallel() -> bool:
+    """A multi-process launch without GPUs: accelerate only picks gloo DDP when told `cpu`."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def _resume_from(cfg: TrainConfig) -> str | None:
