@@ -1,0 +1,202 @@
+"""Multiple choice: loaders for the real formats, number normalisation, scoring, CLI.
+
+There is no MM-Eval or Belebele data in the shared folder, so the fixture files are
+built here in those formats from real Mongolian sentences (FLORES, Tatoeba, lexicon).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from langadapt.errors import ConfigError, DataError
+from langadapt.eval.choice import ChoiceOptions, evaluate_choice, first_number, normalize_number
+from langadapt.eval.tasks import Task, load_belebele, load_items, load_mmeval, load_numeric, load_task
+
+
+def _write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mn(data_dir):
+    """Real Mongolian text: FLORES sentences, Tatoeba sentences, frequent words."""
+    flores = (data_dir / "flores" / "khk_Cyrl.dev.txt").read_text(encoding="utf-8").splitlines()
+    pairs = (data_dir / "parallel" / "mn_en.tsv").read_text(encoding="utf-8").splitlines()[103:]
+    words = [w.split(",")[0] for w in
+             (data_dir / "lexicon" / "most_frequent_words.csv").read_text(encoding="utf-8").splitlines()[1:]]
+    return {"flores": flores, "tatoeba": [p.split("\t")[0] for p in pairs], "words": words}
+
+
+@pytest.fixture(scope="module")
+def files(mn, tmp_path_factory):
+    d = tmp_path_factory.mktemp("tasks")
+    bele = [{"link": "https://example.org/x", "question_number": i, "dialect": "khk_Cyrl",
+             "flores_passage": mn["flores"][i][:120], "question": mn["tatoeba"][i] + " ",
+             **{f"mc_answer{k}": mn["words"][4 * i + k] for k in range(1, 5)},
+             "correct_answer_num": str(1 + i % 4)} for i in range(4)]
+    mmeval = [{"id": f"q{i}", "question": mn["tatoeba"][10 + i],
+               "choices": {L: mn["words"][40 + 4 * i + j] for j, L in enumerate("ABCD")},
+               "answer": "ABCD"[i % 4]} for i in range(5)]
+    numeric = [{"question": mn["tatoeba"][20 + i] + f" {i} + {i} = ?", "answer": str(2 * i)}
+               for i in range(3)]
+    return {"belebele": _write_jsonl(d / "belebele.jsonl", bele),
+            "mmeval": _write_jsonl(d / "mmeval.jsonl", mmeval),
+            "numeric": _write_jsonl(d / "numeric.jsonl", numeric)}
+
+
+@pytest.fixture(scope="module")
+def qwen(tiny_model):
+    from langadapt.models.loading import load_model
+
+    return load_model(tiny_model("qwen3"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("42", "42"), ("42.0", "42"), ("1,234", "1234"), ("1 234,5", "1234.5"), ("3,5", "3.5"),
+    ("1.234,56", "1234.56"), ("1,234.56", "1234.56"), ("−7", "-7"), ("0.50", "0.5"),
+    ("1\u00a0000", "1000"), ("abc", None),
+])
+def test_normalize_number_table(text, expected):
+    assert normalize_number(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Хариулт нь 1 234 төгрөг.", "1234"), ("= 12, дараа нь 3", "12"), ("тоо алга", None),
+    ("-3.50 градус", "-3.5"),
+])
+def test_first_number_table(text, expected):
+    assert first_number(text) == expected
+
+
+def test_belebele_loader(files, mn):
+    items = load_belebele(files["belebele"])
+    assert [it.gold for it in items] == [0, 1, 2, 3]  # correct_answer_num "1".."4"
+    assert items[1].choices == mn["words"][5:9] and items[1].letters == list("ABCD")
+    assert items[0].fields["question"] == mn["tatoeba"][0].strip()
+
+
+def test_mmeval_and_numeric_loaders(files, tmp_path):
+    items = load_mmeval(files["mmeval"])
+    assert [it.gold for it in items] == [0, 1, 2, 3, 0] and items[0].id == "q0"
+    listed = load_mmeval(_write_jsonl(tmp_path / "l.jsonl", [{"question": "?", "choices": ["a", "b"],
+                                                             "answer": "B"}]))
+    assert listed[0].letters == ["A", "B"] and listed[0].gold == 1
+    gsm = load_numeric(_write_jsonl(tmp_path / "g.jsonl", [{"question": "?", "answer": "2+2 #### 4"}]))
+    assert gsm[0].gold == "4"
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"question": "?", "choices": {"A": "x", "B": "y"}}, "lacks answer"),
+    ({"question": "?", "choices": {"A": "x", "B": "y"}, "answer": "C"}, "not one of"),
+    ({"question": "?", "choices": {"A": "x"}, "answer": "A"}, "at least two"),
+])
+def test_mmeval_errors_name_file_and_line(tmp_path, record, message):
+    path = _write_jsonl(tmp_path / "bad.jsonl", [{"question": "?", "choices": ["a", "b"], "answer": "A"},
+                                                 record])
+    with pytest.raises(DataError, match=message) as e:
+        load_mmeval(path)
+    assert e.value.line == 2 and "bad.jsonl" in str(e.value)
+
+
+def test_bundled_tasks_load_and_render(files):
+    for name in ("belebele_khk", "mmeval_khk", "mmeval_khk_letters", "numeric_khk"):
+        task = load_task(name)
+        items = load_items(task, files[task.format])
+        assert task.render(items[0])
+    bele = load_task("belebele_khk")
+    item = load_items(bele, files["belebele"])[0]
+    assert bele.render(item).endswith(f"D: {item.choices[3]}\nAnswer:")
+    assert bele.continuations(item) == [" A", " B", " C", " D"]
+
+
+def test_task_errors(tmp_path, files):
+    with pytest.raises(ConfigError, match="unknown task"):
+        load_task("no_such_task")
+    bad = tmp_path / "t.yaml"
+    bad.write_text("name: t\nversion: 1\nformat: mmeval\nprompt: '{passage}'\n", encoding="utf-8")
+    task = load_task(bad)
+    with pytest.raises(ConfigError, match="passage") as e:
+        task.render(load_items(task, files["mmeval"])[0])
+    assert "t.yaml" in str(e.value) and "prompt" in str(e.value)
+    bad.write_text("name: t\nversion: 1\nformat: mmeval\nprompt: x\npromt: y\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="promt"):
+        load_task(bad)
+
+
+def test_choice_scores_match_hand_computation(qwen, files):
+    res = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), batch_size=3))
+    task = load_task("mmeval_khk")
+    items = load_items(task, files["mmeval"])
+    tok = qwen.tokenizer
+    for item, pred in zip(items, res.predictions):
+        prompt = task.render(item)
+        n_ctx = len(tok(prompt)["input_ids"])
+        for cont, lp in zip(task.continuations(item), pred["logprobs"]):
+            ids = tok(prompt + cont)["input_ids"]
+            with torch.no_grad():
+                logp = qwen.model(torch.tensor([ids])).logits[0].log_softmax(-1).double()
+            hand = sum(logp[i - 1, ids[i]].item() for i in range(n_ctx, len(ids)))
+            assert lp == pytest.approx(hand, rel=1e-5)
+    acc = {r.metric: r for r in res.rows}
+    assert acc["acc"].value == pytest.approx(sum(p["acc"] for p in res.predictions) / 5)
+    assert acc["acc"].n == 5 and acc["acc"].extra["chance"] == 0.25
+    assert acc["acc_bytes"].ci[0] <= acc["acc_bytes"].value <= acc["acc_bytes"].ci[1]
+
+
+def test_accuracy_follows_the_gold_answers(qwen, files, tmp_path):
+    """Gold = the model's own pick gives 1.0; gold = another option gives 0.0."""
+    first = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"])))
+    recs = [json.loads(x) for x in files["mmeval"].read_text(encoding="utf-8").splitlines()]
+    for answer_of, expected in ((lambda p: p["pred"], 1.0), (lambda p: (p["pred"] + 1) % 4, 0.0)):
+        for rec, p in zip(recs, first.predictions):
+            rec["answer"] = "ABCD"[answer_of(p)]
+        path = _write_jsonl(tmp_path / "gold.jsonl", recs)
+        res = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(path)))
+        assert res.rows[0].metric == "acc" and res.rows[0].value == expected
+
+
+def test_generate_mode_exact_match(qwen, files, tmp_path):
+    res = evaluate_choice(qwen, "numeric_khk", ChoiceOptions(data=str(files["numeric"])))
+    assert [r.metric for r in res.rows] == ["exact_match"]
+    # Make the gold answer the model's own number where it wrote one: exact match follows.
+    recs = [json.loads(x) for x in files["numeric"].read_text(encoding="utf-8").splitlines()]
+    for rec, p in zip(recs, res.predictions):
+        rec["answer"] = p["pred"] if p["pred"] is not None else "123456789"
+    again = evaluate_choice(qwen, "numeric_khk", ChoiceOptions(data=str(_write_jsonl(tmp_path / "n.jsonl",
+                                                                                        recs))))
+    expected = sum(p["pred"] is not None for p in res.predictions) / len(recs)
+    assert again.rows[0].value == pytest.approx(expected)
+
+
+def test_translate_first_option(qwen, tiny_model, files):
+    mt = str(tiny_model("m2m100"))
+    # A random tiny MT model never stops by itself: a few new tokens are enough here.
+    res = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), limit=1,
+                                                            translate_model=mt, translate_max_new_tokens=4))
+    assert res.rows[0].signature["options"]["translate_model"] == mt
+    plain = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), limit=1))
+    assert res.predictions[0]["logprobs"] != plain.predictions[0]["logprobs"]
+
+
+def test_cli_json_rows_and_predictions(tiny_model, files, tmp_path, capsys):
+    from langadapt.cli import main
+
+    preds = tmp_path / "preds.jsonl"
+    assert main(["eval", "choice", "--model", str(tiny_model("qwen3")), "--task", "belebele_khk",
+                 "--data", str(files["belebele"]), "--json", "--predictions", str(preds)]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["metric"] for r in rows] == ["acc", "acc_bytes"]
+    assert rows[0]["dataset"] == "belebele_khk" and rows[0]["n"] == 4
+    assert rows[0]["signature"]["options"]["version"] == 1
+    assert len(preds.read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_task_schema_is_strict():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Task(name="x", version=1, format="mmeval", prompt="p", unknown=1)
