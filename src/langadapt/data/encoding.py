@@ -69,6 +69,11 @@ def detect_bytes(sample: bytes, legacy: list[str] | tuple[str, ...] = ("cp1251",
             return name
     if _utf8_valid(sample):
         return "utf-8"
+    # A few broken bytes in UTF-8 text stay UTF-8 (they are replaced and counted);
+    # a legacy code page makes almost every non-ASCII byte invalid.
+    non_ascii = sum(b >= 0x80 for b in sample)
+    if sample.decode("utf-8", errors="replace").count("\ufffd") <= max(2, 0.01 * non_ascii):
+        return "utf-8"
     best, best_score = "utf-8", -1.0
     for name in legacy:
         try:

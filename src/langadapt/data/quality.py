@@ -54,9 +54,14 @@ class QualityFilter(BaseFilter):
         self.alphabet = frozenset(profile.alphabet)
         self.scripts = tuple(_SCRIPT_NAMES.get(s, s.upper()) for s in profile.scripts)
         tok = RegexWordTokenizer(profile.code)
-        gopher = dict(min_doc_words=q.min_doc_words, max_doc_words=q.max_doc_words,
-                      min_avg_word_length=q.min_avg_word_length, max_avg_word_length=q.max_avg_word_length,
-                      min_stop_words=None, language=tok)
+        gopher = dict(
+            min_doc_words=q.min_doc_words,
+            max_doc_words=q.max_doc_words,
+            min_avg_word_length=q.min_avg_word_length,
+            max_avg_word_length=q.max_avg_word_length,
+            min_stop_words=None,
+            language=tok,
+        )
         self.gopher = GopherQualityFilter(max_non_alpha_words_ratio=q.max_non_alpha_words_ratio, **gopher)
         # a ratio over a handful of words is noise: "2018 онд 5 хүн ..." is a fine sentence
         self.gopher_short = GopherQualityFilter(max_non_alpha_words_ratio=None, **gopher)
@@ -73,8 +78,15 @@ class QualityFilter(BaseFilter):
             stop_words=profile.stopwords,
             language=tok,
         )
-        self.repetition = GopherRepetitionFilter(
-            dup_line_frac=q.dup_line_frac,
+        # repeated lines/paragraphs need several lines; repeated n-grams need many words
+        self.line_repetition = GopherRepetitionFilter(
+            dup_line_frac=q.dup_line_frac, top_n_grams=(), dup_n_grams=(), language=tok
+        )
+        self.ngram_repetition = GopherRepetitionFilter(
+            dup_line_frac=None,
+            dup_para_frac=None,
+            dup_line_char_frac=None,
+            dup_para_char_frac=None,
             top_n_grams=tuple(map(tuple, q.top_n_grams)),
             dup_n_grams=tuple(map(tuple, q.dup_n_grams)),
             language=tok,
@@ -110,7 +122,8 @@ class QualityFilter(BaseFilter):
         long_doc = n_words >= self.q.long_doc_words
         many_lines = text.count("\n") + 1 >= self.q.min_lines_for_line_filters
         checks = (
-            ([self.repetition] if long_doc or many_lines else [])
+            ([self.line_repetition] if many_lines else [])
+            + ([self.ngram_repetition] if long_doc else [])
             + ([self.stopwords] if long_doc and self.q.min_stop_words else [])
             + ([self.fineweb] if many_lines else [])
         )
