@@ -32,6 +32,7 @@ from langadapt.paths import expand
 _ID = r"[A-Za-z][A-Za-z0-9_-]*"
 # `@id`, `@id.variant`, optionally followed by `/sub/path`; `NAME=@id` keeps its `NAME=`
 # (for options that take labelled paths, like tokenizer.stats' `trimmed=@tok`).
+_LABEL = re.compile(r"^[A-Za-z0-9_.+-]+=")
 _REF = re.compile(rf"^(?:[A-Za-z0-9_.+-]+=)?@({_ID})(?:\.({_ID}(?:\.{_ID})*))?(/.*)?$")
 
 
@@ -291,6 +292,9 @@ def input_paths(inst: PlannedStage) -> list[Path]:
     def visit(raw: str, value: str) -> None:
         if _REF.match(raw):
             return
+        label = _LABEL.match(raw)
+        if label and value.startswith(label.group(0)):  # `NAME=path`: the path is the input
+            raw, value = raw[label.end():], value[label.end():]
         if "${" in raw or raw.startswith(("/", "./", "../", "~")):
             found.append(Path(value).expanduser())  # named as a path: must exist
         elif "/" in value and Path(value).exists():

@@ -10,7 +10,7 @@ import pytest
 
 from langadapt.config import StrictModel
 from langadapt.errors import ConfigError, DataError
-from langadapt.recipe import deep_merge, find_refs, load_plan
+from langadapt.recipe import deep_merge, find_refs, input_paths, load_plan
 from langadapt.runner import compute_keys, execute, plan_status, run_recipe
 from langadapt.runs import ResultRow
 from langadapt.stages import Stage, register_stage
@@ -135,6 +135,18 @@ def test_missing_input_file_is_named(tmp_path, monkeypatch):
                         "    with: {src: '${data}/nope.txt'}\n")
     with pytest.raises(DataError, match="nope.txt"):
         load_plan(p)
+
+
+def test_labelled_input_paths_are_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANGADAPT_DATA", str(tmp_path))
+    (tmp_path / "here.txt").write_text("x")
+    ok = write(tmp_path, "name: t\nstages:\n  - id: s\n    kind: test.write\n"
+                         "    with: {text: 'x=${data}/here.txt'}\n")
+    assert input_paths(load_plan(ok).stages[0]) == [tmp_path / "here.txt"]
+    bad = write(tmp_path, "name: t\nstages:\n  - id: s\n    kind: test.write\n"
+                          "    with: {text: 'x=${data}/gone.txt'}\n", name="bad.yaml")
+    with pytest.raises(DataError, match="gone.txt"):
+        load_plan(bad)
 
 
 def test_overrides_by_stage_id(tmp_path):
