@@ -1,11 +1,11 @@
 """Trim a BPE vocabulary to the tokens a corpus uses, so the corpus tokenizes exactly as before.
 
-Kept: every token the corpus encodes to, every byte token (any text stays encodable),
-every added/special token, and — closed transitively — both parts of every merge that
-produces a kept token. Kept merges are those whose parts and result are all kept, in
-their original order. On corpus text BPE then applies exactly the merges it applied
-before: each merge on the base's path produces a kept token, and the kept merges are a
-subset of the base's with the same relative ranks.
+Kept: every token the corpus (and the rendered chat template) encodes to, every byte
+token (any text stays encodable), every added/special token, and, closed transitively,
+both parts of every merge that produces a kept token. Kept merges are those whose
+parts and result are all kept, in their original order. On corpus text BPE then
+applies exactly the merges it applied before: each merge on the base's path produces
+a kept token, and the kept merges are a subset of the base's with the same ranks.
 
 Output: an ordinary HF tokenizer folder plus `id_map.json`:
 `{"base_vocab_size": int, "kept_old_ids": [int, ...]}` (new id i = old id kept_old_ids[i]).
@@ -13,6 +13,7 @@ Output: an ordinary HF tokenizer folder plus `id_map.json`:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -133,7 +134,9 @@ def check_same_tokens(base: TokenizerFiles, new: TokenizerFiles, texts: Iterable
 def trim(base_ref: str | Path, corpus: Corpus, out: str | Path) -> dict:
     """Trim `base_ref` to the tokens `corpus` uses; check and write the folder + `id_map.json`."""
     base = load_files(base_ref)
-    used, n_texts = used_ids(base, corpus.texts())
+    # The chat template's own text (role names, headers) must tokenize as before too.
+    chat = checks.render_chat(base.source) if base.source else None
+    used, n_texts = used_ids(base, itertools.chain(corpus.texts(), [chat] if chat else []))
     id_to_tok = {i: t for t, i in base.vocab.items()}
     id_to_tok.update({i: t for t, i in base.added_ids().items()})
     keep = merge_closure({id_to_tok[i] for i in used} | always_kept(base), base.merge_pairs())
