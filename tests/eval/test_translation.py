@@ -1,0 +1,153 @@
+"""FLORES scoring: equals the sacrebleu command line, CIs, paired tests, layouts, CLI, models."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from langadapt.cli import main
+from langadapt.errors import DataError
+from langadapt.eval.significance import approximate_randomization, bootstrap_ci, paired_bootstrap
+from langadapt.eval.translation import eval_flores, find_flores_file, score_translations
+
+
+def _sacrebleu_cli(ref, hyp) -> list[float]:
+    out = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "bleu",
+                          "chrf", "--chrf-word-order", "2", "-b", "-w", "4"],
+                         capture_output=True, text=True, check=True).stdout
+    return [float(x.strip(" ,[]")) for x in out.split() if x.strip(" ,[]")]
+
+
+def _degrade(lines):
+    """A worse system: drop every third word (so the held-out pair differs from the real one)."""
+    return [" ".join(w for i, w in enumerate(x.split()) if i % 3 != 1) for x in lines]
+
+
+@pytest.mark.parametrize("src,tgt,which", [("khk_Cyrl", "eng_Latn", "google"),
+                                           ("eng_Latn", "khk_Cyrl", "degraded")])
+def test_matches_the_sacrebleu_command_line(data_dir, tmp_path, src, tgt, which):
+    flores = data_dir / "flores"
+    if which == "google":
+        hyp = flores / "google_mt.eng_Latn.dev.txt"
+    else:
+        hyp = tmp_path / "hyp.txt"
+        lines = (flores / f"{tgt}.dev.txt").read_text(encoding="utf-8").splitlines()
+        hyp.write_text("".join(x + "\n" for x in _degrade(lines)), encoding="utf-8")
+    bleu, chrfpp = _sacrebleu_cli(flores / f"{tgt}.dev.txt", hyp)
+    rows = {r.metric: r for r in eval_flores(src=src, tgt=tgt, hyp=hyp, data=flores, n_bootstrap=200,
+                                             metrics=("bleu", "chrf++"), out_dir=tmp_path / "out")}
+    assert rows["bleu"].value == pytest.approx(bleu, abs=0.01)
+    assert rows["chrf++"].value == pytest.approx(chrfpp, abs=0.01)
+    for r in rows.values():
+        assert r.ci[0] <= r.value <= r.ci[1] and r.ci[1] - r.ci[0] > 0.1
+        assert r.n == 506 and "version:" in r.signature["options"]["sacrebleu"]
+    assert "nw:2" in rows["chrf++"].signature["options"]["sacrebleu"]
+    saved = (tmp_path / "out" / f"hyp.{src}-{tgt}.dev.txt").read_text(encoding="utf-8")
+    assert saved == hyp.read_text(encoding="utf-8")
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("hyp,ref,metric,expected", [
+    ("the cat sat on the mat", "the cat sat on the mat", "bleu", 100.0),
+    ("the cat sat on the mat", "the cat sat on the mat", "chrf++", 100.0),
+    ("the cat sat on the mat", "the cat sat on the mat", "ter", 0.0),
+    ("a b c", "x y z", "ter", 100.0),
+    ("a b c", "x y z", "chrf", 0.0),
+    ("a b c", "x y z", "bleu", 0.0),
+])
+def test_metric_values(hyp, ref, metric, expected):
+    (row,) = score_translations([hyp], [ref], tgt="eng_Latn", metrics=(metric,), n_bootstrap=1)
+    assert row.value == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("metric,module", [("spbleu", "sentencepiece"), ("meteor", "nltk"),
+                                           ("comet", "comet")])
+def test_unavailable_metrics_are_rows_not_silence(metric, module):
+    (row,) = score_translations(["a b"], ["a b"], tgt="eng_Latn", srcs=["x"], metrics=(metric,))
+    if importlib.util.find_spec(module) is None:
+        assert row.value is None and row.extra["note"].startswith("not available: install")
+    else:
+        assert row.value is not None or row.extra["note"].startswith("not available")
+
+
+def test_paired_test_against_a_baseline(data_dir):
+    refs = (data_dir / "flores" / "eng_Latn.dev.txt").read_text(encoding="utf-8").splitlines()
+    good = (data_dir / "flores" / "google_mt.eng_Latn.dev.txt").read_text(encoding="utf-8").splitlines()
+    bad = _degrade(good)
+    for test in ("bs", "ar"):
+        rows = {r.metric: r for r in score_translations(good, refs, tgt="eng_Latn", baseline=bad,
+                                                        metrics=("chrf++",), test=test, n_test=300,
+                                                        n_bootstrap=1)}
+        delta = rows["chrf++.delta"]
+        assert delta.value > 5 and delta.extra["p_value"] < 0.01
+        same = score_translations(good, refs, tgt="eng_Latn", baseline=good, metrics=("chrf++",),
+                                  test=test, n_test=300, n_bootstrap=1)[1]
+        assert same.value == 0 and same.extra["p_value"] > 0.5
+
+
+def test_bootstrap_is_seeded_and_covers_the_mean():
+    stats = np.random.default_rng(0).random((200, 1))
+    mean = lambda s: float(s[0]) / 200  # noqa: E731
+    ci = bootstrap_ci(stats, mean, 500, seed=1)
+    assert ci == bootstrap_ci(stats, mean, 500, seed=1) != bootstrap_ci(stats, mean, 500, seed=2)
+    assert ci[0] < stats.mean() < ci[1] and ci[1] - ci[0] < 0.2
+
+
+@pytest.mark.parametrize("a,b,significant", [([1.0] * 30, [0.0] * 30, True),
+                                             ([1.0, 0.0] * 15, [0.0, 1.0] * 15, False)])
+def test_paired_tests_on_known_pairs(a, b, significant):
+    stats_a = np.stack([a, np.ones(30)], 1)
+    stats_b = np.stack([b, np.ones(30)], 1)
+    fn = lambda s: float(s[0] / s[1])  # noqa: E731
+    for test in (paired_bootstrap, approximate_randomization):
+        res = test(stats_a, stats_b, fn, 500)
+        assert (res.p_value < 0.01) == significant
+
+
+@pytest.mark.parametrize("layout", ["{code}.{split}.txt", "{split}/{code}.{split}",
+                                    "{split}/{split}.{code}", "{split}/{code}", "{split}/{code}.txt"])
+def test_flores_layouts(tmp_path, layout):
+    path = tmp_path / layout.format(code="khk_Cyrl", split="devtest")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("Сайн\n", encoding="utf-8")
+    assert find_flores_file(tmp_path, "khk_Cyrl", "devtest") == path
+    with pytest.raises(DataError, match="no FLORES 'dev' file"):
+        find_flores_file(tmp_path, "khk_Cyrl", "dev")
+
+
+def test_misaligned_hypotheses_are_an_error(data_dir, tmp_path):
+    hyp = tmp_path / "short.txt"
+    hyp.write_text("one line\n")
+    with pytest.raises(DataError, match="line-aligned"):
+        eval_flores(src="khk_Cyrl", tgt="eng_Latn", hyp=hyp, data=data_dir / "flores")
+
+
+def test_cli_prints_rows_with_cis(data_dir, tmp_path, capsys):
+    rc = main(["eval", "flores", "--hyp", "${data}/flores/google_mt.eng_Latn.dev.txt",
+               "--src", "khk_Cyrl", "--tgt", "eng_Latn", "--n-bootstrap", "100", "--json",
+               "--baseline", str(data_dir / "flores" / "google_mt.eng_Latn.dev.txt"),
+               "--metrics", "bleu,chrf++,meteor"])
+    assert rc == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["metric"] for r in rows] == ["bleu", "bleu.delta", "chrf++", "chrf++.delta", "meteor"]
+    assert all(r["ci"] for r in rows[:4])
+
+
+@pytest.mark.parametrize("arch,src,tgt,prompt", [("m2m100", "khk_Cyrl", "eng_Latn", "auto"),
+                                                  ("m2m100", "eng_Latn", "khk_Cyrl", "auto"),
+                                                  ("qwen3", "khk_Cyrl", "eng_Latn", "fewshot")])
+def test_generates_with_a_model(tiny_model, data_dir, tmp_path, arch, src, tgt, prompt):
+    from langadapt.generate import GenerationOptions
+
+    rows = eval_flores(src=src, tgt=tgt, model=tiny_model(arch), data=data_dir / "flores", limit=4,
+                       gen=GenerationOptions(max_new_tokens=4, prompt=prompt, device="cpu"),
+                       metrics=("bleu", "chrf++"), n_bootstrap=20, out_dir=tmp_path)
+    assert [r.metric for r in rows] == ["bleu", "chrf++"]
+    assert all(r.n == 4 and r.value is not None for r in rows)
+    assert rows[0].extra["generation"]["max_new_tokens"] == 4
+    assert len((tmp_path / f"hyp.{src}-{tgt}.dev.txt").read_text(encoding="utf-8").splitlines()) == 4
