@@ -200,3 +200,14 @@ def test_task_schema_is_strict():
 
     with pytest.raises(ValidationError):
         Task(name="x", version=1, format="mmeval", prompt="p", unknown=1)
+
+
+def test_stage_writes_predictions(tiny_model, files, tmp_path):
+    from langadapt.stages import StageContext, get_stage
+
+    cls = get_stage("eval.choice")
+    opts = cls.Options(model=str(tiny_model("qwen3")), task="mmeval_khk_letters",
+                       data=str(files["mmeval"]), limit=2, n_bootstrap=20)
+    rows = cls().run(opts, StageContext("mc", tmp_path, tmp_path, variant="lora"))
+    assert {r.variant for r in rows} == {"lora"} and rows[0].n == 2
+    assert len((tmp_path / "predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 2

@@ -156,3 +156,16 @@ def test_cli_missing_file_exits_2(tiny_model, tmp_path, capsys):
     code = main(["eval", "bpb", "--model", str(tiny_model("qwen3")), "--text", str(tmp_path / "nope.txt")])
     assert code == 2
     assert "nope.txt" in capsys.readouterr().err
+
+
+def test_stage_writes_rows_and_per_document_stats(tiny_model, data_dir, tmp_path):
+    from langadapt.stages import StageContext, get_stage
+
+    cls = get_stage("eval.bpb")
+    opts = cls.Options(model=str(tiny_model("qwen3")), text=[str(data_dir / "flores" / "khk_Cyrl.dev.txt")],
+                       max_docs=3, max_length=32, n_bootstrap=50)
+    rows = cls().run(opts, StageContext("bpb", tmp_path, tmp_path, seed=1, variant="base"))
+    assert [r.variant for r in rows] == ["base"] * 3 and rows[0].signature["seed"] == 1
+    per_doc = (tmp_path / "khk_Cyrl.dev.txt.per_doc.tsv").read_text().splitlines()
+    assert len(per_doc) == 4 and per_doc[0].split("\t") == ["nll_nats", "tokens", "bytes", "words"]
+    assert (tmp_path / "rows.jsonl").read_text().count("\n") == 3

@@ -146,13 +146,16 @@ def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n
 
 def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = None, *,
                  max_docs: int | None = None, field: str = "text", variant: str | None = None,
-                 device: str | None = None, dtype: str | None = "auto") -> list[ResultRow]:
+                 device: str | None = None, dtype: str | None = "auto",
+                 per_doc_dir: str | Path | None = None) -> list[ResultRow]:
     """bpb rows for each text file (one document per line, or a JSONL `field`).
 
     Args:
         model: a model folder, hub id, adapter folder, or an already loaded `Loaded`.
         files: text files (or folders of them); each is one dataset.
         opts: scoring options; `max_docs` caps the documents read per file.
+        per_doc_dir: if given, `<file>.per_doc.tsv` there holds each document's statistics
+            (for paired comparisons between variants).
     """
     from langadapt.models.loading import load_model
     from langadapt.textio import expand_paths, iter_texts
@@ -166,10 +169,21 @@ def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = N
             raise DataError("no documents to score (empty file)", file=str(path))
         log.info("bpb: %d documents from %s", len(texts), path)
         stats = score_documents(loaded, texts, opts)
+        if per_doc_dir is not None:
+            write_per_doc(Path(per_doc_dir) / f"{path.name}.per_doc.tsv", stats)
         sig = signature(options=_sig_options(loaded, opts, max_docs), seed=opts.seed, data=[path])
         rows += rows_from_stats(stats, dataset=path.name, model=loaded.name, sig=sig,
                                 n_boot=opts.n_boot, seed=opts.seed, variant=variant)
     return rows
+
+
+def write_per_doc(path: Path, stats: np.ndarray) -> Path:
+    """Per-document `nll_nats tokens bytes words` as TSV (atomic)."""
+    from langadapt.runs import atomic_write_text
+
+    lines = ["nll_nats\ttokens\tbytes\twords"]
+    lines += [f"{r[NLL]!r}\t{int(r[TOKENS])}\t{int(r[BYTES])}\t{int(r[WORDS])}" for r in stats.tolist()]
+    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _sig_options(loaded, opts: BpbOptions, max_docs: int | None) -> dict:

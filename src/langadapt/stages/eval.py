@@ -1,0 +1,91 @@
+"""Recipe stages `eval.bpb` (bits per byte of held-out text) and `eval.choice` (benchmarks).
+
+    - id: heldout
+      kind: eval.bpb
+      with:
+        model: "@cpt/model"
+        text: [${data}/mono/news_ner_v1.txt]
+        max_docs: 200
+    - id: belebele
+      kind: eval.choice
+      with:
+        model: "@cpt/model"
+        task: belebele_khk           # bundled name or a task .yaml
+        data: path/to/khk_Cyrl.jsonl
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from langadapt.config import StrictModel
+from langadapt.runs import ResultRow, atomic_write_text
+from langadapt.stages import Stage, StageContext, register_stage
+
+
+@register_stage
+class BpbStage(Stage):
+    """Bits per byte, token and word perplexity; per-document statistics beside the rows."""
+
+    kind = "eval.bpb"
+
+    class Options(StrictModel):
+        model: str                                  # model folder, hub id or adapter folder
+        text: list[str]                             # text files (one document per line) or folders
+        field: str = "text"                         # JSONL field holding the text
+        batch_size: int = Field(8, ge=1)
+        max_length: int | None = Field(None, ge=2)  # tokens per window (default: model's, ≤ 4096)
+        stride: int | None = Field(None, ge=1)      # new tokens per window (default: max_length)
+        max_docs: int | None = Field(None, ge=1)    # documents per file
+        lang: str | None = None                     # seq2seq: language code of the text
+        n_bootstrap: int = Field(1000, ge=0)
+        variant: str | None = None                  # row label (default: the recipe variant)
+        device: str | None = None
+        dtype: str = "auto"
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.eval.perplexity import BpbOptions, evaluate_bpb
+
+        bpb = BpbOptions(batch_size=opts.batch_size, max_length=opts.max_length, stride=opts.stride,
+                         lang=opts.lang, n_boot=opts.n_bootstrap, seed=ctx.seed)
+        rows = evaluate_bpb(opts.model, opts.text, bpb, max_docs=opts.max_docs, field=opts.field,
+                            variant=opts.variant or ctx.variant, device=opts.device,
+                            dtype=opts.dtype, per_doc_dir=ctx.out_dir)
+        atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
+        return rows
+
+
+@register_stage
+class ChoiceStage(Stage):
+    """A multiple-choice / numeric task; per-question predictions beside the rows."""
+
+    kind = "eval.choice"
+
+    class Options(StrictModel):
+        model: str
+        task: str                                   # bundled task name or task .yaml file
+        data: str | None = None                     # data file (default: the task's)
+        limit: int | None = Field(None, ge=1)
+        batch_size: int = Field(8, ge=1)
+        translate_model: str | None = None          # translate questions with this MT model first
+        translate_to: str = "eng_Latn"
+        translate_max_new_tokens: int = Field(256, ge=1)
+        n_bootstrap: int = Field(1000, ge=0)
+        variant: str | None = None
+        device: str | None = None
+        dtype: str = "auto"
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        import json
+
+        from langadapt.eval.choice import ChoiceOptions, evaluate_choice
+
+        copts = ChoiceOptions(batch_size=opts.batch_size, limit=opts.limit, data=opts.data,
+                              translate_model=opts.translate_model, translate_to=opts.translate_to,
+                              translate_max_new_tokens=opts.translate_max_new_tokens,
+                              n_boot=opts.n_bootstrap, seed=ctx.seed)
+        res = evaluate_choice(opts.model, opts.task, copts, variant=opts.variant or ctx.variant,
+                              device=opts.device, dtype=opts.dtype)
+        atomic_write_text(ctx.out_dir / "predictions.jsonl",
+                          "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in res.predictions))
+        return res.rows
