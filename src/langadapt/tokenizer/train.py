@@ -57,8 +57,9 @@ def _sentencepiece(model: str) -> Tokenizer:
         tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="first")
-    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Metaspace(replacement=SPACE, prepend_scheme="first")])
+    # The Llama 2 decoder: `▁` back to spaces, bytes to text, drop the prepended space.
+    tok.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(),
+                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     return tok
 
 
@@ -102,9 +103,9 @@ def train(corpus: Corpus, vocab_size: int, out: str | Path, *, like: str | Path 
         files.extra = {k: v for k, v in base.extra.items() if k.startswith("chat_template")}
     with atomic_dir(out) as tmp:
         write_folder(files, tmp)
-        Tokenizer.from_file(str(tmp / "tokenizer.json"))
-        summary = {"model": model, "like": str(like) if like else None, "vocab_size": files.size(),
+        size = Tokenizer.from_file(str(tmp / "tokenizer.json")).get_vocab_size(with_added_tokens=True)
+        summary = {"model": model, "like": str(like) if like else None, "vocab_size": size,
                    "corpus": [str(p) for p in corpus.paths], "exclude": [str(p) for p in corpus.exclude]}
         (tmp / "train.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    log.info("trained a %s tokenizer with %d ids -> %s", model, files.size(), out)
+    log.info("trained a %s tokenizer with %d ids -> %s", model, size, out)
     return summary
