@@ -89,3 +89,31 @@ class ChoiceStage(Stage):
         atomic_write_text(ctx.out_dir / "predictions.jsonl",
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in res.predictions))
         return res.rows
+
+
+@register_stage
+class MorphStage(Stage):
+    """Morphology-aware score of line-aligned hypotheses against references (experimental)."""
+
+    kind = "eval.morph"
+
+    class Options(StrictModel):
+        hyp: str                                    # hypotheses, one sentence per line
+        ref: str                                    # references, line-aligned
+        unimorph: list[str] | None = None           # UniMorph tables (default ${data}/morph/khk.tsv)
+        n_bootstrap: int = Field(1000, ge=0)
+        variant: str | None = None
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from pathlib import Path
+
+        from langadapt.eval.morph import SuffixAnalyser, default_analyser, morph_scores
+        from langadapt.textio import read_lines
+
+        analyser = SuffixAnalyser.from_unimorph(opts.unimorph) if opts.unimorph else default_analyser()
+        rows = morph_scores(read_lines(opts.hyp), read_lines(opts.ref), analyser,
+                            dataset=Path(opts.ref).name, model=Path(opts.hyp).name,
+                            variant=opts.variant or ctx.variant, n_boot=opts.n_bootstrap, seed=ctx.seed,
+                            data=[opts.hyp, opts.ref])
+        atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
+        return rows
