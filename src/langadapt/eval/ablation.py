@@ -254,13 +254,14 @@ def _cache_path(out_dir: Path, spec: str) -> Path:
 
 
 def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[str],
-                 stack: str = "decoder", scale: float = 0.0, out_dir: str | Path | None = None
-                 ) -> list[ResultRow]:
+                 stack: str = "decoder", scale: float = 0.0, out_dir: str | Path | None = None,
+                 cache_dir: str | Path | None = None) -> list[ResultRow]:
     """Score the full adapter (`none`) and one variant per spec with those layers switched off.
 
     With `out_dir`, each finished variant is saved (`variants/<spec>.jsonl`) and skipped
     when the same run is repeated, so an interrupted ablation resumes; the Table 1 layout
-    is written to `ablation.md` and all rows to `results.jsonl`.
+    is written to `ablation.md`, the bars to `ablation.png` and all rows to `results.jsonl`.
+    `cache_dir` keeps the finished variants elsewhere (default: `out_dir`).
     """
     model = loaded.model
     _check_peft(model)
@@ -270,9 +271,10 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
     key = hash_obj({"model": loaded.name, "inputs": inputs.model_dump(), "metrics": metrics,
                     "stack": stack, "scale": scale})
     out = Path(out_dir) if out_dir else None
+    keep = Path(cache_dir) if cache_dir else out
     rows: list[ResultRow] = []
     for spec in specs:
-        cache = _cache_path(out, spec) if out else None
+        cache = _cache_path(keep, spec) if keep else None
         cached = read_results(cache) if cache else []
         if cached and all(r.extra.get("ablation_key") == key for r in cached):
             log.info("ablation %s: already done, kept", spec)
@@ -302,9 +304,12 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
 def _fmt(r: ResultRow) -> str:
     if r.value is None:
         return "n/a"
-    text = f"{r.value:.4f}"
+    def num(v: float) -> str:
+        return f"{v:.4f}" if abs(v) < 1e4 else f"{v:.4g}"
+
+    text = num(r.value)
     if r.ci:
-        text += f" [{r.ci[0]:.4f}, {r.ci[1]:.4f}]"
+        text += f" [{num(r.ci[0])}, {num(r.ci[1])}]"
     return text
 
 

@@ -1,0 +1,106 @@
+"""Recipe stages `eval.lens` (logit lens) and `eval.ablation` (LoRA off in chosen layers).
+
+    - id: lens
+      kind: eval.lens
+      with:
+        model: "@lora/adapter"
+        base: adapter-off               # or a base model folder; omit for no comparison
+        text: ${data}/flores/khk_Cyrl.dev.txt
+        limit: 32
+    - id: ablation
+      kind: eval.ablation
+      with:
+        model: "@lora/adapter"
+        ablate: [early, middle, late]
+        metrics: [bpb, flores]
+        inputs: {text: "@split/heldout.txt", src_lang: khk_Cyrl, tgt_lang: eng_Latn, limit: 50}
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from langadapt.config import StrictModel
+from langadapt.eval.ablation import EvalInputs
+from langadapt.runs import ResultRow
+from langadapt.stages import Stage, StageContext, register_stage
+
+
+def _variant(ctx: StageContext, name: str | None) -> str | None:
+    """The recipe variant joined with the row's own label, as the runner joins variants."""
+    parts = [p for p in (ctx.variant, name) if p]
+    return "+".join(parts) if parts else None
+
+
+@register_stage
+class LensStage(Stage):
+    """Logit lens of a model (and base comparison): rows, lens.md, lens.png, lens_heatmap.png."""
+
+    kind = "eval.lens"
+
+    class Options(StrictModel):
+        model: str                          # model folder, adapter folder or hub id
+        base: str | None = None             # base model folder / hub id, or `adapter-off`
+        text: str                           # one item per line (seq2seq: source lines)
+        targets: str | None = None          # seq2seq: line-aligned targets (decoder side)
+        src_lang: str | None = None         # seq2seq: FLORES code of the source
+        tgt_lang: str | None = None         # seq2seq: FLORES code of the target
+        limit: int | None = Field(64, ge=1)  # items read
+        max_length: int = Field(256, ge=2)  # tokens per item
+        batch_size: int = Field(4, ge=1)
+        top_k: int = Field(5, ge=0)          # top tokens reported per layer
+        device: str | None = None
+        dtype: str | None = "auto"
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from pathlib import Path
+
+        from langadapt.eval.lens import logit_lens, read_texts, write_lens_outputs
+        from langadapt.models.loading import load_model
+
+        loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
+        base = opts.base
+        if base and base != "adapter-off":
+            base = load_model(base, device=opts.device, dtype=opts.dtype)
+        texts, targets = read_texts(opts.text, opts.targets, opts.limit)
+        res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=opts.src_lang,
+                         tgt_lang=opts.tgt_lang, top_k=opts.top_k, max_length=opts.max_length,
+                         batch_size=opts.batch_size, dataset=Path(opts.text).name, seed=ctx.seed)
+        for r in res.rows:
+            r.variant = _variant(ctx, None)
+        write_lens_outputs(res, ctx.out_dir)
+        return res.rows
+
+
+@register_stage
+class AblationStage(Stage):
+    """Metrics with LoRA switched off per layer selection: rows, ablation.md, ablation.png."""
+
+    kind = "eval.ablation"
+
+    class Options(StrictModel):
+        model: str                                  # a PEFT adapter folder
+        ablate: list[str] = ["early", "middle", "late"]  # one variant each, plus `none`
+        stack: str = "decoder"                      # decoder | encoder | both
+        metrics: list[str] = Field(["loss"], min_length=1)  # loss | bpb | flores | choice
+        scale: float = 0.0                          # 0: off; otherwise LoRA scaled by this
+        inputs: EvalInputs = EvalInputs()           # text, targets, langs, flores, task, limit …
+        device: str | None = None
+        dtype: str | None = "auto"
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.eval.ablation import run_ablation
+        from langadapt.models.loading import load_model
+
+        loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
+        inputs = opts.inputs
+        if "seed" not in inputs.model_fields_set:  # the recipe's seed unless one is given
+            inputs = inputs.model_copy(update={"seed": ctx.seed})
+        rows = run_ablation(loaded, opts.ablate, inputs, metrics=opts.metrics, stack=opts.stack,
+                            scale=opts.scale, out_dir=ctx.out_dir,
+                            # finished variants must outlive the stage's temp folder (dropped
+                            # when a run is killed), so they are kept in the run's cache folder
+                            cache_dir=ctx.run_dir / "cache" / ctx.stage_id)
+        for r in rows:
+            r.variant = _variant(ctx, r.variant)
+        return rows
