@@ -1,0 +1,131 @@
+"""`data clean` end to end: outputs, stats invariant, workers, resume after a kill."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from langadapt.data.pipeline import CleanOptions, clean
+from langadapt.errors import ConfigError
+from langadapt.textio import iter_texts
+
+
+@pytest.fixture(scope="module")
+def small_input(data_dir, tmp_path_factory) -> Path:
+    """600 news lines + 60 exact repeats + 20 English lines + 2 HTML-wrapped lines."""
+    news = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()[:600]
+    extra = news[:60] + ["The president met members of the government in the capital today."] * 20
+    extra += [f"<p>{news[100]}</p>", f"<div><b>{news[101]}</b></div>"]
+    p = tmp_path_factory.mktemp("in") / "small.txt"
+    p.write_text("\n".join(news + extra) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def one_worker(small_input, tmp_path_factory):
+    out = tmp_path_factory.mktemp("w1") / "out"
+    return out, clean(CleanOptions(inputs=[str(small_input)]), out)
+
+
+def _kept(out: Path) -> list[str]:
+    return list(iter_texts([out / "data"]))
+
+
+def test_outputs_and_invariant(one_worker):
+    out, stats = one_worker
+    assert stats["invariant_ok"] and stats["read"] == 682
+    assert stats["dropped"]["language"] == 20
+    assert stats["dropped"]["duplicate_exact"] >= 60 + 2  # repeats + the two HTML copies
+    assert json.loads((out / "stats.json").read_text()) == stats
+    assert [s["step"] for s in stats["steps"]] == [
+        "normalize",
+        "langid",
+        "quality",
+        "exact_dedup",
+        "near_dedup",
+    ]
+    assert stats["steps"][0]["docs_changed"]["markup"] == 2
+    assert len(_kept(out)) == stats["kept"]
+    assert {"duplicate_exact.jsonl.gz", "language.jsonl.gz"} <= {p.name for p in (out / "rejected").iterdir()}
+    assert not (out / "work").exists()
+
+
+def test_records_trace_back_to_source(one_worker, small_input):
+    out, _ = one_worker
+    lines = small_input.read_text(encoding="utf-8").splitlines()
+    for line in gzip.open(next((out / "data").glob("*.jsonl.gz")), "rt", encoding="utf-8"):
+        rec = json.loads(line)
+        meta = rec["metadata"]
+        assert meta["source"] == str(small_input) and meta["lang"] == "mn"
+        if "markup" not in meta.get("fixes", {}):
+            assert " ".join(lines[meta["line"] - 1].split()) == rec["text"]
+
+
+def test_rerun_is_a_no_op(one_worker, small_input):
+    out, stats = one_worker
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert clean(CleanOptions(inputs=[str(small_input)]), out) == stats
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_foreign_output_folder_is_refused(tmp_path, small_input):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="did not write"):
+        clean(CleanOptions(inputs=[str(small_input)]), tmp_path)
+
+
+def test_two_workers_keep_the_same_documents(one_worker, small_input, tmp_path):
+    out1, stats1 = one_worker
+    stats2 = clean(CleanOptions(inputs=[str(small_input)], workers=2), tmp_path / "out")
+    assert stats2["invariant_ok"] and stats2["read"] == stats1["read"]
+    assert stats2["dropped"] == stats1["dropped"]
+    assert sorted(p.name for p in (tmp_path / "out" / "data").iterdir()) == [
+        "00000.jsonl.gz",
+        "00001.jsonl.gz",
+    ]
+    assert sorted(_kept(tmp_path / "out")) == sorted(_kept(out1))
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_killed_run_resumes_byte_identical(data_dir, tmp_path):
+    src = tmp_path / "news.txt"
+    lines = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()
+    src.write_text("\n".join(lines[:2500]) + "\n", encoding="utf-8")
+    args = [
+        sys.executable,
+        "-m",
+        "langadapt",
+        "data",
+        "clean",
+        str(src),
+        "--decontaminate",
+        str(data_dir / "flores" / "khk_Cyrl.dev.txt"),
+        "--json",
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run([*args, "--out", str(tmp_path / "ref")], check=True, capture_output=True, env=env)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*args, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    marker = out / "work" / "logs" / "filter" / "completions" / "00000"
+    deadline = time.time() + 120
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert marker.exists() and not (out / "stats.json").exists(), "the run was not stopped midway"
+    assert not (out / "data").exists() or all(p.name.endswith(".jsonl.gz") for p in (out / "data").iterdir())
+    subprocess.run([*args, "--out", str(out)], check=True, capture_output=True, env=env)
+    assert _files(out) == _files(tmp_path / "ref")
