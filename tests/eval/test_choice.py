@@ -211,3 +211,18 @@ def test_stage_writes_predictions(tiny_model, files, tmp_path):
     rows = cls().run(opts, StageContext("mc", tmp_path, tmp_path, variant="lora"))
     assert {r.variant for r in rows} == {"lora"} and rows[0].n == 2
     assert len((tmp_path / "predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_option_logprobs_match_lm_evaluation_harness(qwen, files):
+    pytest.importorskip("lm_eval", reason="lm-eval not installed (pip install 'langadapt[lmeval]')")
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    task = load_task("belebele_khk")
+    items = load_items(task, files["belebele"])[:2]
+    ours = evaluate_choice(qwen, task, ChoiceOptions(data=str(files["belebele"]), limit=2)).predictions
+    lm = HFLM(pretrained=qwen.model, tokenizer=qwen.tokenizer, batch_size=4)
+    reqs = [Instance(request_type="loglikelihood", doc={}, arguments=(task.render(it), c), idx=0)
+            for it in items for c in task.continuations(it)]
+    theirs = [ll for ll, _ in lm.loglikelihood(reqs, disable_tqdm=True)]
+    assert [lp for p in ours for lp in p["logprobs"]] == pytest.approx(theirs, rel=1e-5)
