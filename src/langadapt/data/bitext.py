@@ -41,7 +41,7 @@ class BitextOptions(StrictModel):
     langid_min_score: float = 0.0  # sentences are short: the top label decides by default
     langid_min_chars: int = 25  # shorter sides are judged by their alphabet only (langid guesses)
     max_length_ratio: float = 3.0  # characters, longer / shorter side
-    length_ratio_min_chars: int = 10  # shorter pairs are not judged by ratio
+    length_ratio_min_chars: int = 20  # pairs whose longer side is shorter are not judged by ratio
     check_numbers: bool = True
     dedup: bool = True
     decontaminate: list[str] = Field(default_factory=list)
@@ -115,7 +115,7 @@ def _reason(src: str, tgt: str, opts: BitextOptions, sides, seen: set, index) ->
     if not sides[1].right_language(tgt):
         return "language_tgt"
     short, long_ = sorted((len(src), len(tgt)))
-    if short >= opts.length_ratio_min_chars and long_ / short > opts.max_length_ratio:
+    if long_ >= opts.length_ratio_min_chars and long_ / max(short, 1) > opts.max_length_ratio:
         return "length_ratio"
     if opts.check_numbers and sorted(_NUM.findall(src)) != sorted(_NUM.findall(tgt)):
         return "numbers"
