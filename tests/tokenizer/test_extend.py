@@ -22,7 +22,8 @@ def extended(request, tokenizers_dir, small_corpus, flores, tmp_path_factory):
     out = tmp_path_factory.mktemp("ext") / f"{request.param}+{ADD}"
     summary = extend(base, Corpus([small_corpus], exclude=[flores["khk_Cyrl"]]), ADD, out,
                      eval_files=list(flores.values()), check_lines=500)
-    return base, out, summary
+    loaded = tuple(Tokenizer.from_file(str(p / "tokenizer.json")) for p in (base, out))
+    return base, out, summary, loaded
 
 
 def _fertility(tok: Tokenizer, path) -> float:
@@ -32,7 +33,7 @@ def _fertility(tok: Tokenizer, path) -> float:
 
 
 def test_folder_contract(extended):
-    base, out, summary = extended
+    base, out, summary, _ = extended
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                  "new_tokens.jsonl", "extend.json"):
         assert (out / name).is_file(), name
@@ -41,10 +42,8 @@ def test_folder_contract(extended):
 
 
 def test_new_tokens_jsonl(extended):
-    base, out, summary = extended
+    base, out, summary, (base_tok, new_tok) = extended
     records = [json.loads(x) for x in (out / "new_tokens.jsonl").read_text("utf-8").splitlines()]
-    base_tok = Tokenizer.from_file(str(base / "tokenizer.json"))
-    new_tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     assert [r["id"] for r in records] == list(range(summary["base_size"], summary["size"]))
     for r in records:
         assert set(r) == {"id", "token", "text", "base_ids"}
@@ -55,9 +54,9 @@ def test_new_tokens_jsonl(extended):
 
 
 def test_old_and_special_ids_unchanged(extended):
-    base, out, _ = extended
-    old = Tokenizer.from_file(str(base / "tokenizer.json")).get_vocab(with_added_tokens=True)
-    new = Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab(with_added_tokens=True)
+    base, out, _, (old_tok, new_tok) = extended
+    old = old_tok.get_vocab(with_added_tokens=True)
+    new = new_tok.get_vocab(with_added_tokens=True)
     assert all(new[t] == i for t, i in old.items())
     hf_old, hf_new = AutoTokenizer.from_pretrained(str(base)), AutoTokenizer.from_pretrained(str(out))
     assert hf_new.all_special_ids == hf_old.all_special_ids
@@ -66,8 +65,7 @@ def test_old_and_special_ids_unchanged(extended):
 
 
 def test_roundtrip_and_fertility(extended, flores):
-    base, out, summary = extended
-    old, new = (Tokenizer.from_file(str(p / "tokenizer.json")) for p in (base, out))
+    base, out, summary, (old, new) = extended
     for path in flores.values():
         lines = [x for x in path.read_text("utf-8").splitlines() if x]
         assert checks.roundtrip_failures(new, lines) == []
