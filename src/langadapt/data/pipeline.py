@@ -193,8 +193,6 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
     """Run the pipeline locally (resumable); return the stats written to `stats.json`."""
     from datatrove.executor import LocalPipelineExecutor
 
-    from langadapt.data.stats import collect_stats, write_outputs
-
     out = Path(out_dir)
     key = hash_obj(opts.model_dump())
     done = out / COMPLETE
@@ -213,9 +211,17 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
             workers=min(opts.workers, st.tasks),
             logging_dir=str(out / "work" / "logs" / st.name),
         ).run()
-    stats = collect_stats(out / "work" / "logs", [s.name for s in stages])
+    return finalize(opts, out, [s.name for s in stages], key)
+
+
+def finalize(opts: CleanOptions, out_dir: str | Path, stage_names: list[str], key: str | None = None) -> dict:
+    """After all stages ran (under any executor): write `stats.json`, `rejected/`, the marker."""
+    from langadapt.data.stats import collect_stats, write_outputs
+
+    out = Path(out_dir)
+    stats = collect_stats(out / "work" / "logs", stage_names)
     write_outputs(out, stats, opts.rejected_samples)
     if not opts.keep_work:
         shutil.rmtree(out / "work", ignore_errors=True)
-    atomic_write_json(done, {"key": key})
+    atomic_write_json(out / COMPLETE, {"key": key or hash_obj(opts.model_dump())})
     return stats

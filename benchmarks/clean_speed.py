@@ -1,0 +1,110 @@
+"""Throughput of `data clean` against datatrove's plain Gopher-quality + MinHash pipeline.
+
+Both run on the same input (shared news + Bible sentences, repeated `--repeat` times
+with a copy number appended so copies are near- not exact duplicates), with the same
+number of local workers, in this process, one after the other. Prints JSON lines
+{name, value, unit, baseline, ratio}. Usage:
+
+    python benchmarks/clean_speed.py [--workers 1] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.dedup.minhash import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupCluster,
+    MinhashDedupFilter,
+)
+from datatrove.pipeline.filters import GopherQualityFilter
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+
+from langadapt.data.dedup import MinhashSignature
+from langadapt.data.pipeline import CleanOptions, clean
+from langadapt.data.quality import RegexWordTokenizer
+from langadapt.data.readers import InputReader
+from langadapt.paths import data_root
+
+
+def make_input(folder: Path, repeat: int) -> tuple[Path, int]:
+    mono = data_root() / "mono"
+    lines = []
+    for name in ("news_ner_v1.txt", "bible_mbspeech.txt"):
+        lines += [x for x in (mono / name).read_text(encoding="utf-8").splitlines() if x.strip()]
+    out = [line if k == 0 else f"{line} ({k})" for k in range(repeat) for line in lines]
+    path = folder / "input.txt"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path, len(out)
+
+
+def baseline(path: Path, work: Path, workers: int) -> None:
+    """datatrove's plain pipeline: Gopher quality (defaults) + MinHash (defaults)."""
+    tok = RegexWordTokenizer("mn")  # datatrove's own Mongolian/English tokenizers need Stanza/spaCy
+    cfg = MinhashConfig()
+    stages = [
+        (
+            [InputReader([str(path)]), GopherQualityFilter(language=tok), JsonlWriter(str(work / "mid"))],
+            workers,
+        ),
+        (
+            [JsonlReader(str(work / "mid")), MinhashSignature(str(work / "sigs"), config=cfg, language=tok)],
+            workers,
+        ),
+        ([MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=cfg)], cfg.num_buckets),
+        ([MinhashDedupCluster(str(work / "buckets"), str(work / "clusters"), config=cfg)], 1),
+        (
+            [
+                JsonlReader(str(work / "mid")),
+                MinhashDedupFilter(str(work / "clusters")),
+                JsonlWriter(str(work / "out")),
+            ],
+            workers,
+        ),
+    ]
+    for i, (pipeline, tasks) in enumerate(stages):
+        LocalPipelineExecutor(
+            pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(work / "logs" / str(i))
+        ).run()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        path, n = make_input(tmp, args.repeat)
+        t0 = time.perf_counter()
+        baseline(path, tmp / "base", args.workers)
+        t_base = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        clean(CleanOptions(inputs=[str(path)], workers=args.workers), tmp / "ours")
+        t_ours = time.perf_counter() - t0
+    ours, base = n / t_ours / args.workers, n / t_base / args.workers
+    for name, value, ref in (("clean_docs_per_s_per_worker", ours, base),):
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "value": round(value, 1),
+                    "unit": "docs/s/worker",
+                    "baseline": round(ref, 1),
+                    "ratio": round(value / ref, 3),
+                    "docs": n,
+                    "workers": args.workers,
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
