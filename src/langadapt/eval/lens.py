@@ -143,12 +143,13 @@ def _forward_states(model, batch: dict, stack: str) -> tuple[list[torch.Tensor],
     device = next(model.parameters()).device
     with torch.no_grad(), capture_layers(model, stack) as store:
         logits = model(**to_device(batch, device)).logits
-    mask = batch["score_mask"].to(device)
+    mask = batch["score_mask"]
     n = families.num_layers(model, stack)
     if len(store) != n + 1:
         raise ConfigError(f"captured {len(store)} hidden states for {n} layers; "
                           "the model skipped or repeated layers")
-    return [h[mask] for h in store], logits[mask]
+    # layers of a model spread over several GPUs live on different devices
+    return [h[mask.to(h.device)] for h in store], logits[mask.to(logits.device)]
 
 
 def _head(model, stack: str):
@@ -158,7 +159,7 @@ def _head(model, stack: str):
     cap = getattr(families.unwrap(model).config, "final_logit_softcapping", None)
 
     def project(h: torch.Tensor) -> torch.Tensor:
-        logits = head(norm(h))
+        logits = head(norm(h.to(head.weight.device)))
         if cap:
             logits = torch.tanh(logits / cap) * cap
         return logits.float()
@@ -219,6 +220,7 @@ def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None
     model, stack = loaded.model, "decoder"
     base_model = _check_base(loaded, base)
     project = _head(model, stack)
+    device = model.get_output_embeddings().weight.device
     base_project = None
     if base_model is not None:
         base_project = project if isinstance(base_model, str) else _head(base_model, stack)
@@ -234,13 +236,13 @@ def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None
         first = int(batch["score_mask"][0].sum())
         for start in range(0, final.shape[0], CHUNK):
             sl = slice(start, start + CHUNK)
-            ref = F.log_softmax(final[sl].float(), -1)
+            ref = F.log_softmax(final[sl].float().to(device), -1)
             logps = []
             for li, layer in enumerate(layer_ids):
                 logp = F.log_softmax(project(states[li][sl]), -1)
                 acc[layer].add(ref, logp, keep_probs=True)
                 if base_states is not None:
-                    base_logp = F.log_softmax(base_project(base_states[li][sl]), -1)
+                    base_logp = F.log_softmax(base_project(base_states[li][sl]), -1).to(logp.device)
                     acc_base[layer].add(logp, base_logp, keep_probs=False)
                 if not detail and start == 0:
                     logps.append(logp)
