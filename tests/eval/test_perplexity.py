@@ -169,3 +169,24 @@ def test_stage_writes_rows_and_per_document_stats(tiny_model, data_dir, tmp_path
     per_doc = (tmp_path / "khk_Cyrl.dev.txt.per_doc.tsv").read_text().splitlines()
     assert len(per_doc) == 4 and per_doc[0].split("\t") == ["nll_nats", "tokens", "bytes", "words"]
     assert (tmp_path / "rows.jsonl").read_text().count("\n") == 3
+
+
+def test_chunk_cache_resumes_without_rescoring(qwen, lines, tmp_path):
+    import numpy as np
+
+    opts = BpbOptions(batch_size=4)
+    full = score_documents(qwen, lines, opts, cache_dir=tmp_path, chunk_docs=2)
+    chunks = sorted(tmp_path.glob("bpb-*.npy"))
+    assert len(chunks) == 3 and not list(tmp_path.glob(".*tmp"))
+    # An "interrupted" run: the last chunk is missing and the first one is marked, so a
+    # resumed run must read the first from disk and score only the last again.
+    chunks[-1].unlink()
+    marked = np.load(chunks[0])
+    marked[:, 0] = -1.0
+    np.save(chunks[0], marked)
+    resumed = score_documents(qwen, lines, opts, cache_dir=tmp_path, chunk_docs=2)
+    assert (resumed[:2, 0] == -1.0).all()
+    assert resumed[2:] == pytest.approx(full[2:], rel=1e-9)
+    assert len(list(tmp_path.glob("bpb-*.npy"))) == 3
+    other = score_documents(qwen, lines, BpbOptions(max_length=16), cache_dir=tmp_path, chunk_docs=2)
+    assert (other[:2, 0] > 0).all()  # other options never reuse those chunks

@@ -21,6 +21,7 @@ between variants of one model, not with causal models.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import re
@@ -33,7 +34,7 @@ import numpy as np
 from langadapt.errors import ConfigError, DataError
 from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
 from langadapt.eval.loglik import Request, max_positions, prefix_token_id, score_requests
-from langadapt.runs import ResultRow, signature
+from langadapt.runs import ResultRow, atomic_write_bytes, hash_obj, signature
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,39 @@ def _doc_layout(loaded, lang: str | None) -> tuple[list[int], tuple[int, ...] | 
     return [start, *code], tuple(code + [tok.eos_token_id])
 
 
-def score_documents(loaded, texts: Sequence[str], opts: BpbOptions) -> np.ndarray:
-    """Per-document statistics: one row `[nll_nats, tokens, bytes, words]` per text."""
+def score_documents(loaded, texts: Sequence[str], opts: BpbOptions, *,
+                    cache_dir: str | Path | None = None, chunk_docs: int = 512) -> np.ndarray:
+    """Per-document statistics: one row `[nll_nats, tokens, bytes, words]` per text.
+
+    With `cache_dir`, documents are scored in chunks of `chunk_docs` whose statistics are
+    saved there (atomically), so an interrupted evaluation resumes at the first unsaved
+    chunk. A chunk's file name hashes its texts, the scoring options and the model name:
+    use one cache folder per model state.
+    """
     max_len = opts.max_length or max_positions(loaded)
     stride = opts.stride or max_len
     if not 1 <= stride <= max_len or opts.batch_size < 1:
         raise ConfigError(f"need 1 <= stride ({stride}) <= max_length ({max_len}) and batch_size >= 1",
                           key="stride")
+    if cache_dir is None:
+        return _score_chunk(loaded, texts, opts, max_len, stride)
+    parts = []
+    for start in range(0, len(texts), chunk_docs):
+        chunk = list(texts[start: start + chunk_docs])
+        key = hash_obj([loaded.name, max_len, stride, opts.lang, chunk])
+        path = Path(cache_dir) / f"bpb-{start // chunk_docs:06d}-{key}.npy"
+        if path.is_file():
+            parts.append(np.load(path))
+            continue
+        stats = _score_chunk(loaded, chunk, opts, max_len, stride)
+        buf = io.BytesIO()
+        np.save(buf, stats)
+        atomic_write_bytes(path, buf.getvalue())
+        parts.append(stats)
+    return np.concatenate(parts) if parts else np.zeros((0, 4))
+
+
+def _score_chunk(loaded, texts: Sequence[str], opts: BpbOptions, max_len: int, stride: int) -> np.ndarray:
     prefix, source = _doc_layout(loaded, opts.lang)
     encoded = loaded.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
     requests: list[Request] = []
@@ -147,7 +174,8 @@ def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n
 def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = None, *,
                  max_docs: int | None = None, field: str = "text", variant: str | None = None,
                  device: str | None = None, dtype: str | None = "auto",
-                 per_doc_dir: str | Path | None = None) -> list[ResultRow]:
+                 per_doc_dir: str | Path | None = None,
+                 cache_dir: str | Path | None = None) -> list[ResultRow]:
     """bpb rows for each text file (one document per line, or a JSONL `field`).
 
     Args:
@@ -156,6 +184,7 @@ def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = N
         opts: scoring options; `max_docs` caps the documents read per file.
         per_doc_dir: if given, `<file>.per_doc.tsv` there holds each document's statistics
             (for paired comparisons between variants).
+        cache_dir: keep scored chunks here so an interrupted run resumes (see `score_documents`).
     """
     from langadapt.models.loading import load_model
     from langadapt.textio import expand_paths, iter_texts
@@ -168,7 +197,7 @@ def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = N
         if not texts:
             raise DataError("no documents to score (empty file)", file=str(path))
         log.info("bpb: %d documents from %s", len(texts), path)
-        stats = score_documents(loaded, texts, opts)
+        stats = score_documents(loaded, texts, opts, cache_dir=cache_dir)
         if per_doc_dir is not None:
             write_per_doc(Path(per_doc_dir) / f"{path.name}.per_doc.tsv", stats)
         sig = signature(options=_sig_options(loaded, opts, max_docs), seed=opts.seed, data=[path])

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from langadapt.config import StrictModel
@@ -48,9 +50,13 @@ class BpbStage(Stage):
 
         bpb = BpbOptions(batch_size=opts.batch_size, max_length=opts.max_length, stride=opts.stride,
                          lang=opts.lang, n_boot=opts.n_bootstrap, seed=ctx.seed)
+        # Scored chunks live in the runner's work_dir (kept across interruptions), one folder
+        # per stage key so a changed model or option never reuses stale chunks.
+        work = ctx.extra.get("work_dir")
+        cache = Path(work) / str(ctx.extra.get("key", "chunks")) if work else None
         rows = evaluate_bpb(opts.model, opts.text, bpb, max_docs=opts.max_docs, field=opts.field,
                             variant=opts.variant or ctx.variant, device=opts.device,
-                            dtype=opts.dtype, per_doc_dir=ctx.out_dir)
+                            dtype=opts.dtype, per_doc_dir=ctx.out_dir, cache_dir=cache)
         atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
         return rows
 
@@ -105,8 +111,6 @@ class MorphStage(Stage):
         variant: str | None = None
 
     def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
-        from pathlib import Path
-
         from langadapt.eval.morph import SuffixAnalyser, default_analyser, morph_scores
         from langadapt.textio import read_lines
 
