@@ -122,8 +122,11 @@ def test_other_settings_refuse_to_resume_unless_restarted(m2m, source, tmp_path)
     (["Сайн уу", "Баяртай"], ["", "баяртай "], "eng_Latn", (1, 1, 1)),
     (["Hello", "Thanks"], ["Сайн уу", "Thanks a lot"], "khk_Cyrl", (0, 0, 1)),
     (["Hello"], ["123 !!"], "khk_Cyrl", (0, 0, 0)),  # no letters: nothing to judge
+    (["Hello, how are you today?"], ["Привет, как дела у тебя сегодня?"], "khk_Cyrl", (0, 0, 1)),
 ])
 def test_quality_counts(sources, outputs, tgt, expected):
     rows = _rows(quality_rows(sources, outputs, tgt))
+    # Russian for Mongolian is the same script: only the language-ID model can tell.
+    assert "py3langid:mn" in quality_rows(["a"], ["b"], "khk_Cyrl")[2].extra["method"]
     assert (rows["translate.empty"], rows["translate.untranslated"],
             rows["translate.wrong_language"]) == expected

@@ -9,7 +9,8 @@ run forms the same batches as an uninterrupted one and writes the same file.
 The output is assembled (atomically) once everything is translated.
 
 Outputs are checked afterwards: empty, copied from the source, or not in the target
-language (language ID from `langadapt.data` when available, else a script check).
+language (script check plus the language-ID model of `langadapt.data.langid` when the
+target has a language profile).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from langadapt.errors import ConfigError, DataError
+from langadapt.errors import ConfigError, DataError, LangadaptError
 from langadapt.generate import GenerationOptions, output_options, translate_texts
 from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, hash_obj, signature
 from langadapt.textio import read_lines
@@ -208,13 +209,11 @@ SCRIPT_RANGES = {"Cyrl": ((0x0400, 0x052F),), "Latn": ((0x0041, 0x024F),),
                  "Grek": ((0x0370, 0x03FF),), "Mong": ((0x1800, 0x18AF),)}
 
 
-def language_checker(tgt: str) -> tuple[Callable[[str], bool], str]:
-    """A test "is this text in `tgt`?" and its name.
+MIN_LANGID_LETTERS = 20
 
-    A script check: most letters must be in the target code's script. It catches
-    copied sources and outputs in another script (English for Mongolian), not a
-    same-script confusion such as Russian for Mongolian.
-    """
+
+def script_checker(tgt: str) -> tuple[Callable[[str], bool], str]:
+    """A test "is most of this text's letters in `tgt`'s script?" and its name."""
     script = tgt.rsplit("_", 1)[-1]
     ranges = SCRIPT_RANGES.get(script)
     if ranges is None:
@@ -226,6 +225,34 @@ def language_checker(tgt: str) -> tuple[Callable[[str], bool], str]:
         return not letters or inside / len(letters) >= 0.5
 
     return in_script, f"script:{script}"
+
+
+def language_checker(tgt: str) -> tuple[Callable[[str], bool], str]:
+    """A test "is this text in `tgt`?" and its name.
+
+    The script check catches copied sources and another script (English for
+    Mongolian); the language-ID model of `langadapt.data.langid` (when `tgt` has a
+    language profile) also catches same-script confusions such as Russian for Mongolian.
+    """
+    in_script, how = script_checker(tgt)
+    try:
+        from langadapt.data.langid import DEFAULT_BACKEND, get_backend, label_for
+        from langadapt.languages import load_profile
+
+        label = label_for(load_profile(tgt), DEFAULT_BACKEND)
+        predict = get_backend(DEFAULT_BACKEND)
+    except (ImportError, LangadaptError) as e:
+        log.info("language ID for %s not available (%s); checking the script only", tgt, e)
+        return in_script, how
+
+    def check(text: str) -> bool:
+        if not in_script(text):
+            return False
+        # Language ID guesses wildly on a word or two ("Hello" -> Breton), so short
+        # outputs are judged by their script alone.
+        return sum(c.isalpha() for c in text) < MIN_LANGID_LETTERS or predict(text)[0] == label
+
+    return check, f"{how}+{DEFAULT_BACKEND}:{label}"
 
 
 def _norm(s: str) -> str:
