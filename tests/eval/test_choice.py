@@ -227,3 +227,10 @@ def test_option_logprobs_match_lm_evaluation_harness(qwen, files):
             for it in items for c in task.continuations(it)]
     theirs = [ll for ll, _ in lm.loglikelihood(reqs, disable_tqdm=True)]
     assert [lp for p in ours for lp in p["logprobs"]] == pytest.approx(theirs, rel=1e-5)
+
+
+def test_seq2seq_model_scores_options_on_the_decoder(tiny_model, files):
+    res = evaluate_choice(str(tiny_model("m2m100")), "mmeval_khk",
+                          ChoiceOptions(data=str(files["mmeval"]), limit=2, n_boot=0))
+    lps = [lp for p in res.predictions for lp in p["logprobs"]]
+    assert len(lps) == 8 and all(lp < 0 for lp in lps) and len(set(lps)) == 8

@@ -105,8 +105,8 @@ def choice_requests(loaded, task: Task, items: list[Item]) -> list[Request]:
             if loaded.is_seq2seq:
                 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
 
-                cfg = loaded.model.config
-                start = cfg.decoder_start_token_id
+                start = loaded.model.config.decoder_start_token_id
+                start = tok.eos_token_id if start is None else start
                 src = encode_with_lang(tok, prompt, task.lang, max_len)
                 tgt = tok(cont.strip(), add_special_tokens=False)["input_ids"]
                 out.append(Request((start, lang_token_id(tok, task.lang)), tuple(tgt), tuple(src)))
