@@ -92,3 +92,17 @@ def test_stage_scores_files(data_dir, tmp_path):
                      StageContext("morph", tmp_path, tmp_path, variant="mt"))
     assert [r.metric for r in rows] == ["morph_lemma_f1", "morph_suffix3_f1"]
     assert rows[0].n == 506 and rows[0].variant == "mt" and 0 < rows[0].value < 0.5
+
+
+def test_cli_rows_and_missing_file(data_dir, tmp_path, capsys):
+    import json
+
+    from langadapt.cli import main
+
+    ref = data_dir / "flores" / "khk_Cyrl.dev.txt"
+    assert main(["eval", "morph", "--hyp", str(ref), "--ref", str(ref), "--json", "--bootstrap", "10"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(r["metric"], r["value"], r["n"]) for r in rows] == [("morph_lemma_f1", 1.0, 506),
+                                                                 ("morph_suffix3_f1", 1.0, 506)]
+    assert main(["eval", "morph", "--hyp", str(tmp_path / "none.txt"), "--ref", str(ref)]) == 2
+    assert "none.txt" in capsys.readouterr().err

@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "flores": "FLORES translation: BLEU, chrF++, chrF, TER with CIs and significance",
     "choice": "multiple-choice benchmarks (MM-Eval style JSONL, Belebele)",
     "layers": "logit lens and adapter-layer ablation",
+    "morph": "morphology-aware score: lemma and suffix agreement (experimental)",
 }
 
 
