@@ -47,3 +47,16 @@ def test_cli_missing_data_exits_2(write_config, small_model, capsys, tmp_path):
            "output_dir": str(tmp_path / "o"), "max_steps": 1}
     assert main(["train", "cpt", str(write_config(cfg))]) == 2
     assert "nope.txt" in capsys.readouterr().err
+
+
+def test_qlora_without_gpu_or_bitsandbytes_is_a_clear_error(small_model, tmp_path, data_dir):
+    import torch
+
+    from langadapt.train import TrainConfig, train
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: qlora may legitimately run here")
+    cfg = TrainConfig(model=str(small_model("qwen3")), method="qlora", output_dir=str(tmp_path / "q"),
+                      data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")]}, max_steps=1)
+    with pytest.raises(ConfigError, match=r"key 'method': method qlora needs (bitsandbytes|a CUDA GPU)"):
+        train(cfg, "cpt")

@@ -115,10 +115,12 @@ def load_for_training(cfg: TrainConfig) -> tuple[Any, Any, bool]:
     if cfg.method == "qlora":
         kw["quantization_config"] = qlora_quantization(torch.bfloat16)
     model = auto.from_pretrained(cfg.model, **kw)
-    if model.get_input_embeddings().weight.shape[0] != len(tok):
-        raise ConfigError(f"the model has {model.get_input_embeddings().weight.shape[0]} embedding rows "
-                          f"but the tokenizer has {len(tok)} tokens: resize first with "
-                          "'langadapt model resize'", key="tokenizer")
+    rows = model.get_input_embeddings().weight.shape[0]
+    # published models often pad the matrix (Qwen2.5: 151,936 rows for 151,665 tokens); fewer rows
+    # than tokens means the tokenizer was extended without resizing the model
+    if rows < len(tok):
+        raise ConfigError(f"the model has {rows} embedding rows but the tokenizer has {len(tok)} tokens: "
+                          "resize first with 'langadapt model resize'", key="tokenizer")
     return model, tok, is_s2s
 
 
