@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Literal
 
@@ -48,10 +49,12 @@ class TranslateStage(Stage):
         out = ctx.out_dir / (opts.output_name or Path(opts.input).name)
         # Unfinished work must outlive the stage's temp folder (dropped when a run is killed),
         # so it is kept in the run's cache folder and deleted once the stage succeeds.
+        cache = ctx.run_dir / "cache" / ctx.stage_id
         rows = translate_file(opts.model, opts.input, out, src=opts.src, tgt=opts.tgt,
                               fields=tuple(opts.fields), gen=gen,
-                              flush_every=opts.flush_every, progress=True,
-                              cache_dir=ctx.run_dir / "cache" / ctx.stage_id)
+                              flush_every=opts.flush_every, progress=True, cache_dir=cache)
+        with contextlib.suppress(OSError):  # finished: the (now empty) cache folder goes too
+            cache.rmdir()
         for r in rows:
             r.variant = ctx.variant
             r.dataset = Path(opts.input).name
