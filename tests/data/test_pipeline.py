@@ -77,7 +77,8 @@ def test_rerun_is_a_no_op(one_worker, small_input):
 
 
 def test_foreign_output_folder_is_refused(tmp_path, small_input):
-    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="did not write"):
         clean(CleanOptions(inputs=[str(small_input)]), tmp_path)
 

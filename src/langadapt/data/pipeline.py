@@ -171,13 +171,16 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
 
 
 def _prepare(out: Path, key: str) -> None:
-    """Keep work from an interrupted run with the same options; clear anything else we wrote."""
+    """Keep work from an interrupted run with the same options; clear what an older run wrote."""
     import json
 
-    known = {"data", "rejected", "work", "stats.json", COMPLETE}
-    if out.exists() and any(p.name not in known for p in out.iterdir()):
+    ours = (out / COMPLETE).exists() or (out / "work" / "key.json").exists()
+    if not ours and any((out / name).exists() for name in ("data", "rejected", "stats.json")):
+        # never delete a folder some other tool wrote (e.g. --out pointing at a project root)
         raise ConfigError(
-            "output folder holds files that a clean run did not write; choose another --out", file=str(out)
+            "output folder holds data/, rejected/ or stats.json that a clean run did not write; "
+            "choose another --out",
+            file=str(out),
         )
     work_key = out / "work" / "key.json"
     if work_key.exists() and json.loads(work_key.read_text()).get("key") == key:

@@ -153,7 +153,10 @@ def _hf(path: str, field: str, split: str) -> Iterator[Record]:
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
     else:
-        ds = datasets.load_dataset(path, split=split, streaming=True)
+        try:
+            ds = datasets.load_dataset(path, split=split, streaming=True)
+        except Exception as e:  # offline, unknown id, no such split: one clear line for the CLI
+            raise DataError(f"cannot load dataset '{path}' (split '{split}'): {e}", file=path) from None
     for n, rec in enumerate(ds, 1):
         if field not in rec:
             raise DataError(f"record has no field '{field}' (choose one with --field)", file=path, line=n)
