@@ -153,7 +153,7 @@ def test_run_ablation_table_files_and_resume(qwen, data_dir, tmp_path):
     calls = []
 
     @register_evaluator("test_count")
-    def count(loaded, inputs):
+    def count(loaded, inputs, out_dir):
         calls.append(1)
         return [r.model_copy(update={"metric": "counted"}) for r in ablation.mean_nll(loaded, inputs)]
 
@@ -184,3 +184,16 @@ def test_run_ablation_table_files_and_resume(qwen, data_dir, tmp_path):
 @pytest.mark.parametrize("idx, text", [([0, 1, 2, 5], "0-2,5"), ([3], "3"), ([], "")])
 def test_layer_ranges(idx, text):
     assert ablation._ranges(idx) == text
+
+
+def test_seq2seq_loss_by_stack(m2m, data_dir):
+    flores = data_dir / "flores"
+    inputs = EvalInputs(text=str(flores / "khk_Cyrl.dev.txt"), targets=str(flores / "eng_Latn.dev.txt"),
+                        src_lang="khk_Cyrl", tgt_lang="eng_Latn", limit=2, max_length=24)
+    base = ablation.mean_nll(m2m["base"], inputs)[0].value
+    got = {stack: {r.variant: r.value for r in run_ablation(m2m["lora"], ["all"], inputs,
+                                                           metrics=["loss"], stack=stack)}
+           for stack in ("both", "encoder")}
+    assert got["both"]["lora-off:all"] == pytest.approx(base, abs=1e-9)
+    assert got["encoder"]["lora-off:none"] == got["both"]["lora-off:none"]
+    assert got["encoder"]["lora-off:all"] not in (base, got["both"]["lora-off:none"])
