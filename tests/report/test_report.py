@@ -31,6 +31,9 @@ def make_run(root: Path, with_train: bool = True, with_clean: bool = True) -> Pa
     rows += [ResultRow(metric="fertility", value=v, dataset="flores", model=t, signature=SIG,
                        extra={"kind": "tokenizer.stats", "stage": "tok"})
              for t, v in (("qwen3", 4.3), ("extended", 2.1))]
+    rows += [ResultRow(metric="loss", value=v, ci=[v - 0.1, v + 0.1], variant=f"lora-off:{a}", signature=SIG,
+                       extra={"kind": "eval.ablation", "stage": "abl", "ablate": a, "disabled_layers": [0]})
+             for a, v in (("none", 2.0), ("early", 2.5), ("late", 2.1))]
     write_results(root / "results.jsonl", rows)
     stages = [("bpb.base", "eval.bpb"), ("train.lora", "train"), ("clean", "data.clean")]
     for sid, kind in stages:
@@ -51,10 +54,11 @@ def test_report_is_self_contained_with_plots_and_signatures(tmp_path):
     rep = build_report(run, tmp_path / "out")
     names = {p.name for p in rep.files}
     assert {"report.html", "results.md", "results.jsonl", "bpb.png", "train_loss.png",
-            "cleaning_funnel.png", "fertility.png"} <= names
+            "cleaning_funnel.png", "fertility.png", "ablation.png"} <= names
     html = (tmp_path / "out/report.html").read_text()
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
-    assert html.count("data:image/png;base64,") == len(rep.figures) >= 4
+    assert html.count("data:image/png;base64,") == len(rep.figures) >= 5
+    assert "| lora-off:early | 2.5000 [2.4000, 2.6000] |" in (tmp_path / "out/results.md").read_text()
     assert "config=abc" in html and "<details>" in html
     md = (tmp_path / "out/results.md").read_text()
     assert "| full | 2.5000 [2.4000, 2.6000] |" in md
@@ -77,6 +81,7 @@ def test_tables_group_by_kind_and_dataset(tmp_path):
     tables = build_tables(load_run(make_run(tmp_path / "run")))
     assert [t.title for t in tables] == ["Held-out bits per byte — heldout.txt",
                                          "FLORES translation — flores",
+                                         "Adapter layer ablation",
                                          "Tokenizer statistics — flores"]
     flores = tables[1]
     assert flores.columns == ["chrF++", "BLEU"]

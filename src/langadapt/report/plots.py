@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from langadapt.report.store import RunData, system_label  # noqa: E402
 
-PLOT_MODULES = ("langadapt.report.plots", "langadapt.report.plots_data", "langadapt.report.plots_layers")
+PLOT_MODULES = ("langadapt.report.plots", "langadapt.report.plots_data", "langadapt.report.plots_eval",
+                "langadapt.report.plots_layers")
 BPB_METRICS = ("bpb", "bits_per_byte")
 
 

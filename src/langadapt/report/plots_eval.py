@@ -1,0 +1,31 @@
+"""Registered report plots for layer analysis, drawn by `langadapt.report.plots_layers`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langadapt.report.plots import Skip, register_plot
+from langadapt.report.store import RunData
+
+
+@register_plot("ablation", "Adapter layer ablation", "eval.ablation rows")
+def plot_ablation(run: RunData, path: Path) -> str:
+    from langadapt.report.plots_layers import plot_ablation as draw
+
+    rows = [r for r in run.rows if "ablate" in r.extra and r.value is not None]
+    if not rows:
+        raise Skip("no ablation rows")
+    draw(rows, path)
+    return ("Each bar switches the LoRA adapter off in one group of layers (none = full adapter); "
+            "the group whose removal hurts most carries the adaptation.")
+
+
+@register_plot("lens", "Logit lens", "eval.lens rows")
+def plot_lens(run: RunData, path: Path) -> str:
+    from langadapt.report.plots_layers import plot_lens as draw
+
+    rows = [r for r in run.rows if r.metric.startswith("lens_") and "layer" in r.extra]
+    if not rows:
+        raise Skip("no logit-lens rows")
+    draw(rows, path)
+    return "Per layer: how close the intermediate prediction is to the final one, and to the base model."
