@@ -15,6 +15,7 @@ and `rejected/`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
@@ -207,14 +208,34 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
             return json.loads((out / "stats.json").read_text())
     _prepare(out, key)
     stages = build_stages(opts, out)
-    for st in stages:
-        LocalPipelineExecutor(
-            st.pipeline,
-            tasks=st.tasks,
-            workers=min(opts.workers, st.tasks),
-            logging_dir=str(out / "work" / "logs" / st.name),
-        ).run()
+    with _quiet_datatrove():
+        for st in stages:
+            log.info("data clean: stage %s (%d tasks)", st.name, st.tasks)
+            LocalPipelineExecutor(
+                st.pipeline,
+                tasks=st.tasks,
+                workers=min(opts.workers, st.tasks),
+                logging_dir=str(out / "work" / "logs" / st.name),
+            ).run()
     return finalize(opts, out, [s.name for s in stages], key)
+
+
+@contextlib.contextmanager
+def _quiet_datatrove():
+    """datatrove logs every task to stderr through loguru; keep that for --debug only.
+
+    (Worker processes started by `--workers N` still log their errors.)
+    """
+    from loguru import logger
+
+    quiet = not logging.getLogger().isEnabledFor(logging.DEBUG)
+    if quiet:
+        logger.disable("datatrove")
+    try:
+        yield
+    finally:
+        if quiet:
+            logger.enable("datatrove")
 
 
 def finalize(opts: CleanOptions, out_dir: str | Path, stage_names: list[str], key: str | None = None) -> dict:
