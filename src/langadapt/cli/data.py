@@ -49,6 +49,8 @@ def _clean(args) -> int:
         lang=args.lang,
         field=args.field,
         txt_mode=args.txt_mode,
+        split=args.split,
+        decontaminate_field=args.decontaminate_field,
         limit=args.limit,
         workers=args.workers,
         normalize=_normalize(args),
@@ -118,6 +120,8 @@ def register(sub) -> None:
         default="line",
         help="txt: one document per line, or blank-line separated paragraphs",
     )
+    c.add_argument("--split", default="train", help="split of an HF dataset input (train)")
+    c.add_argument("--decontaminate-field", default="text", help="field of jsonl evaluation files (text)")
     c.add_argument("--workers", type=int, default=1, help="local worker processes (datatrove tasks)")
     c.add_argument("--limit", type=int, help="read at most this many documents")
     c.add_argument("--langid-min-score", type=float, help="minimum language score (profile default)")
@@ -130,7 +134,7 @@ def register(sub) -> None:
     c.add_argument("--no-quality", action="store_true", help="skip the quality filters")
     c.add_argument("--no-dedup-exact", action="store_true")
     c.add_argument("--no-dedup-near", action="store_true")
-    c.add_argument("--minhash-ngrams", type=int, default=3, help="MinHash word n-gram size (3)")
+    c.add_argument("--minhash-ngrams", type=int, default=2, help="MinHash word n-gram size (2)")
     c.add_argument("--rejected-samples", type=int, default=100, help="rejected documents kept per reason")
     _add_common(c)
     c.set_defaults(func=_clean)
