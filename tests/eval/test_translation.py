@@ -28,16 +28,33 @@ def _degrade(lines):
     return [" ".join(w for i, w in enumerate(x.split()) if i % 3 != 1) for x in lines]
 
 
+def _awkward(lines):
+    """Windows line ends, trailing blanks, a carriage return inside a line, an empty segment."""
+    out = [x + ("\r\n" if i % 3 == 0 else " \t\n" if i % 3 == 1 else "\n") for i, x in enumerate(lines)]
+    out[5] = "\n"
+    out[7] = out[7].replace(" ", " \r ", 1)
+    return "".join(out)
+
+
 @pytest.mark.parametrize("src,tgt,which", [("khk_Cyrl", "eng_Latn", "google"),
-                                           ("eng_Latn", "khk_Cyrl", "degraded")])
+                                           ("eng_Latn", "khk_Cyrl", "degraded"),
+                                           ("khk_Cyrl", "eng_Latn", "awkward")])
 def test_matches_the_sacrebleu_command_line(data_dir, tmp_path, src, tgt, which):
     flores = data_dir / "flores"
+    n = 506
     if which == "google":
         hyp = flores / "google_mt.eng_Latn.dev.txt"
-    else:
+    elif which == "degraded":
         hyp = tmp_path / "hyp.txt"
         lines = (flores / f"{tgt}.dev.txt").read_text(encoding="utf-8").splitlines()
         hyp.write_text("".join(x + "\n" for x in _degrade(lines)), encoding="utf-8")
+    else:  # held-out style files with messy line ends, on a 60-sentence FLORES folder
+        n, hyp, own = 60, tmp_path / "hyp.txt", tmp_path / "flores"
+        own.mkdir()
+        for name, dest in (("google_mt.eng_Latn", hyp), ("eng_Latn", own / "eng_Latn.dev.txt")):
+            lines = (flores / f"{name}.dev.txt").read_text(encoding="utf-8").splitlines()[:n]
+            dest.write_bytes(_awkward(lines).encode("utf-8"))
+        flores = own
     bleu, chrfpp = _sacrebleu_cli(flores / f"{tgt}.dev.txt", hyp)
     rows = {r.metric: r for r in eval_flores(src=src, tgt=tgt, hyp=hyp, data=flores, n_bootstrap=200,
                                              metrics=("bleu", "chrf++"), out_dir=tmp_path / "out")}
@@ -45,10 +62,10 @@ def test_matches_the_sacrebleu_command_line(data_dir, tmp_path, src, tgt, which)
     assert rows["chrf++"].value == pytest.approx(chrfpp, abs=0.01)
     for r in rows.values():
         assert r.ci[0] <= r.value <= r.ci[1] and r.ci[1] - r.ci[0] > 0.1
-        assert r.n == 506 and "version:" in r.signature["options"]["sacrebleu"]
+        assert r.n == n and "version:" in r.signature["options"]["sacrebleu"]
     assert "nw:2" in rows["chrf++"].signature["options"]["sacrebleu"]
-    saved = (tmp_path / "out" / f"hyp.{src}-{tgt}.dev.txt").read_text(encoding="utf-8")
-    assert saved == hyp.read_text(encoding="utf-8")
+    saved = (tmp_path / "out" / f"hyp.{src}-{tgt}.dev.txt").read_bytes().decode("utf-8").split("\n")
+    assert len(saved) == n + 1 and saved[0] == hyp.read_bytes().decode("utf-8").split("\n")[0].rstrip()
     assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 2
 
 

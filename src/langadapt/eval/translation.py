@@ -21,7 +21,6 @@ import numpy as np
 from langadapt.errors import DataError
 from langadapt.eval.significance import TESTS, bootstrap_ci
 from langadapt.runs import ResultRow, atomic_write_text, hash_obj, signature, write_results
-from langadapt.textio import read_lines
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +28,26 @@ DEFAULT_METRICS = ("bleu", "chrf++", "chrf", "ter", "spbleu", "meteor", "comet")
 
 
 # ---------------------------------------------------------------- FLORES files
+def read_segments(path: str | Path) -> list[str]:
+    """Segments of a line-aligned file, read exactly as the `sacrebleu` command line does.
+
+    UTF-8, lines split on `\n` only, trailing whitespace (`\r` too) stripped, `.gz`
+    read transparently: any other reading (universal newlines, a stripped BOM) could
+    shift a segment and change the score.
+    """
+    import gzip
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("file not found", file=str(p))
+    opener = gzip.open if p.name.endswith(".gz") else open
+    try:
+        with opener(p, "rt", encoding="utf-8", newline="\n") as f:
+            return [line.rstrip() for line in f]
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 ({e.reason})", file=str(p)) from None
+
+
 def flores_candidates(data: Path, code: str, split: str) -> list[Path]:
     """Where a FLORES-style folder may keep the `split` sentences of language `code`."""
     return [data / f"{code}.{split}.txt",            # one file per language: khk_Cyrl.dev.txt
@@ -58,7 +77,7 @@ def load_flores(data: str | Path, code: str, split: str = "dev") -> tuple[list[s
             import pyarrow.parquet as pq
 
             return [str(x) for x in pq.read_table(path, columns=["text"]).column("text")], str(path)
-        return read_lines(path), str(path)
+        return read_segments(path), str(path)
     try:
         import datasets
 
@@ -284,11 +303,11 @@ def eval_flores(*, src: str, tgt: str, model=None, hyp: str | Path | None = None
         name = model.name if isinstance(model, Loaded) else str(model)
         extra = {"generation": output_options(gen)}
     else:
-        hyps, name, extra = read_lines(hyp), Path(hyp).name, {"hyp_file": str(hyp)}
+        hyps, name, extra = read_segments(hyp), Path(hyp).name, {"hyp_file": str(hyp)}
     refs = refs[:limit] if limit else refs
     if limit:
         hyps = hyps[:limit]
-    base = read_lines(baseline)[:len(refs)] if baseline is not None else None
+    base = read_segments(baseline)[:len(refs)] if baseline is not None else None
     if srcs is not None:
         srcs = srcs[:len(refs)]
     files = [ref_file] + ([str(hyp)] if hyp else [])
