@@ -62,6 +62,8 @@ def test_report_is_self_contained_with_plots_and_signatures(tmp_path):
     assert "config=abc" in html and "<details>" in html
     md = (tmp_path / "out/results.md").read_text()
     assert "| full | 2.5000 [2.4000, 2.6000] |" in md
+    assert ("Bits per byte on heldout.txt (lower is better): full 2.500 (-21.9% vs base); "
+            "lora 2.900 (-9.4% vs base); base 3.200.") in md and "-21.9% vs base" in html
     assert "| google | 55.00 [54.00, 56.00] | 30.10 [29.10, 31.10] |" in md
     for png in tmp_path.glob("out/*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from langadapt.report.plots import Skip, plots
 from langadapt.report.store import RunData, load_run, system_label
-from langadapt.report.tables import build_tables, fmt_value, signature_line, stage_table, to_markdown
+from langadapt.report.tables import (
+    build_tables,
+    fmt_value,
+    headlines,
+    signature_line,
+    stage_table,
+    to_markdown,
+)
 from langadapt.runs import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -48,7 +55,7 @@ def draw_plots(run: RunData, out: Path, report: Report) -> None:
 
 
 def write_markdown(run: RunData, out: Path, report: Report) -> Path:
-    parts = [f"# Results: {run.name}\n"]
+    parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in headlines(run)]
     for t in build_tables(run):
         parts.append(f"## {t.title}\n\n{to_markdown(t)}")
     for f in report.figures:
@@ -74,8 +81,8 @@ def write_html(run: RunData, out: Path, report: Report) -> Path:
                 "data": base64.b64encode(f.path.read_bytes()).decode("ascii")} for f in report.figures]
     html = env.get_template("report.html").render(
         name=run.name, created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        tables=build_tables(run), figures=figures, notes=report.notes, stages=run.stages,
-        n_rows=len(run.rows))
+        tables=build_tables(run), headlines=headlines(run), figures=figures, notes=report.notes,
+        stages=run.stages, n_rows=len(run.rows))
     return atomic_write_text(out / "report.html", html)
 
 

@@ -91,3 +91,18 @@ def stage_table(run: RunData) -> str:
         secs = "" if s.seconds is None else f"{s.seconds:.1f}"
         lines.append(f"| {s.id} | {s.kind} | {s.variant or ''} | {secs} |")
     return "\n".join(lines) + "\n"
+
+
+def headlines(run: RunData) -> list[str]:
+    """One sentence per held-out text: each variant's bits per byte against the base's."""
+    out = []
+    rows = [r for r in run.rows if r.metric.lower() in ("bpb", "bits_per_byte") and r.value is not None]
+    for ds in dict.fromkeys(r.dataset or "" for r in rows):
+        sel = sorted((r for r in rows if (r.dataset or "") == ds), key=lambda r: r.value)
+        base = next((r for r in sel if system_label(r) == "base"), None)
+        parts = []
+        for r in sel:
+            delta = f" ({(r.value - base.value) / base.value:+.1%} vs base)" if base and r is not base else ""
+            parts.append(f"{system_label(r)} {r.value:.3f}{delta}")
+        out.append(f"Bits per byte on {ds or 'held-out text'} (lower is better): " + "; ".join(parts) + ".")
+    return out
