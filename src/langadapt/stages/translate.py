@@ -53,8 +53,9 @@ class TranslateStage(Stage):
         rows = translate_file(opts.model, opts.input, out, src=opts.src, tgt=opts.tgt,
                               fields=tuple(opts.fields), gen=gen,
                               flush_every=opts.flush_every, progress=True, cache_dir=cache)
-        with contextlib.suppress(OSError):  # finished: the (now empty) cache folder goes too
+        with contextlib.suppress(OSError):  # finished: the cache folders go too, when empty
             cache.rmdir()
+            cache.parent.rmdir()
         for r in rows:
             r.variant = ctx.variant
             r.dataset = Path(opts.input).name
