@@ -71,6 +71,8 @@ def test_plots(tmp_path):
     abl = [ResultRow(metric="bleu", value=v, ci=[v - 1, v + 1], variant=f"lora-off:{s}",
                      extra={"ablate": s, "disabled_layers": {}}) for s, v in (("none", 3.0), ("early", 2.0))]
     assert plot_ablation(abl, tmp_path / "c.png").read_bytes()[:8] == PNG
+    two = abl + [r.model_copy(update={"variant": "full+" + r.variant}) for r in abl]
+    assert plot_ablation(two, tmp_path / "d.png").read_bytes()[:8] == PNG
     for fn, arg in ((plot_lens, []), (plot_ablation, rows), (plot_lens_heatmap, {})):
         with pytest.raises(ValueError):
             fn(arg, tmp_path / "x.png")

@@ -104,7 +104,10 @@ def plot_ablation(rows: Iterable[ResultRow], path: str | Path) -> Path:
         if all(r.ci for r in sel):
             err = [[r.value - r.ci[0] for r in sel], [r.ci[1] - r.value for r in sel]]
         ax.bar(xs, [r.value for r in sel], yerr=err, capsize=3, color="#4c72b0")
-        ax.set_xticks(list(xs), [r.extra["ablate"] for r in sel], rotation=30, fontsize=8)
+        labels = [r.extra["ablate"] for r in sel]
+        if len(set(labels)) < len(labels):  # several recipe variants: name them in full
+            labels = [r.variant or r.extra["ablate"] for r in sel]
+        ax.set_xticks(list(xs), labels, rotation=30, ha="right", fontsize=8)
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("LoRA off in")
         ax.grid(axis="y", alpha=0.3)
