@@ -159,6 +159,8 @@ def test_overrides_by_stage_id(tmp_path):
 def test_run_caches_resumes_and_forces(tmp_path):
     path = write(tmp_path, RECIPE)
     CALLS.clear()
+    _, st = run_recipe(path, dry_run=True)
+    assert [s.status for s in st] == ["run"] * 5 and not (tmp_path / "run").exists() and CALLS == []
     plan, st = run_recipe(path, report=False)
     assert [s.status for s in st] == ["ran"] * 5 and len(CALLS) == 5
     rows = [json.loads(x) for x in (plan.root / "results.jsonl").read_text().splitlines()]
