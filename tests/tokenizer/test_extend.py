@@ -60,6 +60,9 @@ def test_old_and_special_ids_unchanged(extended):
     assert all(new[t] == i for t, i in old.items())
     hf_old, hf_new = AutoTokenizer.from_pretrained(str(base)), AutoTokenizer.from_pretrained(str(out))
     assert hf_new.all_special_ids == hf_old.all_special_ids
+    line = "Монгол Улсын Их Хурал 2024 оны сонгууль."
+    ids = new_tok.encode(line, add_special_tokens=False).ids
+    assert hf_new(line, add_special_tokens=False).input_ids == ids
     assert hf_new.apply_chat_template(checks.CHAT_PROBE, tokenize=False) == \
         hf_old.apply_chat_template(checks.CHAT_PROBE, tokenize=False)
 

@@ -149,7 +149,7 @@ def trim(base_ref: str | Path, corpus: Corpus, out: str | Path) -> dict:
                "size": len(kept_old), "kept_fraction": len(kept_old) / base.size(),
                "used_by_corpus": len(used), "merges": len(new.model["merges"]),
                "base_merges": len(base.model["merges"]), "corpus": [str(p) for p in corpus.paths],
-               "texts": n_texts, "checks": {"same_tokens_texts": checked}}
+               "texts": n_texts - (1 if chat else 0), "checks": {"same_tokens_texts": checked}}
     with atomic_dir(out) as tmp:
         write_folder(new, tmp, {"id_map.json": json.dumps(
             {"base_vocab_size": base.size(), "kept_old_ids": kept_old}) + "\n"})
