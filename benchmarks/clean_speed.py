@@ -86,6 +86,14 @@ def baseline(path: Path, work: Path, workers: int) -> None:
         ).run()
 
 
+def _timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of `fn()`; CPU time is what one worker
+    spends when the machine is shared (with --workers 1 all work runs in this process)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=1)
@@ -94,35 +102,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         path, n = make_input(tmp, args.repeat)
-        t0 = time.perf_counter()
-        baseline(path, tmp / "base", args.workers)
-        t_base = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        clean(CleanOptions(inputs=[str(path)], workers=args.workers), tmp / "ours")
-        t_ours = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        clean(CleanOptions(inputs=[str(path)], workers=args.workers, langid=None), tmp / "ours_nolid")
-        t_nolid = time.perf_counter() - t0
-    base = n / t_base / args.workers
-    rows = (
-        ("clean_docs_per_s_per_worker", n / t_ours / args.workers),
-        ("clean_without_langid_docs_per_s_per_worker", n / t_nolid / args.workers),
-    )
-    for name, value in rows:
-        ref = base
-        print(
-            json.dumps(
-                {
-                    "name": name,
-                    "value": round(value, 1),
-                    "unit": "docs/s/worker",
-                    "baseline": round(ref, 1),
-                    "ratio": round(value / ref, 3),
-                    "docs": n,
-                    "workers": args.workers,
-                }
-            )
-        )
+        runs = {
+            "baseline": _timed(lambda: baseline(path, tmp / "base", args.workers)),
+            "clean": _timed(lambda: clean(CleanOptions(inputs=[str(path)], workers=args.workers), tmp / "a")),
+            "clean_without_langid": _timed(
+                lambda: clean(CleanOptions(inputs=[str(path)], workers=args.workers, langid=None), tmp / "b")
+            ),
+        }
+    for i, unit in ((0, "docs/s/worker"), (1, "docs/cpu_s")):
+        if i == 1 and args.workers != 1:
+            continue  # worker processes' CPU time is not in this process
+        ref = n / runs["baseline"][i] / (args.workers if i == 0 else 1)
+        for name in ("clean", "clean_without_langid"):
+            value = n / runs[name][i] / (args.workers if i == 0 else 1)
+            row = {
+                "name": f"{name}_{'wall' if i == 0 else 'cpu'}",
+                "value": round(value, 1),
+                "unit": unit,
+                "baseline": round(ref, 1),
+                "ratio": round(value / ref, 3),
+                "docs": n,
+                "workers": args.workers,
+            }
+            print(json.dumps(row))
 
 
 if __name__ == "__main__":
