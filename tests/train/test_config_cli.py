@@ -60,3 +60,13 @@ def test_qlora_without_gpu_or_bitsandbytes_is_a_clear_error(small_model, tmp_pat
                       data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")]}, max_steps=1)
     with pytest.raises(ConfigError, match=r"key 'method': method qlora needs (bitsandbytes|a CUDA GPU)"):
         train(cfg, "cpt")
+
+
+def test_cli_json_prints_only_result_rows(write_config, small_model, data_dir, tmp_path, capsys):
+    cfg = {"model": str(small_model("qwen3")), "output_dir": str(tmp_path / "o"), "max_steps": 1,
+           "seq_len": 16, "batch_size": 1, "method": "full",
+           "data": {"train": [str(data_dir / "mono" / "bible_mbspeech.txt")], "limit": 10}}
+    assert main(["train", "cpt", str(write_config(cfg)), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["metric"] for r in rows] == ["train_loss", "tokens_per_second"]
+    assert rows[0]["signature"]["data_hash"] and rows[0]["signature"]["options"]["method"] == "full"

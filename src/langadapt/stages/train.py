@@ -26,6 +26,8 @@ class TrainStage(Stage):
         from langadapt.train.trainer import train
 
         data = opts.model_dump(exclude={"objective"})
+        if "seed" not in opts.model_fields_set:
+            data["seed"] = ctx.seed  # the recipe's seed, unless the stage names its own
         # continue from checkpoints already in the stage folder (an interrupted earlier attempt)
         data.update(output_dir=str(ctx.out_dir), resume=opts.resume or True)
         result = train(TrainConfig.model_validate(data), opts.objective)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 LOG_NAME = "train_log.jsonl"
 
@@ -66,3 +67,22 @@ class JsonlLogCallback(TrainerCallback):
     def on_evaluate(self, args, state, control, **kw):
         # time spent evaluating is not training throughput
         self._t = time.perf_counter()
+
+
+class QuietProgress(ProgressCallback):
+    """The HF progress bar (on stderr) without printing every log dict to stdout.
+
+    The library never prints: stdout stays free for `--json` rows; the logs are in
+    `train_log.jsonl` (and TensorBoard).
+    """
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        return None
+
+
+def quiet_progress(trainer) -> None:
+    """Swap the Trainer's stdout log printers for `QuietProgress` (or nothing without tqdm)."""
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if not trainer.args.disable_tqdm:
+        trainer.add_callback(QuietProgress)

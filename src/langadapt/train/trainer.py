@@ -38,7 +38,7 @@ from langadapt.errors import ConfigError, DataError
 from langadapt.models.tiny import load_tokenizer
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_json, signature
-from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, read_log, truncate_log
+from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, quiet_progress, read_log, truncate_log
 from langadapt.train.config import OBJECTIVES, TrainConfig
 from langadapt.train.methods import prepare_model, qlora_quantization, trainable_summary
 from langadapt.train.objectives import build_data
@@ -58,7 +58,7 @@ class TrainResult:
         """Final training / held-out loss and throughput as result rows."""
         s = self.summary
         sig = signature(options={"objective": s["objective"], "method": s["method"]}, seed=s["seed"],
-                        config=config)
+                        config=config, data=s.get("data_files"))
         out = []
         for metric in ("train_loss", "eval_loss", "tokens_per_second"):
             if s.get(metric) is not None:
@@ -217,6 +217,7 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
         data_collator=data.collator, processing_class=tok,
         callbacks=[JsonlLogCallback(out / LOG_NAME), *(callbacks or [])],
         embedding_params=prepared.embedding_params, embedding_lr=cfg.embedding_lr)
+    quiet_progress(trainer)
     resume = _resume_from(cfg)
     if trainer.is_world_process_zero():
         truncate_log(out / LOG_NAME, _checkpoint_step(resume))
@@ -232,7 +233,8 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
         "tokens_per_epoch": data.num_train_tokens, "wall_time_s": wall,
         "tokens_per_second": (trainer.state.num_input_tokens_seen - start_tokens) / max(wall, 1e-9),
         "train_loss": result.training_loss, "eval_loss": final_eval, "resumed_from": resume,
-        "world_size": args.world_size, "dataset": ", ".join(Path(p).name for p in cfg.data.train)}
+        "world_size": args.world_size, "dataset": ", ".join(Path(p).name for p in cfg.data.train),
+        "data_files": [*cfg.data.train, *(cfg.data.eval or []), *(cfg.data.replay or [])]}
     if trainer.is_world_process_zero():
         atomic_write_json(out / SUMMARY_NAME, summary)
     return TrainResult(out, summary, read_log(out / LOG_NAME))
