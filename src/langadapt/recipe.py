@@ -209,20 +209,18 @@ def _candidates(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict,
 
 
 def _expand(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict) -> list[PlannedStage]:
-    """One instance per consistent combination of upstream variants × own variants."""
-    own = spec.variants or {None: {}}
-    refs = find_refs([spec.with_, *(spec.variants or {}).values()])
-    pools = [_candidates(plan, spec, i, file, locations, r) for r in refs]
+    """Per own variant: one instance per consistent combination of the referenced stages' variants."""
     out = []
-    for combo in itertools.product(*pools):
-        assignment: dict[str, str] = {}
-        if not _merge_assignments(assignment, [c.assignment for c in combo]):
-            continue
-        for vname, vopts in own.items():
-            assign = dict(assignment)
+    for vname, vopts in (spec.variants or {None: {}}).items():
+        raw = deep_merge(spec.with_, vopts)
+        refs = find_refs(raw)
+        pools = [_candidates(plan, spec, i, file, locations, r) for r in refs]
+        for combo in itertools.product(*pools):
+            assign: dict[str, str] = {}
+            if not _merge_assignments(assign, [c.assignment for c in combo]):
+                continue
             if vname is not None:
                 assign[spec.id] = vname
-            raw = deep_merge(spec.with_, vopts)
             out.append(_instance(plan, spec, i, assign, raw, dict(zip(refs, combo))))
     return out
 

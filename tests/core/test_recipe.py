@@ -90,6 +90,20 @@ def test_variants_fan_out_and_references(tmp_path):
     assert read_b.deps == ["make.b"]
 
 
+def test_only_the_variant_that_refers_fans_out(tmp_path):
+    body = RECIPE + """\
+  - id: mixed
+    kind: test.read
+    with: {src: "@pinned/x"}
+    variants:
+      own: {}
+      per: {src: "@make/out.txt"}
+"""
+    plan = load_plan(write(tmp_path, body))
+    # `pinned` is make.b's, so only make.b's variant of `make` is consistent with it
+    assert [s.id for s in plan.stages if s.spec == "mixed"] == ["mixed.b.own", "mixed.b.per"]
+
+
 def test_labelled_reference_keeps_its_label(tmp_path):
     plan = load_plan(write(tmp_path, LABELLED))
     inst = plan.by_id()["labelled.a"]
