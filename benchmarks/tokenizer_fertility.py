@@ -55,13 +55,13 @@ def main() -> None:
     refs = []
     for name in args.bases.split(","):
         extend(toks / name, corpus, args.add, out / f"{name}+{args.add}", eval_files=flores)
-        refs += [f"{name}={toks / name}", f"{name}+{args.add}={out / f'{name}+{args.add}'}"]
-    train(corpus, args.add, out / "scratch", like=toks / "qwen3")
-    refs.append(f"scratch{args.add}={out / 'scratch'}")
+        train(corpus, args.add, out / f"scratch-like-{name}", like=toks / name)
+        refs += [f"{name}={toks / name}", f"{name}+{args.add}={out / f'{name}+{args.add}'}",
+                 f"scratch{args.add}-like-{name}={out / f'scratch-like-{name}'}"]
     values, rows = fertility(refs, flores)
     plot_rows(rows, out / "fertility.png", title=f"tokens per word, base vs +{args.add}")
-    scratch = values[(f"scratch{args.add}", flores[0].name, "fertility")]
     for name in args.bases.split(","):
+        scratch = values[(f"scratch{args.add}-like-{name}", flores[0].name, "fertility")]
         ext = f"{name}+{args.add}"
         for path in flores:
             emit(f"fertility_{ext}_{path.stem}", values[(ext, path.name, "fertility")], "tokens/word",

@@ -43,3 +43,13 @@ def test_sentencepiece_style(model, small_corpus, flores, tmp_path):
 def test_bad_model_is_a_config_error(small_corpus, tmp_path):
     with pytest.raises(ConfigError, match="unknown model"):
         train(Corpus([small_corpus]), 500, tmp_path / "x", model="wordpiece")
+
+
+def test_like_gemma3_splits_words_and_keeps_bos(tokenizers_dir, small_corpus, flores, tmp_path):
+    out = tmp_path / "like-gemma"
+    train(Corpus([small_corpus]), 1000, out, like=tokenizers_dir / "gemma3")
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    assert all(t.count("\u2581") <= 1 for t in tok.get_vocab())  # no piece spans two words
+    assert checks.roundtrip_failures(tok, _lines(flores["khk_Cyrl"])) == []
+    hf = AutoTokenizer.from_pretrained(str(out))
+    assert hf("Монгол").input_ids[0] == hf.bos_token_id == tok.token_to_id("<bos>")

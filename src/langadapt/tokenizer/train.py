@@ -43,11 +43,31 @@ def _like(base: TokenizerFiles) -> tuple[Tokenizer, list[str], list[str]]:
     tok = Tokenizer(models.BPE(byte_fallback=not byte_level, unk_token=None if byte_level
                                else base.model.get("unk_token"), fuse_unk=not byte_level))
     tok.normalizer, tok.pre_tokenizer, tok.decoder = bt.normalizer, bt.pre_tokenizer, bt.decoder
+    if not byte_level:
+        # Gemma-style bases run BPE over the whole line; training needs `▁word` pieces, and
+        # splitting before each `▁` changes nothing for merges learned inside such pieces.
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="never",
+                                                     split=True)
     if byte_level and base.spec.get("post_processor", {}).get("type") == "ByteLevel":
         tok.post_processor = bt.post_processor
     specials = _base_specials(base)
     alphabet = pre_tokenizers.ByteLevel.alphabet() if byte_level else []
     return tok, specials, alphabet
+
+
+def _renumbered_template(post: dict | None, tok: Tokenizer) -> dict | None:
+    """The base's TemplateProcessing (e.g. Gemma's `<bos>`), with the trained tokenizer's ids."""
+    if not post or post.get("type") != "TemplateProcessing":
+        return None
+    post = json.loads(json.dumps(post))
+    for entry in post.get("special_tokens", {}).values():
+        ids = [tok.token_to_id(t) for t in entry["tokens"]]
+        if None in ids:
+            log.warning("the base's post-processor names %s, which the new vocabulary lacks; dropped",
+                        entry["tokens"])
+            return None
+        entry["ids"] = ids
+    return post
 
 
 def _sentencepiece(model: str) -> Tokenizer:
@@ -98,6 +118,8 @@ def train(corpus: Corpus, vocab_size: int, out: str | Path, *, like: str | Path 
     tok.train_from_iterator(corpus.texts(), trainer)
     spec = json.loads(tok.to_str())
     spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] not in set(byte_tokens)]
+    if base is not None and spec.get("post_processor") is None:
+        spec["post_processor"] = _renumbered_template(base.spec.get("post_processor"), tok)
     files = TokenizerFiles(name=Path(out).name, spec=spec, config=_config(base, specials))
     if base is not None:
         files.extra = {k: v for k, v in base.extra.items() if k.startswith("chat_template")}
