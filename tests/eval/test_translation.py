@@ -168,3 +168,27 @@ def test_generates_with_a_model(tiny_model, data_dir, tmp_path, arch, src, tgt, 
     assert all(r.n == 4 and r.value is not None for r in rows)
     assert rows[0].extra["generation"]["max_new_tokens"] == 4
     assert len((tmp_path / f"hyp.{src}-{tgt}.dev.txt").read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_flores_plus_parquet_layout(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from langadapt.eval.translation import load_flores
+
+    (tmp_path / "devtest").mkdir()
+    table = pa.table({"id": [1, 2], "text": ["Сайн", "уу"]})
+    pq.write_table(table, tmp_path / "devtest" / "khk_Cyrl.parquet")
+    assert load_flores(tmp_path, "khk_Cyrl", "devtest")[0] == ["Сайн", "уу"]
+
+
+def test_cli_with_a_model_keeps_its_hypotheses(tiny_model, data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = tiny_model("m2m100")
+    rc = main(["eval", "flores", "--model", str(model), "--src", "eng_Latn", "--tgt", "khk_Cyrl",
+               "--data", str(data_dir / "flores"), "--limit", "3", "--max-new-tokens", "3",
+               "--metrics", "chrf++", "--n-bootstrap", "10", "--device", "cpu"])
+    assert rc == 0 and "chrf++" in capsys.readouterr().out
+    out = tmp_path / "flores-out" / f"{model.name}.eng_Latn-khk_Cyrl.dev"
+    assert len((out / "hyp.eng_Latn-khk_Cyrl.dev.txt").read_text(encoding="utf-8").splitlines()) == 3
+    assert (out / "results.jsonl").is_file()

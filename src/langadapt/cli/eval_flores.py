@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from langadapt.cli._common import add_json_flag, print_rows
 from langadapt.cli.translate import add_generation_args, generation_options
 
@@ -27,7 +30,9 @@ def register(esub) -> None:
                    help="comma-separated subset of bleu,chrf++,chrf,ter,spbleu,meteor,comet")
     p.add_argument("--n-bootstrap", type=int, default=1000)
     p.add_argument("--limit", type=int, default=None, help="only the first N sentences")
-    p.add_argument("--out", default=None, help="folder for results.jsonl and the hypotheses")
+    p.add_argument("--out", default=None,
+                   help="folder for results.jsonl and the hypotheses (with --model, default: "
+                        "flores-out/<model>.<src>-<tgt>.<split>)")
     p.add_argument("--variant", default=None, help="variant name stored in the rows")
     add_generation_args(p)
     add_json_flag(p)
@@ -39,12 +44,18 @@ def _run(args) -> int:
     from langadapt.paths import expand
 
     metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else DEFAULT_METRICS
+    out = args.out
+    if out is None and args.model:  # generated hypotheses are costly: keep them by default
+        out = str(Path("flores-out") / f"{Path(args.model.rstrip('/')).name}.{args.src}-{args.tgt}."
+                                       f"{args.split}")
     rows = eval_flores(src=args.src, tgt=args.tgt, model=args.model,
                        hyp=expand(args.hyp) if args.hyp else None,
                        data=expand(args.data) if args.data else None, split=args.split,
-                       baseline=expand(args.baseline) if args.baseline else None, out_dir=args.out,
+                       baseline=expand(args.baseline) if args.baseline else None, out_dir=out,
                        gen=generation_options(args) if args.model else None, metrics=metrics,
                        n_bootstrap=args.n_bootstrap, seed=args.seed, test=args.test,
                        limit=args.limit, variant=args.variant)
     print_rows(rows, args.json)
+    if out is not None:
+        print(f"results and hypotheses saved in {out}", file=sys.stderr)
     return 0
