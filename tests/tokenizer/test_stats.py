@@ -61,3 +61,16 @@ def test_rows_on_real_tokenizer(tokenizers_dir, flores, tmp_path):
     assert all(r.model == "qwen3" and r.signature["data_hash"] for r in rows)
     png = plot_rows(rows, tmp_path / "fertility.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_comparison_table_pivots_metrics():
+    from langadapt.runs import ResultRow
+    from langadapt.tokenizer.stats import comparison_table
+
+    rows = [ResultRow(metric="fertility", value=4.42, dataset="mn", model="base"),
+            ResultRow(metric="fertility", value=1.68, dataset="mn", model="ext"),
+            ResultRow(metric="new_token_share", value=0.5, dataset="mn", model="ext")]
+    assert comparison_table(rows).splitlines() == [
+        "text  tokenizer  fertility  new_token_share",
+        "mn    base       4.42",
+        "mn    ext        1.68       0.5"]

@@ -134,10 +134,13 @@ def _trim(args) -> int:
 
 
 def _stats(args) -> int:
-    from langadapt.tokenizer.stats import plot_rows, stats_rows
+    from langadapt.tokenizer.stats import comparison_table, plot_rows, stats_rows
 
     rows = stats_rows(args.tokenizers, args.text, args.metric)
     if args.plot:
         plot_rows(rows, args.plot)
-    print_rows(rows, args.json)
+    if args.json:
+        print_rows(rows, True)
+    else:
+        print(comparison_table(rows), end="")
     return 0

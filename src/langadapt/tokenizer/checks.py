@@ -29,8 +29,9 @@ def _fail(what: str, examples: list, name: str) -> None:
 def check_old_ids(base: Tokenizer, new: Tokenizer, name: str, id_map: dict[int, int] | None = None) -> int:
     """Every base token (added ones included) keeps its id (or its mapped id); returns how many checked."""
     new_vocab = new.get_vocab(with_added_tokens=True)
+    old_vocab = base.get_vocab(with_added_tokens=True)
     bad = []
-    for tok, i in base.get_vocab(with_added_tokens=True).items():
+    for tok, i in old_vocab.items():
         want = i if id_map is None else id_map.get(i)
         if want is not None and new_vocab.get(tok) != want:
             bad.append((tok, i, new_vocab.get(tok)))
@@ -40,7 +41,7 @@ def check_old_ids(base: Tokenizer, new: Tokenizer, name: str, id_map: dict[int, 
     lost = [t for t, special in base_added.items() if new_added.get(t) != special
             and (id_map is None or new_vocab.get(t) is not None)]
     _fail("added/special tokens lost or changed", lost, name)
-    return len(base_added) + len(new_vocab)
+    return len(old_vocab)
 
 
 def roundtrip_failures(tok: Tokenizer, texts: list[str]) -> list[int]:

@@ -116,6 +116,19 @@ def stats_rows(tokenizers: Sequence[str], texts: Sequence[str | Path],
     return rows
 
 
+def comparison_table(rows: Sequence[ResultRow]) -> str:
+    """A human table: one line per text x tokenizer, one column per metric."""
+    metrics = list(dict.fromkeys(r.metric for r in rows))
+    keys = list(dict.fromkeys((r.dataset, r.model) for r in rows))
+    value = {(r.dataset, r.model, r.metric): r.value for r in rows}
+    header = ["text", "tokenizer", *metrics]
+    table = [header] + [[ds, model, *("" if value.get((ds, model, m)) is None else
+                                      f"{value[(ds, model, m)]:.4g}" for m in metrics)]
+                        for ds, model in keys]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table) + "\n"
+
+
 def plot_rows(rows: Sequence[ResultRow], out: str | Path, metric: str = "fertility",
               title: str | None = None) -> Path:
     """Grouped bar chart of one metric: a group per text file, a bar per tokenizer (PNG)."""
