@@ -254,7 +254,13 @@ def _adapter_base(path: str) -> str | None:
 
 def _vllm_translate(path: str, texts: Sequence[str], src: str, tgt: str,
                     opts: GenerationOptions) -> list[str]:
-    """Causal translation through vLLM (with the LoRA adapter when `path` is an adapter folder)."""
+    """Causal translation through vLLM (with the LoRA adapter when `path` is an adapter folder).
+
+    Prompts go in as token ids built exactly as for HF generate, so a chat template's
+    BOS is not doubled by vLLM's own tokenisation.
+    """
+    import json
+
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
     from vllm.lora.request import LoRARequest
@@ -262,14 +268,18 @@ def _vllm_translate(path: str, texts: Sequence[str], src: str, tgt: str,
     base = _adapter_base(path)
     tok = AutoTokenizer.from_pretrained(path if (Path(path) / "tokenizer_config.json").exists()
                                         else (base or path))
-    llm = LLM(model=base or path, tokenizer=tok.name_or_path, seed=opts.seed,
-              enable_lora=base is not None)
+    lora_kwargs = {}
+    if base:
+        rank = json.loads((Path(path) / "adapter_config.json").read_text()).get("r", 16)
+        lora_kwargs = dict(enable_lora=True, max_lora_rank=max(8, 1 << (int(rank) - 1).bit_length()))
+    llm = LLM(model=base or path, tokenizer=tok.name_or_path, seed=opts.seed, **lora_kwargs)
     fewshot = prompt_style(tok, opts.prompt) == "fewshot"
     params = SamplingParams(max_tokens=opts.max_new_tokens, seed=opts.seed,
                             temperature=opts.temperature if opts.do_sample else 0.0,
                             top_p=opts.top_p, stop_token_ids=stop_token_ids(tok),
                             stop=["\n"] if fewshot else None)
-    prompts = [build_prompt(tok, t, src, tgt, opts.prompt, opts.few_shot) for t in texts]
+    loaded = Loaded(model=None, tokenizer=tok, name=path, is_seq2seq=False)
+    prompts = [{"prompt_token_ids": ids} for ids in encode_inputs(loaded, texts, src, tgt, opts)]
     lora = LoRARequest("adapter", 1, path) if base else None
     outs = llm.generate(prompts, params, lora_request=lora)
     return [_THINK.sub("", o.outputs[0].text).strip() for o in outs]
