@@ -118,11 +118,13 @@ def _open_parts(pdir: Path, run_key: str, restart: bool) -> dict[str, str]:
                 rec = json.loads(line)
                 done[rec["h"]] = rec["t"]
         return done
-    atomic_write_json(meta, {"run_key": run_key})
     return {}
 
 
-def _flush(pdir: Path, items: Sequence[tuple[str, str]]) -> None:
+def _flush(pdir: Path, run_key: str, items: Sequence[tuple[str, str]]) -> None:
+    """Save one chunk of translations (the first one also records the run key)."""
+    if not (pdir / "meta.json").is_file():
+        atomic_write_json(pdir / "meta.json", {"run_key": run_key})
     n = len(list(pdir.glob("part-*.jsonl")))
     atomic_write_text(pdir / f"part-{n:06d}.jsonl",
                       "".join(json.dumps({"h": h, "t": t}, ensure_ascii=False) + "\n" for h, t in items))
@@ -162,7 +164,7 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
         groups = [pending[i:i + step] for i in range(0, len(pending), step)]
         for k, group in enumerate(tqdm(groups, desc="translate", unit="flush", disable=not progress)):
             outs = translate_texts(loaded, [unique[h] for h in group], src, tgt, gen)
-            _flush(pdir, list(zip(group, outs)))
+            _flush(pdir, run_key, list(zip(group, outs)))
             done.update(zip(group, outs))
             if on_flush:
                 on_flush(k + 1)
