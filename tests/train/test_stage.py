@@ -61,5 +61,5 @@ def test_train_stage_resumes_from_the_runner_work_dir(small_model, data_dir, tmp
     ctx2 = StageContext(stage_id="cpt", out_dir=tmp_path / "a2", run_dir=tmp_path,
                         extra={"key": "k2", "work_dir": work})
     work.mkdir(parents=True, exist_ok=True)
-    (work / "checkpoints").mkdir()
+    (work / "checkpoints").mkdir(exist_ok=True)
     assert not (_work_dir(ctx2) / "checkpoints").exists()
