@@ -41,6 +41,7 @@ class _Read(Stage):
     class Options(StrictModel):
         src: str
         scale: float = 1.0
+        more: list[str] = []
 
     def run(self, opts, ctx):
         CALLS.append(ctx.stage_id)
@@ -100,8 +101,20 @@ def test_only_the_variant_that_refers_fans_out(tmp_path):
       per: {src: "@make/out.txt"}
 """
     plan = load_plan(write(tmp_path, body))
-    # `pinned` is make.b's, so only make.b's variant of `make` is consistent with it
-    assert [s.id for s in plan.stages if s.spec == "mixed"] == ["mixed.b.own", "mixed.b.per"]
+    # `own` refers to pinned (make.b's) only; `per` replaces src, so it refers to make only
+    assert [s.id for s in plan.stages if s.spec == "mixed"] == ["mixed.b.own", "mixed.a.per", "mixed.b.per"]
+
+
+def test_references_to_related_variants_stay_consistent(tmp_path):
+    body = RECIPE + """\
+  - id: both
+    kind: test.read
+    with: {src: "@make/out.txt", more: ["@read"]}
+"""
+    plan = load_plan(write(tmp_path, body))
+    both = [s for s in plan.stages if s.spec == "both"]
+    assert [(s.id, s.deps) for s in both] == [("both.a", ["make.a", "read.a"]),
+                                              ("both.b", ["make.b", "read.b"])]
 
 
 def test_labelled_reference_keeps_its_label(tmp_path):
