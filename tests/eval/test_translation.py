@@ -18,7 +18,7 @@ from langadapt.eval.translation import eval_flores, find_flores_file, score_tran
 
 def _sacrebleu_cli(ref, hyp) -> list[float]:
     out = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "bleu",
-                          "chrf", "--chrf-word-order", "2", "-b", "-w", "4"],
+                          "chrf", "ter", "--chrf-word-order", "2", "-b", "-w", "4"],
                          capture_output=True, text=True, check=True).stdout
     return [float(x.strip(" ,[]")) for x in out.split() if x.strip(" ,[]")]
 
@@ -55,18 +55,20 @@ def test_matches_the_sacrebleu_command_line(data_dir, tmp_path, src, tgt, which)
             lines = (flores / f"{name}.dev.txt").read_text(encoding="utf-8").splitlines()[:n]
             dest.write_bytes(_awkward(lines).encode("utf-8"))
         flores = own
-    bleu, chrfpp = _sacrebleu_cli(flores / f"{tgt}.dev.txt", hyp)
+    bleu, chrfpp, ter = _sacrebleu_cli(flores / f"{tgt}.dev.txt", hyp)
     rows = {r.metric: r for r in eval_flores(src=src, tgt=tgt, hyp=hyp, data=flores, n_bootstrap=200,
-                                             metrics=("bleu", "chrf++"), out_dir=tmp_path / "out")}
+                                             metrics=("bleu", "chrf++", "ter"),
+                                             out_dir=tmp_path / "out")}
     assert rows["bleu"].value == pytest.approx(bleu, abs=0.01)
     assert rows["chrf++"].value == pytest.approx(chrfpp, abs=0.01)
+    assert rows["ter"].value == pytest.approx(ter, abs=0.01)
     for r in rows.values():
         assert r.ci[0] <= r.value <= r.ci[1] and r.ci[1] - r.ci[0] > 0.1
         assert r.n == n and "version:" in r.signature["options"]["sacrebleu"]
     assert "nw:2" in rows["chrf++"].signature["options"]["sacrebleu"]
     saved = (tmp_path / "out" / f"hyp.{src}-{tgt}.dev.txt").read_bytes().decode("utf-8").split("\n")
     assert len(saved) == n + 1 and saved[0] == hyp.read_bytes().decode("utf-8").split("\n")[0].rstrip()
-    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 2
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 3
 
 
 @pytest.mark.parametrize("hyp,ref,metric,expected", [
