@@ -63,3 +63,24 @@ def test_tokenize_documents_matches_tokenizer(tokenizers_dir, data_dir):
     lines = (data_dir / "mono" / "bible_mbspeech.txt").read_text(encoding="utf-8").splitlines()[:5]
     got = tokenize_documents(tok, lines)
     assert [g.tolist() for g in got] == [tok(x, add_special_tokens=False)["input_ids"] for x in lines]
+
+
+def test_cpt_objective_mixes_replay_and_holds_out_eval(tokenizers_dir, data_dir):
+    from transformers import AutoTokenizer
+
+    from langadapt.train.config import TrainConfig
+    from langadapt.train.objectives import build_data
+
+    tok = AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
+    mono = data_dir / "mono"
+    common = dict(model="m", output_dir="o", seq_len=64)
+    main_only = build_data("cpt", TrainConfig.model_validate(
+        {**common, "data": {"train": [str(mono / "news_ner_v1.txt")], "limit": 200, "eval_fraction": 0.1}}),
+        tok, False)
+    mixed = build_data("cpt", TrainConfig.model_validate(
+        {**common, "data": {"train": [str(mono / "news_ner_v1.txt")], "limit": 200, "eval_fraction": 0.1,
+                            "replay": [str(mono / "bible_mbspeech.txt")], "replay_ratio": 0.25}}),
+        tok, False)
+    share = 1 - main_only.num_train_tokens / mixed.num_train_tokens
+    assert abs(share - 0.25) < 0.02
+    assert main_only.eval is not None and len(main_only.eval) == len(mixed.eval)   # replay never in eval
