@@ -61,5 +61,11 @@ def test_stages_registered_and_run(tokenizers_dir, small_corpus, flores, tmp_pat
                                      text=[str(flores["eng_Latn"])], metrics=["fertility"]), ctx)
     assert (tmp_path / "stats" / "fertility.png").is_file()
     assert [(r.metric, r.model, r.variant) for r in rows] == [("fertility", "trimmed", "v")]
+    ext = get_stage("tokenizer.extend")  # extending a trimmed tokenizer, as the quickstart does
+    ctx = StageContext(stage_id="ext", out_dir=tmp_path / "ext", run_dir=tmp_path)
+    rows = ext().run(ext.Options(base=str(tmp_path / "trim"), corpus=[str(small_corpus)], add=50,
+                                 check_lines=200), ctx)
+    size = json.loads((tmp_path / "trim" / "id_map.json").read_text())["kept_old_ids"]
+    assert {r.metric: r.value for r in rows} == {"added_tokens": 50, "vocab_size": len(size) + 50}
     with pytest.raises(ValueError):
-        get_stage("tokenizer.extend").Options(base="x", corpus=["c"], add=5, typo=1)
+        ext.Options(base="x", corpus=["c"], add=5, typo=1)
