@@ -73,7 +73,14 @@ def render_chat(folder: str | Path) -> str | None:
     tok = AutoTokenizer.from_pretrained(str(folder))
     if not getattr(tok, "chat_template", None):
         return None
-    return tok.apply_chat_template(CHAT_PROBE, tokenize=False, add_generation_prompt=True)
+    errors = []
+    # Some templates refuse a system turn; the same probes run on base and result alike.
+    for probe in (CHAT_PROBE, CHAT_PROBE[1:]):
+        try:
+            return tok.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+        except Exception as e:  # noqa: BLE001 - template code may raise anything
+            errors.append(f"{e.__class__.__name__}: {e}")
+    return "unrenderable: " + " | ".join(errors)
 
 
 def check_loads(folder: Path, base_source: str, name: str) -> dict:
