@@ -61,7 +61,7 @@ def plot_fertility(run: RunData, path: Path) -> str:
     fig, axes = plt.subplots(len(groups), 1, figsize=(7, height), squeeze=False, layout="constrained")
     for ax, (metric, ds) in zip(axes[:, 0], groups):
         sel = [r for r in rows if (r.metric, r.dataset or "") == (metric, ds)]
-        labels = [str(r.extra.get("tokenizer") or system_label(r)) for r in sel]
+        labels = [system_label(r) for r in sel]
         bar_with_ci(ax, labels, [r.value for r in sel], [r.ci for r in sel], metric)
         ax.set_title(Path(ds).name or metric, fontsize=9)
     save(fig, path)
