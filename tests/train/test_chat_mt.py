@@ -1,3 +1,4 @@
+import functools
 import json
 
 import pytest
@@ -8,26 +9,38 @@ from langadapt.train.chat import CHATML, encode_chat, ensure_chat_template, iter
 from langadapt.train.mt import directed, encode_seq2seq, iter_pairs
 
 
+@functools.cache
+def _tok(path):
+    return AutoTokenizer.from_pretrained(path)
+
+
 @pytest.fixture(scope="module")
 def qwen_tok(tokenizers_dir):
-    return AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
+    return _tok(tokenizers_dir / "qwen3")
 
 
 def _labelled_text(tok, enc):
     return tok.decode([t for t, lab in zip(enc["input_ids"], enc["labels"]) if lab != -100])
 
 
-@pytest.mark.parametrize("messages, expected", [
-    ([{"role": "user", "content": "Сайн уу?"}, {"role": "assistant", "content": "Сайн, сайн."}],
-     "Сайн, сайн.<|im_end|>\n"),
-    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+1?"},
-      {"role": "assistant", "content": "2"}, {"role": "user", "content": "2+2?"},
-      {"role": "assistant", "content": "4"}],
-     "2<|im_end|>\n4<|im_end|>\n"),
+ONE_TURN = [{"role": "user", "content": "Сайн уу?"}, {"role": "assistant", "content": "Сайн, сайн. "}]
+MULTI = [{"role": "system", "content": "S"}, {"role": "user", "content": "a"},
+         {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"},
+         {"role": "assistant", "content": "d"}]
+
+
+@pytest.mark.parametrize("tokenizer, messages, expected", [
+    ("qwen3", ONE_TURN, "Сайн, сайн. <|im_end|>"),
+    ("qwen3", MULTI, "b<|im_end|>d<|im_end|>"),         # Qwen3 adds <think></think> to the last turn
+    ("llama3", ONE_TURN, "Сайн, сайн.<|eot_id|>"),       # template trims the reply
+    ("llama3", MULTI, "b<|eot_id|>d<|eot_id|>"),
+    ("gemma3", ONE_TURN, "Сайн, сайн.<end_of_turn>"),
+    ("gemma3", MULTI, "b<end_of_turn>d<end_of_turn>"),   # one-letter replies: 'b' is also in <bos>
 ])
-def test_loss_only_on_assistant_tokens(qwen_tok, messages, expected):
-    enc = encode_chat(qwen_tok, messages, max_len=256)
-    assert _labelled_text(qwen_tok, enc) == expected
+def test_loss_only_on_assistant_tokens(tokenizers_dir, tokenizer, messages, expected):
+    tok = _tok(tokenizers_dir / tokenizer)
+    enc = encode_chat(tok, messages, max_len=256)
+    assert _labelled_text(tok, enc) == expected
     # labels are the inputs where they are set
     assert all(lab in (-100, t) for t, lab in zip(enc["input_ids"], enc["labels"]))
 
@@ -38,7 +51,7 @@ def test_template_less_tokenizer_gets_chatml(qwen_tok):
     ensure_chat_template(tok)
     assert tok.chat_template == CHATML
     enc = encode_chat(tok, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "б"}], 64)
-    assert _labelled_text(tok, enc) == "б<|im_end|>\n"
+    assert _labelled_text(tok, enc) == "б<|im_end|>"
 
 
 def test_truncation_that_removes_the_reply_drops_the_example(qwen_tok):

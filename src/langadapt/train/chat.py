@@ -3,17 +3,18 @@
 Records are `{"messages": [{"role", "content"}, ...]}` or
 `{"instruction", "input", "output"}` (Alpaca style). The conversation is rendered
 with the tokenizer's chat template; tokens inside assistant replies (and the
-end-of-turn text right after each reply) get labels, everything else -100.
+end-of-turn special token right after each reply) get labels, everything else -100.
 
-Templates may rewrite history (Qwen3 strips or adds `<think>` blocks), so the
-assistant spans are found by locating each reply in the rendered text rather than
-by diffing prefixes; transformers' `return_assistant_tokens_mask` needs
-`{% generation %}` tags that most published templates lack, hence this code.
+Templates may rewrite history (Qwen3 strips or adds `<think>` blocks) or trim replies,
+so each reply is located in the rendered text, anchored at the rendered prefix of its
+turn; transformers' `return_assistant_tokens_mask` needs `{% generation %}` tags that
+most published templates lack, hence this code.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,22 +64,42 @@ def iter_conversations(paths: list[str], limit: int | None = None) -> Iterator[l
                 yield to_messages(rec, str(Path(p)), i)
 
 
+def _end_of_turn(tok) -> re.Pattern:
+    """Whitespace then one special token (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`, EOS, ...)."""
+    added = {str(t) for t in tok.added_tokens_decoder.values() if getattr(t, "special", False)}
+    specials = sorted({t for t in tok.all_special_tokens if t} | added, key=len, reverse=True)
+    if not specials:
+        return re.compile("(?!)")  # matches nothing
+    return re.compile(r"[ \t\n]*(" + "|".join(map(re.escape, specials)) + ")")
+
+
 def _assistant_spans(tok, messages: list[dict], text: str) -> list[tuple[int, int]]:
-    """Character spans of each assistant reply plus its end-of-turn text inside `text`."""
+    """Character spans of each assistant reply plus its end-of-turn token inside `text`.
+
+    Each reply is searched from where its turn begins: the rendered prefix with the
+    generation prompt, when the template renders that prefix unchanged (most do), else
+    right after the previous reply. The end-of-turn special token right after a reply is
+    included: it is what the model must learn to emit to stop.
+    """
     spans, cursor = [], 0
+    eot = _end_of_turn(tok)
     for i, m in enumerate(messages):
-        if m["role"] != "assistant" or not m["content"]:
+        if m["role"] != "assistant" or not str(m["content"]).strip():
             continue
-        content = m["content"]
+        prefix = (tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+                  if i else "")
+        if prefix and len(prefix) >= cursor and text.startswith(prefix):
+            cursor = len(prefix)
+        content = str(m["content"])
         start = text.find(content, cursor)
+        if start < 0:  # templates may trim replies
+            content = content.strip()
+            start = text.find(content, cursor)
         if start < 0:
             raise DataError(f"assistant turn {i} is not found verbatim in the rendered chat template")
         end = start + len(content)
-        # the end-of-turn marker (e.g. `<|im_end|>`) is what the model must learn to emit to stop
-        upto = tok.apply_chat_template(messages[: i + 1], tokenize=False)
-        suffix = upto[upto.rfind(content) + len(content):]
-        if suffix and text.startswith(suffix, end):
-            end += len(suffix)
+        if match := eot.match(text, end):
+            end = match.end()
         spans.append((start, end))
         cursor = end
     return spans
