@@ -14,7 +14,6 @@ import copy
 import json
 import logging
 import re
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,7 +214,3 @@ def write_folder(files: TokenizerFiles, out: Path, sidecars: dict[str, str] | No
     for name, text in (sidecars or {}).items():
         (out / name).write_text(text, encoding="utf-8")
 
-
-def copy_folder(src: Path, dst: Path) -> None:
-    """Copy a written tokenizer folder (used when a stage re-exports a cached result)."""
-    shutil.copytree(src, dst, dirs_exist_ok=True)
