@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from langadapt.errors import ConfigError
-from langadapt.generate import GenerationOptions
+from langadapt.errors import ConfigError, DataError
+from langadapt.generate import GenerationOptions, translate_texts
 from langadapt.models.loading import load_model
 from langadapt.translate import parts_dir, quality_rows, read_document, translate_file
 
@@ -91,17 +91,32 @@ def test_killed_cli_run_resumes_to_the_same_file(tiny_model, source, tmp_path):
 
 def test_jsonl_fields_are_translated_in_place(m2m, tmp_path):
     recs = [{"id": 1, "instruction": "Монгол улс", "input": "", "output": "Улаанбаатар"},
-            {"id": 2, "instruction": "Сайн байна уу", "output": "Сайн"}]
+            {"id": 2, "instruction": "Сайн байна уу", "output": "Сайн",
+             "messages": [{"role": "user", "content": "Сайн уу"}, {"role": "assistant", "content": ""}]}]
     src = tmp_path / "sft.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
     out = tmp_path / "sft.en.jsonl"
-    translate_file(m2m, src, out, src="khk_Cyrl", tgt="eng_Latn", gen=GEN,
-                   fields=("instruction", "input"))
+    fields = ("instruction", "input", "messages")
+    translate_file(m2m, src, out, src="khk_Cyrl", tgt="eng_Latn", gen=GEN, fields=fields)
     got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in got] == [1, 2]
     assert [r["output"] for r in got] == ["Улаанбаатар", "Сайн"]  # untouched field
     assert got[0]["input"] == "" and "input" not in got[1]
-    assert read_document(src, ("instruction", "input")).texts == ["Монгол улс", "Сайн байна уу"]
+    assert [m["role"] for m in got[1]["messages"]] == ["user", "assistant"]
+    assert got[1]["messages"][1]["content"] == ""
+    alone = translate_texts(m2m, ["Сайн уу", "Монгол улс"], "khk_Cyrl", "eng_Latn", GEN)
+    assert [got[1]["messages"][0]["content"], got[0]["instruction"]] == alone
+    assert read_document(src, fields).texts == ["Монгол улс", "Сайн байна уу", "Сайн уу"]
+
+
+@pytest.mark.parametrize("record,error", [({"text": 3}, "not a string"),
+                                          ({"text": [{"role": "user"}]}, "item 0"),
+                                          ([1, 2], "not a JSON object")])
+def test_bad_jsonl_records_are_located(tmp_path, record, error):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "ok"}\n' + json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"bad.jsonl:2: .*{error}"):
+        read_document(path)
 
 
 def test_other_settings_refuse_to_resume_unless_restarted(m2m, source, tmp_path):

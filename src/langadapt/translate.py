@@ -44,25 +44,37 @@ class Document:
     path: Path
     lines: list[str] | None              # .txt
     records: list[dict] | None           # .jsonl
-    slots: list[tuple[int, str | None]]  # (line/record index, field) of each text
+    slots: list[tuple[int, str | None, int | None]]  # (line/record, field, list item) per text
     texts: list[str]
 
 
 def read_document(path: str | Path, fields: Sequence[str] = ("text",)) -> Document:
-    """Read `.txt` (every non-empty line) or `.jsonl` (each named string field)."""
+    """Read `.txt` (every non-empty line) or `.jsonl` (the named fields of each record).
+
+    A field may hold a string, a list of strings, or chat messages
+    (`[{"role": …, "content": …}]`, each `content` translated).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("input file not found", file=str(path))
+    if path.suffix in (".gz", ".zst", ".bz2", ".xz"):
+        raise DataError("compressed input: decompress it first (the output mirrors the input "
+                        "line by line)", file=str(path))
+    try:
+        raw_lines = read_lines(path)
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 ({e.reason}); convert it or clean it with 'langadapt data "
+                        "clean' first", file=str(path)) from None
     slots, texts = [], []
     if path.suffix != ".jsonl":
-        lines = read_lines(path)
+        lines = raw_lines
         for i, line in enumerate(lines):
             if line.strip():  # empty lines stay empty and keep the alignment
-                slots.append((i, None))
+                slots.append((i, None, None))
                 texts.append(line)
         return Document(path, lines, None, slots, texts)
     records = []
-    for n, raw in enumerate(read_lines(path), 1):
+    for n, raw in enumerate(raw_lines, 1):
         if not raw.strip():
             continue
         try:
@@ -72,27 +84,48 @@ def read_document(path: str | Path, fields: Sequence[str] = ("text",)) -> Docume
         if not isinstance(rec, dict):
             raise DataError("record is not a JSON object", file=str(path), line=n)
         for f in fields:
-            value = rec.get(f)
-            if value is None or value == "":
-                continue  # e.g. an instruction record without an `input`
-            if not isinstance(value, str):
-                raise DataError(f"field '{f}' is not a string", file=str(path), line=n)
-            slots.append((len(records), f))
-            texts.append(value)
+            for sub, value in _field_texts(rec.get(f), f, str(path), n):
+                slots.append((len(records), f, sub))
+                texts.append(value)
         records.append(rec)
     return Document(path, None, records, slots, texts)
+
+
+def _field_texts(value, field: str, file: str, line: int) -> list[tuple[int | None, str]]:
+    """Texts of one field: a string, a list of strings, or chat messages (`content` of each)."""
+    if value is None or value == "":
+        return []  # e.g. an instruction record without an `input`
+    if isinstance(value, str):
+        return [(None, value)]
+    if isinstance(value, list):
+        out = []
+        for i, item in enumerate(value):
+            text = item.get("content") if isinstance(item, dict) else item
+            if not isinstance(text, str):
+                raise DataError(f"field '{field}' item {i} is neither a string nor a message with "
+                                "a string 'content'", file=file, line=line)
+            if text:
+                out.append((i, text))
+        return out
+    raise DataError(f"field '{field}' is not a string, list of strings or list of messages",
+                    file=file, line=line)
 
 
 def render(doc: Document, translated: Sequence[str]) -> str:
     """The output file's text: inputs with each slot replaced by its translation."""
     if doc.lines is not None:
         lines = list(doc.lines)
-        for (i, _), t in zip(doc.slots, translated):
+        for (i, _, _), t in zip(doc.slots, translated):
             lines[i] = t.replace("\n", " ")  # one line in, one line out
         return "".join(x + "\n" for x in lines)
-    records = [dict(r) for r in doc.records]
-    for (i, f), t in zip(doc.slots, translated):
-        records[i][f] = t
+    records = [json.loads(json.dumps(r)) for r in doc.records]  # deep copy
+    for (i, f, sub), t in zip(doc.slots, translated):
+        if sub is None:
+            records[i][f] = t
+        elif isinstance(records[i][f][sub], dict):
+            records[i][f][sub]["content"] = t
+        else:
+            records[i][f][sub] = t
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
