@@ -29,7 +29,8 @@ def test_flores_stage_scores_a_file(data_dir, tmp_path):
     assert len((ctx.out_dir / "results.jsonl").read_text().splitlines()) == 2
 
 
-@pytest.mark.parametrize("bad", [{}, {"model": "m", "hyp": "h"}, {"hyp": "h", "colour": 1}])
+@pytest.mark.parametrize("bad", [{}, {"model": "m", "hyp": "h"}, {"hyp": "h", "colour": 1},
+                                 {"hyp": "h", "metrics": ["bleu", "blue"]}])
 def test_flores_stage_options_are_strict(bad):
     with pytest.raises(ValidationError):
         get_stage("eval.flores").Options(src="khk_Cyrl", tgt="eng_Latn", **bad)

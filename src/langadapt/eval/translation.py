@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -24,7 +25,8 @@ from langadapt.runs import ResultRow, atomic_write_text, hash_obj, signature, wr
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METRICS = ("bleu", "chrf++", "chrf", "ter", "spbleu", "meteor", "comet")
+MetricName = Literal["bleu", "chrf++", "chrf", "ter", "spbleu", "meteor", "comet"]
+DEFAULT_METRICS: tuple[str, ...] = get_args(MetricName)
 
 
 # ---------------------------------------------------------------- FLORES files

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from langadapt.config import StrictModel
-from langadapt.eval.translation import DEFAULT_METRICS
+from langadapt.eval.translation import DEFAULT_METRICS, MetricName
 from langadapt.generate import GenerationOptions
 from langadapt.runs import ResultRow, atomic_write_json
 from langadapt.stages import Stage, StageContext, register_stage
@@ -78,7 +78,7 @@ class FloresStage(Stage):
         split: str = "dev"
         baseline: str | None = None              # another output: adds paired-test rows
         test: Literal["bs", "ar"] = "bs"
-        metrics: list[str] = list(DEFAULT_METRICS)
+        metrics: list[MetricName] = list(DEFAULT_METRICS)
         n_bootstrap: int = Field(1000, ge=1)
         limit: int | None = Field(None, ge=1)    # first N sentences only
         variant: str | None = None               # row label (default: the recipe variant)
