@@ -19,7 +19,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from langadapt.errors import DataError
+from langadapt.errors import ConfigError, DataError
 from langadapt.eval.significance import TESTS, bootstrap_ci
 from langadapt.runs import ResultRow, atomic_write_text, hash_obj, signature, write_results
 
@@ -292,6 +292,10 @@ def eval_flores(*, src: str, tgt: str, model=None, hyp: str | Path | None = None
 
     if (model is None) == (hyp is None):
         raise DataError("give exactly one of a model (to generate) or a hypothesis file")
+    unknown = [m for m in metrics if m not in DEFAULT_METRICS]
+    if unknown:  # before generating, which may take hours
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_METRICS)}",
+                          key="metrics")
     data = data if data is not None else data_root() / "flores"
     refs, ref_file = load_flores(data, tgt, split)
     srcs, src_file = _try_sources(data, src, split, required=model is not None)
