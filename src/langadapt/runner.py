@@ -133,6 +133,8 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
         rows = list(stage_cls().run(opts, ctx) or [])
         for r in rows:
             _stamp(r, inst, opts, plan.recipe.seed)
+            if r.model and r.model.startswith(str(tmp)):  # name the folder the stage becomes
+                r.model = str(store.stage_dir(inst.id)) + r.model[len(str(tmp)):]
         # The marker is written inside the temp folder, so the rename is the commit.
         atomic_write_json(tmp / DONE, {
             "key": key, "kind": inst.kind, "spec": inst.spec, "variant": inst.variant,

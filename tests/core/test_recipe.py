@@ -46,7 +46,7 @@ class _Read(Stage):
     def run(self, opts, ctx):
         CALLS.append(ctx.stage_id)
         n = len(Path(opts.src).read_text())
-        return [ResultRow(metric="score", value=n * opts.scale, dataset="toy")]
+        return [ResultRow(metric="score", value=n * opts.scale, dataset="toy", model=str(ctx.out_dir))]
 
 
 def write(tmp_path: Path, body: str, name: str = "r.yaml") -> Path:
@@ -194,6 +194,7 @@ def test_run_caches_resumes_and_forces(tmp_path):
     assert {(r["extra"]["stage"], r["metric"], r["value"]) for r in rows} >= {
         ("make.a", "len", 2), ("read.b", "score", 4), ("pinned.b", "score", 8)}
     assert all(r["signature"]["seed"] == 3 for r in rows)
+    assert {r["model"] for r in rows if r["extra"]["stage"] == "read.a"} == {str(plan.root / "stages/read.a")}
     assert (plan.root / "recipe.resolved.yaml").is_file()
     CALLS.clear()
     _, st = run_recipe(path, report=False)

@@ -52,7 +52,10 @@ class RunData:
 
 def system_label(row: ResultRow) -> str:
     """How a row's system is named in tables and plots: variant, else model, else stage."""
-    return row.variant or (Path(row.model).name if row.model else None) or str(row.extra.get("stage", "?"))
+    model = Path(row.model).name if row.model else None
+    if model and model.startswith("."):  # a stage's temp folder (older runs recorded those)
+        model = None
+    return row.variant or model or str(row.extra.get("stage", "?"))
 
 
 def _plan_order(root: Path) -> list[str]:
