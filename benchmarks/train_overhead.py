@@ -7,6 +7,7 @@ JSONL logging every step, the bare Trainer with nothing extra. Runs alternate
 load from other processes hits both alike.
 
     python benchmarks/train_overhead.py [--repeats 2] [--steps 6] [--seq-len 128] [--batch-size 4]
+        [--model DIR]
 
 Prints JSON lines {"name", "value", "unit", "baseline", "ratio"}; `ratio` = langadapt / bare.
 """
@@ -77,11 +78,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--model", help="an existing model folder (e.g. a trimmed-vocabulary tiny model); "
+                                    "default: a tiny Qwen3 with the full Qwen3 tokenizer")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     text = data_root() / "mono" / "bible_mbspeech.txt"
     with tempfile.TemporaryDirectory() as work:
-        model_dir = make_tiny("qwen3", tokenizers_root() / "qwen3", Path(work) / "m")
+        model_dir = Path(a.model) if a.model else make_tiny("qwen3", tokenizers_root() / "qwen3",
+                                                            Path(work) / "m")
         tok = load_tokenizer(model_dir)
         ds = PackedDataset(*pack(tokenize_documents(tok, iter_texts([text])), a.seq_len, tok.eos_token_id))
         b, o = [], []

@@ -45,6 +45,11 @@ def test_packed_dataset_masks_padding():
     assert ds.num_tokens == 7
 
 
+def test_full_blocks_carry_no_attention_mask():
+    ds = PackedDataset(*pack(_docs(3, 2), 3, eos_id=0))
+    assert set(ds[0]) == {"input_ids", "labels"} and ds[0]["labels"].tolist() == [1, 2, 3]
+
+
 @pytest.mark.parametrize("ratio", [0.2, 0.5])
 def test_replay_ratio(ratio):
     main = [np.ones(10, dtype=np.int64)] * 10           # 100 tokens

@@ -30,6 +30,7 @@ class TrainData:
     eval: Dataset | None
     collator: Callable
     num_train_tokens: int   # real (non-pad) tokens per epoch
+    padded: bool = True      # training batches contain padding (count tokens by attention mask)
 
 
 class ListDataset(Dataset):
@@ -97,7 +98,7 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
                                   pad_id=pad)) if ev else None
     log.info("cpt: %d packed blocks of %d tokens%s", len(train), cfg.seq_len,
              f", {len(eval_ds)} eval blocks" if eval_ds else "")
-    return TrainData(train, eval_ds, default_data_collator, train.num_tokens)
+    return TrainData(train, eval_ds, default_data_collator, train.num_tokens, padded=False)
 
 
 def _padded(tok, items: list[dict], eval_items: list[dict] | None) -> TrainData:

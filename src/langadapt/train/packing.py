@@ -94,12 +94,16 @@ class PackedDataset(Dataset):
 
     def __init__(self, input_ids: torch.Tensor, n_real: torch.Tensor):
         self.input_ids, self.n_real = input_ids, n_real
+        # full blocks need no attention mask: without one the model takes the plain causal path
+        self.padded = bool((n_real < input_ids.shape[1]).any()) if len(n_real) else False
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ids = self.input_ids[i]
+        if not self.padded:
+            return {"input_ids": ids, "labels": ids}
         n = int(self.n_real[i])
         mask = torch.zeros_like(ids)
         mask[:n] = 1

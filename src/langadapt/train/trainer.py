@@ -150,7 +150,7 @@ class LangadaptTrainer(Trainer):
         return self.optimizer
 
 
-def training_arguments(cfg: TrainConfig, has_eval: bool) -> TrainingArguments:
+def training_arguments(cfg: TrainConfig, has_eval: bool, padded: bool = True) -> TrainingArguments:
     _, bf16 = _dtypes(cfg)
     tb = cfg.tensorboard
     if tb is None:
@@ -169,7 +169,9 @@ def training_arguments(cfg: TrainConfig, has_eval: bool) -> TrainingArguments:
         eval_steps=eval_steps, report_to=["tensorboard"] if tb else "none",
         bf16=bf16, activation_checkpointing=cfg.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        include_num_input_tokens_seen="non_padding", dataloader_num_workers=cfg.num_workers,
+        # packed blocks have no padding and no attention mask: every input token is real
+        include_num_input_tokens_seen="non_padding" if padded else "all",
+        dataloader_num_workers=cfg.num_workers,
         remove_unused_columns=False, ddp_find_unused_parameters=False,
         dataloader_pin_memory=torch.cuda.is_available(), use_cpu=_cpu_data_parallel())
 
@@ -211,7 +213,7 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     log.info("trainable parameters: %d of %d (%.2f%%), method %s, objective %s",
              params["trainable_params"], params["total_params"],
              100.0 * params["trainable_params"] / max(1, params["total_params"]), cfg.method, objective)
-    args = training_arguments(cfg, data.eval is not None)
+    args = training_arguments(cfg, data.eval is not None, data.padded)
     trainer = LangadaptTrainer(
         model=prepared.model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=data.collator, processing_class=tok,
