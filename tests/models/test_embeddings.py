@@ -129,10 +129,14 @@ def test_plain_tokenizer_folder_is_a_clear_error(tiny_model, tokenizers_dir, tmp
         resize_model(tiny_model("qwen3"), tokenizers_dir / "qwen3", tmp_path / "out")
 
 
-def test_new_ids_inside_base_vocab_are_rejected(tiny_model, surgery_toks, copy_dir):
+@pytest.mark.parametrize("index,new_id,error", [
+    (0, 10, "new ids start at 10"),                        # not made from this model's tokenizer
+    (-1, 10**6, "after the base vocabulary"),             # past the extended tokenizer
+])
+def test_misnumbered_new_ids_are_rejected(tiny_model, surgery_toks, copy_dir, index, new_id, error):
     tok = copy_dir(surgery_toks("extended"), "tok")
     recs = [json.loads(x) for x in (tok / "new_tokens.jsonl").read_text().splitlines()]
-    recs[1]["id"] = 10
+    recs[index]["id"] = new_id
     (tok / "new_tokens.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    with pytest.raises(DataError, match="after the base vocabulary"):
+    with pytest.raises(DataError, match=error):
         resize_model(tiny_model("qwen3"), tok, tok.parent / "out")
