@@ -19,7 +19,7 @@ from langadapt.textio import iter_texts
 from langadapt.train.chat import encode_chat, ensure_chat_template, iter_conversations
 from langadapt.train.config import TrainConfig
 from langadapt.train.mt import directed, encode_causal, encode_seq2seq, iter_pairs
-from langadapt.train.packing import PackedDataset, mix_replay, pack, tokenize_documents
+from langadapt.train.packing import PackedDataset, mix_replay, pack, tokenize_documents, tokenize_sample
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,9 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     ev = tokenize_documents(tok, iter_texts(d.eval, d.field, d.eval_limit)) if d.eval else None
     docs, ev = _split(_nonempty(docs, "documents", d.train), cfg, ev)
     if d.replay and d.replay_ratio > 0:
-        docs = mix_replay(docs, tokenize_documents(tok, iter_texts(d.replay, d.field)),
-                          d.replay_ratio, cfg.seed)
+        budget = int(sum(len(x) for x in docs) * d.replay_ratio / (1.0 - d.replay_ratio)) + 1
+        replay = tokenize_sample(tok, list(iter_texts(d.replay, d.field)), budget, cfg.seed)
+        docs = mix_replay(docs, replay, d.replay_ratio, cfg.seed)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     ids, n_real = pack(docs, cfg.seq_len, tok.eos_token_id,
                        shuffle_seed=cfg.seed if d.shuffle_documents else None)

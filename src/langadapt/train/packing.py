@@ -39,6 +39,24 @@ def tokenize_documents(tok, texts: Iterable[str]) -> list[np.ndarray]:
     return out
 
 
+def tokenize_sample(tok, texts: list[str], budget: int, seed: int) -> list[np.ndarray]:
+    """Documents in a seeded random order, tokenized only until `budget` tokens are reached.
+
+    A replay corpus can be far larger than the share of it a run uses.
+    """
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    out: list[np.ndarray] = []
+    got = 0
+    for start in range(0, len(order), _BATCH):
+        chunk = tokenize_documents(tok, (texts[i] for i in order[start:start + _BATCH]))
+        out.extend(chunk)
+        got += sum(len(d) for d in chunk)
+        if got >= budget:
+            break
+    return out
+
+
 def mix_replay(docs: list[np.ndarray], replay: list[np.ndarray], ratio: float,
                seed: int) -> list[np.ndarray]:
     """Add replay documents (seeded order) until they are `ratio` of all tokens."""
