@@ -20,6 +20,8 @@ from langadapt.eval.ablation import (
 )
 from langadapt.models.loading import load_model
 
+SMALL = {"hidden": 32, "heads": 2, "kv_heads": 1, "intermediate": 64}  # fast tiny models
+
 TEXT = "Монгол Улсын нийслэл Улаанбаатар хот юм."
 
 
@@ -42,7 +44,7 @@ def qwen(tmp_path_factory, tokenizers_dir):
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("abl")
-    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6)
+    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6, **SMALL)
     adapter = _make_adapter(base, root / "lora", ["q_proj", "v_proj", "down_proj"])
     return {"base": load_model(base), "lora": load_model(adapter), "adapter_dir": adapter}
 
@@ -52,7 +54,7 @@ def m2m(tmp_path_factory, tokenizers_dir):
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("abl_m2m")
-    base = make_tiny("m2m100", tokenizers_dir / "qwen3", root / "base", layers=3)
+    base = make_tiny("m2m100", tokenizers_dir / "qwen3", root / "base", layers=3, **SMALL)
     adapter = _make_adapter(base, root / "lora", ["q_proj", "v_proj", "fc2"])
     return {"base": load_model(base), "lora": load_model(adapter)}
 

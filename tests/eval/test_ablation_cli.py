@@ -12,6 +12,8 @@ from langadapt.eval.ablation import EvalInputs, evaluate, run_ablation
 from langadapt.models.loading import load_model
 from langadapt.stages import StageContext, get_stage
 
+SMALL = {"hidden": 32, "heads": 2, "kv_heads": 1, "intermediate": 64}  # fast tiny models
+
 QUESTIONS = [
     {"question": "Монгол Улсын нийслэл аль хот вэ?", "choices": {"A": "Улаанбаатар", "B": "Дархан"},
      "answer": "A"},
@@ -27,7 +29,7 @@ def setup(tmp_path_factory, tokenizers_dir, data_dir):
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("abl_cli")
-    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=3)
+    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=3, **SMALL)
     torch.manual_seed(0)
     # init_lora_weights=False: random A and B, so the adapter changes the outputs
     peft = get_peft_model(AutoModelForCausalLM.from_pretrained(base),

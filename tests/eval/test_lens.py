@@ -10,6 +10,8 @@ from langadapt.errors import ConfigError
 from langadapt.eval.lens import EMBED, logit_lens
 from langadapt.models.loading import load_model
 
+SMALL = {"hidden": 32, "heads": 2, "kv_heads": 1, "intermediate": 64}  # fast tiny models
+
 TEXTS = ["Монгол Улсын нийслэл Улаанбаатар хот юм.", "Сайн байна уу?"]
 TARGETS = ["The capital of Mongolia is Ulaanbaatar.", "Hello?"]
 
@@ -26,7 +28,7 @@ def qwen(tmp_path_factory, tokenizers_dir):
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("lens")
-    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6)
+    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6, **SMALL)
     torch.manual_seed(0)
     # init_lora_weights=False: random A and B, so the adapter changes the outputs
     peft = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
@@ -36,7 +38,7 @@ def qwen(tmp_path_factory, tokenizers_dir):
     return {"base": load_model(base), "lora": load_model(root / "lora")}
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama", "gemma3"])
+@pytest.mark.parametrize("arch", ["qwen3", "gemma3"])  # llama shares the qwen3 layout
 def test_last_layer_reads_the_model_output(tiny_model, arch):
     loaded = load_model(tiny_model(arch))
     res = logit_lens(loaded, TEXTS, top_k=3)
@@ -104,10 +106,10 @@ def test_seq2seq_decoder_side(tiny_model):
 @pytest.mark.parametrize("base, message", [
     ("adapter-off", "needs a PEFT adapter"),
     ("yesterday", "pass a loaded model"),
-    ("llama", "tokenize differently"),
+    ("m2m100", "tokenize differently"),
 ])
 def test_base_errors(qwen, tiny_model, base, message):
-    if base == "llama":
-        base = load_model(tiny_model("llama"))
+    if base == "m2m100":
+        base = load_model(tiny_model("m2m100"))
     with pytest.raises(ConfigError, match=message):
         logit_lens(qwen["base"], TEXTS, base=base)
