@@ -19,6 +19,7 @@ from langadapt.eval.ablation import (
     selection_for,
 )
 from langadapt.models.loading import load_model
+from langadapt.runs import ResultRow
 
 SMALL = {"hidden": 32, "heads": 2, "kv_heads": 1, "intermediate": 64}  # fast tiny models
 
@@ -194,8 +195,30 @@ def test_seq2seq_loss_by_stack(m2m, data_dir):
                         src_lang="khk_Cyrl", tgt_lang="eng_Latn", limit=2, max_length=24)
     base = ablation.mean_nll(m2m["base"], inputs)[0].value
     got = {stack: {r.variant: r.value for r in run_ablation(m2m["lora"], ["all"], inputs,
-                                                           metrics=["loss"], stack=stack)}
+                                                           metrics=["loss"], stack=stack)
+                   if r.metric == "mean_nll"}
            for stack in ("both", "encoder")}
     assert got["both"]["lora-off:all"] == pytest.approx(base, abs=1e-9)
     assert got["encoder"]["lora-off:none"] == got["both"]["lora-off:none"]
     assert got["encoder"]["lora-off:all"] not in (base, got["both"]["lora-off:none"])
+
+
+def _items_row(spec, items, metric="mean_nll"):
+    return ResultRow(metric=metric, value=0.0, variant=f"lora-off:{spec}",
+                     extra={"ablate": spec, "disabled_layers": {}, "items": items})
+
+
+@pytest.mark.parametrize("variant_items, delta, ci, p", [
+    ([[2, 1], [3, 1], [4, 1]], 1.0, [1.0, 1.0], 0.0),    # every item 1 nat worse: certain
+    ([[1, 1], [2, 1], [3, 1]], 0.0, [0.0, 0.0], 1.0),    # identical to the full adapter
+    ([[0, 1], [1, 1], [2, 1]], -1.0, [-1.0, -1.0], 0.0),  # every item 1 nat better
+])
+def test_paired_deltas(variant_items, delta, ci, p):
+    none = _items_row("none", [[1, 1], [2, 1], [3, 1]])
+    rows = [none, _items_row("early", variant_items), _items_row("early", [[1, 1]], metric="other")]
+    (got,) = ablation.paired_deltas(rows)
+    assert got.metric == "mean_nll.delta" and got.variant == "lora-off:early"
+    assert got.value == pytest.approx(delta)
+    assert got.ci == pytest.approx(ci)
+    assert got.extra["p_value"] == pytest.approx(p)
+    assert "items" not in got.extra

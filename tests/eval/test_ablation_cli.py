@@ -47,8 +47,14 @@ def test_cli_rows_match_base_and_adapter(setup, tmp_path, capsys):
             "--limit", "2", "--max-length", "48", "--ablate", "early", "all", "--metrics", "loss",
             "--out", str(tmp_path), "--json"]
     assert main(args) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rows = [r for r in out if r["metric"] == "mean_nll"]
     assert [r["variant"] for r in rows] == ["lora-off:none", "lora-off:early", "lora-off:all"]
+    deltas = {r["variant"]: r for r in out if r["metric"] == "mean_nll.delta"}
+    assert set(deltas) == {"lora-off:early", "lora-off:all"}
+    assert deltas["lora-off:all"]["value"] == pytest.approx(rows[2]["value"] - rows[0]["value"])
+    assert 0 <= deltas["lora-off:all"]["extra"]["p_value"] <= 1
+    assert all("items" not in r["extra"] for r in out)
     assert rows[1]["extra"]["disabled_layers"] == {"decoder": [0]}
     inputs = EvalInputs(text=str(setup["text"]), limit=2, max_length=48)
     base = evaluate(load_model(setup["base"]), ["loss"], inputs)[0].value
@@ -91,7 +97,8 @@ def test_stage(setup, tmp_path):
                          inputs={"text": str(setup["text"]), "limit": 2, "max_length": 48})
     ctx = StageContext(stage_id="abl", out_dir=tmp_path / "out", run_dir=tmp_path, seed=3, variant="lora")
     rows = stage().run(opts, ctx)
-    assert [r.variant for r in rows] == ["lora+lora-off:none", "lora+lora-off:late"]
+    assert [r.variant for r in rows if r.metric == "mean_nll"] == ["lora+lora-off:none",
+                                                                   "lora+lora-off:late"]
     assert (tmp_path / "out" / "ablation.md").exists()
     assert (tmp_path / "cache" / "abl" / "variants" / "late.jsonl").exists()
     with pytest.raises(Exception, match="extra_forbidden|unknown|Extra"):

@@ -102,12 +102,17 @@ def _need(inputs: EvalInputs, metric: str, *fields: str) -> None:
 
 @register_evaluator("loss")
 def mean_nll(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[ResultRow]:
-    """Mean next-token negative log-likelihood (nats/token): a quick, tokenizer-bound check."""
+    """Mean next-token negative log-likelihood (nats/token): a quick, tokenizer-bound check.
+
+    With one tokenizer across the variants, its paired differences are as telling as
+    bpb's; the per-item `[nats, tokens]` go to `extra.items` for the paired test.
+    """
+    from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
     from langadapt.eval.lens import encode_batches, read_texts, to_device
 
     _need(inputs, "loss", "text")
     texts, targets = read_texts(inputs.text, inputs.targets, inputs.limit)
-    total, count = 0.0, 0
+    items: list[list[float]] = []
     device = next(loaded.model.parameters()).device
     for batch in encode_batches(loaded, texts, targets=targets, src_lang=inputs.src_lang,
                                 tgt_lang=inputs.tgt_lang, max_length=inputs.max_length,
@@ -116,13 +121,16 @@ def mean_nll(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[Re
             logits = loaded.model(**to_device(batch, device)).logits.float()
         labels = batch["labels"].to(device)
         # flattened: cross_entropy on a transposed (B, V, T) view is many times slower
-        total += F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1),
-                                 ignore_index=-100, reduction="sum").item()
-        count += int((labels != -100).sum())
+        nll = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100,
+                              reduction="none").view(labels.shape).sum(-1)
+        items += [[float(a), float(b)] for a, b in zip(nll, (labels != -100).sum(-1))]
+    value, low, high = bootstrap_ci(items, ratio_of_sums(0, 1), n=1000, seed=inputs.seed)
     sig = signature(options={"unit": "nats/token", "max_length": inputs.max_length,
-                             "limit": inputs.limit}, data=[p for p in (inputs.text, inputs.targets) if p])
-    return [ResultRow(metric="mean_nll", value=total / max(count, 1), n=count, model=loaded.name,
-                      dataset=Path(inputs.text).name, signature=sig)]
+                             "limit": inputs.limit, "bootstrap": 1000, "ci": 0.95}, seed=inputs.seed,
+                    data=[p for p in (inputs.text, inputs.targets) if p])
+    return [ResultRow(metric="mean_nll", value=value, ci=None if low is None else [low, high],
+                      n=int(sum(b for _, b in items)), model=loaded.name, dataset=Path(inputs.text).name,
+                      signature=sig, extra={"items": items})]
 
 
 @register_evaluator("bpb")
@@ -292,6 +300,9 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
         if cache:
             write_results(cache, got)
         rows += got
+    rows += paired_deltas(rows, seed=inputs.seed)
+    for r in rows:
+        r.extra.pop("items", None)  # per-item statistics stay in the variant files
     if out:
         write_results(out / "results.jsonl", rows)
         atomic_write_text(out / "ablation.md", ablation_table(rows))
@@ -299,6 +310,40 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
 
         plot_ablation(rows, out / "ablation.png")
     return rows
+
+
+def paired_deltas(rows: list[ResultRow], *, n: int = 1000, seed: int = 0) -> list[ResultRow]:
+    """`<metric>.delta` rows: each variant minus the full adapter, paired over the same items.
+
+    Only metrics whose rows carry per-item `[numerator, denominator]` statistics
+    (`extra.items`, e.g. `mean_nll`) get one. The interval and the two-sided p-value
+    come from one paired bootstrap: both variants are resampled with the same indices.
+    """
+    import numpy as np
+
+    full = {r.metric: r for r in rows if r.extra.get("ablate") == "none" and r.extra.get("items")}
+    out = []
+    for r in rows:
+        ref = full.get(r.metric)
+        if ref is None or r is ref or not r.extra.get("items"):
+            continue
+        a, b = np.asarray(r.extra["items"], float), np.asarray(ref.extra["items"], float)
+        if a.shape != b.shape:
+            continue
+
+        def delta(idx, a=a, b=b) -> float:
+            return float(a[idx, 0].sum() / a[idx, 1].sum() - b[idx, 0].sum() / b[idx, 1].sum())
+
+        point = delta(np.arange(len(a)))
+        rng = np.random.default_rng(seed)
+        samples = np.array([delta(rng.integers(0, len(a), len(a))) for _ in range(n)])
+        low, high = np.quantile(samples, [0.025, 0.975])
+        p = min(1.0, 2 * min(float((samples <= 0).mean()), float((samples >= 0).mean())))
+        extra = {k: v for k, v in r.extra.items() if k != "items"}
+        out.append(r.model_copy(update={
+            "metric": f"{r.metric}.delta", "value": point, "ci": [float(low), float(high)],
+            "extra": {**extra, "p_value": p, "test": f"paired bootstrap ({n}) vs lora-off:none"}}))
+    return out
 
 
 def _fmt(r: ResultRow) -> str:
@@ -310,6 +355,8 @@ def _fmt(r: ResultRow) -> str:
     text = num(r.value)
     if r.ci:
         text += f" [{num(r.ci[0])}, {num(r.ci[1])}]"
+    if r.extra.get("p_value") is not None:
+        text += f" (p={r.extra['p_value']:.3g})"
     return text
 
 
