@@ -342,7 +342,8 @@ def paired_deltas(rows: list[ResultRow], *, n: int = 1000, seed: int = 0) -> lis
         extra = {k: v for k, v in r.extra.items() if k != "items"}
         out.append(r.model_copy(update={
             "metric": f"{r.metric}.delta", "value": point, "ci": [float(low), float(high)],
-            "extra": {**extra, "p_value": p, "test": f"paired bootstrap ({n}) vs lora-off:none"}}))
+            "extra": {**extra, "p_value": p, "resamples": n,
+                      "test": "paired bootstrap vs lora-off:none"}}))
     return out
 
 
@@ -355,8 +356,9 @@ def _fmt(r: ResultRow) -> str:
     text = num(r.value)
     if r.ci:
         text += f" [{num(r.ci[0])}, {num(r.ci[1])}]"
-    if r.extra.get("p_value") is not None:
-        text += f" (p={r.extra['p_value']:.3g})"
+    p = r.extra.get("p_value")
+    if p is not None:  # a bootstrap p-value of 0 only says p < 1/resamples
+        text += f" (p={p:.3g})" if p > 0 else f" (p<{1 / r.extra.get('resamples', 1000):.3g})"
     return text
 
 
