@@ -90,7 +90,7 @@ def plot_lens_heatmap(detail: dict, path: str | Path, title: str = "logit lens: 
 
 
 def plot_ablation(rows: Iterable[ResultRow], path: str | Path) -> Path:
-    """One panel per metric, one bar per ablation variant, 95% CI as error bars when known."""
+    """One panel per metric, one point (a bar for `.delta` rows) per variant, 95% CIs as error bars."""
     rows = [r for r in rows if "ablate" in r.extra and r.value is not None]
     if not rows:
         raise ValueError("no ablation rows to plot")
@@ -103,7 +103,11 @@ def plot_ablation(rows: Iterable[ResultRow], path: str | Path) -> Path:
         err = None
         if all(r.ci for r in sel):
             err = [[r.value - r.ci[0] for r in sel], [r.ci[1] - r.value for r in sel]]
-        ax.bar(xs, [r.value for r in sel], yerr=err, capsize=3, color="#4c72b0")
+        if metric.endswith(".delta"):  # differences from the full adapter: bars from zero
+            ax.bar(xs, [r.value for r in sel], yerr=err, capsize=3, color="#4c72b0")
+            ax.axhline(0, color="black", lw=0.8)
+        else:  # absolute scores: points, so small differences are not flattened by a 0 axis
+            ax.errorbar(xs, [r.value for r in sel], yerr=err, fmt="o", capsize=3, color="#4c72b0")
         labels = [r.extra["ablate"] for r in sel]
         if len(set(labels)) < len(labels):  # several recipe variants: name them in full
             labels = [r.variant or r.extra["ablate"] for r in sel]
