@@ -63,11 +63,11 @@ def test_interrupted_run_resumes_to_the_same_file(m2m, source, tmp_path):
     assert len(lines) == 13 and lines[4] == "" and lines[11] == lines[1]
 
 
-def test_killed_cli_run_resumes_to_the_same_file(tiny_model, source, tmp_path):
+def test_killed_cli_run_resumes_to_the_same_file(tiny_model, m2m, source, tmp_path):
     model = str(tiny_model("m2m100"))
     whole = tmp_path / "whole.txt"
-    translate_file(model, source, whole, src="khk_Cyrl", tgt="eng_Latn",
-                   gen=GenerationOptions(batch_size=1, max_new_tokens=5, device="cpu"), flush_every=1)
+    translate_file(m2m, source, whole, src="khk_Cyrl", tgt="eng_Latn",
+                   gen=GenerationOptions(batch_size=1, max_new_tokens=5), flush_every=1)
     out = tmp_path / "killed.txt"
     cmd = [sys.executable, "-m", "langadapt", "translate", "--model", model, "--src", "khk_Cyrl",
            "--tgt", "eng_Latn", "--batch-size", "1", "--max-new-tokens", "5", "--device", "cpu",
