@@ -6,7 +6,7 @@ Mongolian news, the tokenizer is extended on the same text, the model is resized
 each init method, and held-out bpb is measured (the base model's bpb is the baseline,
 so `ratio` = bpb(method) / bpb(base); 1.0 means the new tokens cost nothing).
 
-    python benchmarks/embedding_init.py [--work DIR] [--pretrain-steps 300] [--add 1000]
+    python benchmarks/embedding_init.py [--work DIR] [--pretrain-steps 1000] [--add 1000]
         [--train-steps 0] [--methods fvt mean random focus] [--trim]
 
 `--trim` first trims the Qwen3 tokenizer to the ids the training text (plus the byte
@@ -70,7 +70,7 @@ def emit(name: str, value: float, baseline: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="runs/bench-embedding-init")
-    ap.add_argument("--pretrain-steps", type=int, default=300)
+    ap.add_argument("--pretrain-steps", type=int, default=1000)
     ap.add_argument("--add", type=int, default=1000)
     ap.add_argument("--train-steps", type=int, default=0, help="embeddings-only steps after init")
     ap.add_argument("--heldout", type=int, default=200)
