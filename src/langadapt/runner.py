@@ -10,6 +10,7 @@ marker holds the same key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -141,6 +142,8 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
             "seconds": round(time.perf_counter() - t0, 3), "finished": time.time(),
             "options": inst.raw, "rows": [r.model_dump() for r in rows]})
     shutil.rmtree(work, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        work.parent.rmdir()  # only when no other stage keeps work there
     return rows
 
 
