@@ -24,7 +24,7 @@ quickstart: setup
 	$(BIN)/langadapt run recipes/quickstart.yaml
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: setup
 	@for f in benchmarks/*.py; do echo "# $$f"; $(BIN)/python $$f || exit 1; done
