@@ -63,8 +63,8 @@ def main() -> None:
     lines += [x for x in (data / "flores/khk_Cyrl.dev.txt").read_text("utf-8").splitlines() if x]
     old = Tokenizer.from_file(str(base / "tokenizer.json"))
     new = Tokenizer.from_file(str(out / f"{args.base}+{args.add}" / "tokenizer.json"))
-    emit(f"encode_{args.base}_+{args.add}_mn_chars_per_s", encode_speed(new, lines), "chars/s (baseline: base)",
-         encode_speed(old, lines))
+    emit(f"encode_{args.base}_+{args.add}_mn_chars_per_s", encode_speed(new, lines),
+         "chars/s (baseline: base)", encode_speed(old, lines))
 
 
 if __name__ == "__main__":
