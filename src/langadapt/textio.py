@@ -48,26 +48,36 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def json_objects(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(1-based line number, object) for each non-blank JSON line; bad lines raise DataError."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=n) from None
+        if not isinstance(rec, dict):
+            raise DataError("record is not a JSON object", file=str(path), line=n)
+        yield n, rec
+
+
 def iter_records(path: Path, field: str = "text") -> Iterator[tuple[int, str]]:
     """(1-based line number, text) for each non-empty document of one file."""
     is_json = ".jsonl" in path.name or path.name.endswith(".json.gz")
     try:
         with _open_text(path) as f:
+            if is_json:
+                for n, rec in json_objects(f, path):
+                    if field not in rec:
+                        raise DataError(f"record has no field '{field}'", file=str(path), line=n)
+                    if rec[field]:
+                        yield n, str(rec[field])
+                return
             for n, line in enumerate(f, 1):
                 line = line.rstrip("\n").rstrip("\r")
-                if not line.strip():
-                    continue
-                if not is_json:
+                if line.strip():
                     yield n, line
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=n) from None
-                if not isinstance(rec, dict) or field not in rec:
-                    raise DataError(f"record has no field '{field}'", file=str(path), line=n)
-                if rec[field]:
-                    yield n, str(rec[field])
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 ({e.reason}); clean it with 'langadapt data clean' first",
                         file=str(path)) from None

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from langadapt.errors import ConfigError, DataError, LangadaptError
 from langadapt.generate import GenerationOptions, output_options, translate_texts
 from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, hash_obj, signature
-from langadapt.textio import read_lines
+from langadapt.textio import json_objects, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,7 @@ def read_document(path: str | Path, fields: Sequence[str] = ("text",)) -> Docume
                 texts.append(line)
         return Document(path, lines, None, slots, texts)
     records = []
-    for n, raw in enumerate(raw_lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=n) from None
-        if not isinstance(rec, dict):
-            raise DataError("record is not a JSON object", file=str(path), line=n)
+    for n, rec in json_objects(raw_lines, path):
         for f in fields:
             for sub, value in _field_texts(rec.get(f), f, str(path), n):
                 slots.append((len(records), f, sub))

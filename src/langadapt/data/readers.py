@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from langadapt.data import encoding as enc
 from langadapt.errors import DataError
+from langadapt.textio import json_objects
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".parquet", ".tsv", ".csv")
 Record = tuple[str, int, str]
@@ -96,14 +96,8 @@ def _txt_paragraphs(f: io.TextIOBase, path: str) -> Iterator[Record]:
 
 
 def _jsonl(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
-    for n, line in enumerate(f, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON ({e.msg})", file=path, line=n) from None
-        if not isinstance(rec, dict) or field not in rec:
+    for n, rec in json_objects(f, path):
+        if field not in rec:
             raise DataError(f"record has no field '{field}' (choose one with --field)", file=path, line=n)
         if rec[field]:
             yield path, n, str(rec[field])

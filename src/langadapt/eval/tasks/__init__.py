@@ -15,7 +15,6 @@ Loaders turn a file of a benchmark's real format into `Item`s; a new format is o
 
 from __future__ import annotations
 
-import json
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pydantic import Field, PrivateAttr
 
 from langadapt.config import StrictModel, load_config
 from langadapt.errors import ConfigError, DataError
+from langadapt.textio import json_objects
 
 TASKS_DIR = Path(__file__).parent
 
@@ -131,16 +131,7 @@ def load_items(task: Task, data: str | Path | None = None, limit: int | None = N
 def _records(path: Path):
     """(line number, dict) for each JSON line of a file (blank lines skipped)."""
     with open(path, encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=n) from None
-            if not isinstance(rec, dict):
-                raise DataError("expected a JSON object", file=str(path), line=n)
-            yield n, rec
+        yield from json_objects(f, path)
 
 
 def _need(rec: dict, keys: tuple[str, ...], path: Path, n: int) -> None:
