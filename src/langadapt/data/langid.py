@@ -16,7 +16,9 @@ No backend separates Buryat from Mongolian; the profile's
 letters Mongolian does not have.
 
 A new backend is one function registered with `@register_backend("name")`;
-the profile's `langid.<name>` gives the label it uses for the language.
+the profile's `langid.<name>` gives the label it uses for the language. A
+predictor may carry a `many(texts)` attribute for batches (py3langid's does:
+`py3langid_batch`); `LanguageFilter` classifies `batch_size` documents at once.
 """
 
 from __future__ import annotations
@@ -64,12 +66,15 @@ def _fasttext176() -> Predictor:
 def _py3langid() -> Predictor:
     from py3langid.langid import _load_identifier
 
+    from langadapt.data.py3langid_batch import BatchClassifier
+
     ident = _load_identifier(norm_probs=True)
 
     def predict(text: str) -> tuple[str, float]:
         label, prob = ident.classify(text)
         return label, float(prob)
 
+    predict.many = BatchClassifier(ident).classify_many  # ~6x faster on many short texts
     return predict
 
 
@@ -98,6 +103,13 @@ def get_backend(name: str) -> Predictor:
     return BACKENDS[name]()
 
 
+def predict_many(name: str, texts: list[str]) -> list[tuple[str, float]]:
+    """Classify many texts; backends with a batch path (`predictor.many`) use it."""
+    predict = get_backend(name)
+    many = getattr(predict, "many", None)
+    return many(texts) if many else [predict(t) for t in texts]
+
+
 def label_for(profile: LanguageProfile, backend: str) -> str:
     label = getattr(profile.langid, backend, None)
     if not label:
@@ -124,26 +136,35 @@ class LanguageFilter(BaseFilter):
         min_score: float | None = None,
         lines: Literal["doc", "drop"] = "doc",
         exclusion_writer=None,
+        batch_size: int = 1024,
     ):
-        super().__init__(exclusion_writer)
+        super().__init__(exclusion_writer, batch_size=batch_size)
         self.profile, self.backend = profile, backend
         self.label = label_for(profile, backend)
         self.min_score = profile.langid.min_score if min_score is None else min_score
         self.lines = lines
 
-    def _ok(self, text: str) -> tuple[bool, str, float]:
-        label, score = get_backend(self.backend)(text)
-        return label == self.label and score >= self.min_score, label, score
+    def _ok(self, label: str, score: float) -> bool:
+        return label == self.label and score >= self.min_score
 
     def filter(self, doc) -> bool | tuple[bool, str]:
-        if self.lines == "drop" and "\n" in doc.text:
-            lines = doc.text.split("\n")
-            kept = [ln for ln in lines if self._ok(ln)[0]]
-            if len(kept) != len(lines):
-                self.stat_update("lines_dropped", value=len(lines) - len(kept), unit="line")
+        return self.filter_batch([doc])[0]
+
+    def filter_batch(self, batch: list) -> list[bool | tuple[bool, str]]:
+        if self.lines == "drop":
+            self._drop_foreign_lines([d for d in batch if "\n" in d.text])
+        results = []
+        for doc, (label, score) in zip(batch, predict_many(self.backend, [d.text for d in batch])):
+            doc.metadata["lang"], doc.metadata["lang_score"] = label, round(score, 4)
+            results.append(True if doc.text and self._ok(label, score) else (False, "language"))
+        return results
+
+    def _drop_foreign_lines(self, docs: list) -> None:
+        """Remove the lines of multi-line documents that are not in the language (counted)."""
+        lines = [doc.text.split("\n") for doc in docs]
+        verdicts = iter(predict_many(self.backend, [ln for doc_lines in lines for ln in doc_lines]))
+        for doc, doc_lines in zip(docs, lines):
+            kept = [ln for ln in doc_lines if self._ok(*next(verdicts))]
+            if len(kept) != len(doc_lines):
+                self.stat_update("lines_dropped", value=len(doc_lines) - len(kept), unit="line")
                 doc.text = "\n".join(kept)
-            if not kept:
-                return False, "language"
-        ok, label, score = self._ok(doc.text)
-        doc.metadata["lang"], doc.metadata["lang_score"] = label, round(score, 4)
-        return True if ok else (False, "language")
