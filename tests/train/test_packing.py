@@ -89,3 +89,70 @@ def test_cpt_objective_mixes_replay_and_holds_out_eval(tokenizers_dir, data_dir)
     share = 1 - main_only.num_train_tokens / mixed.num_train_tokens
     assert abs(share - 0.25) < 0.02
     assert main_only.eval is not None and len(main_only.eval) == len(mixed.eval)   # replay never in eval
+
+
+def test_document_positions_restart_after_eos():
+    from langadapt.train.packing import document_positions
+
+    ids = torch.tensor([5, 6, 0, 7, 8, 9, 0, 0, 4])
+    assert document_positions(ids, 0).tolist() == [0, 1, 2, 0, 1, 2, 3, 0, 0]
+    assert document_positions(torch.tensor([], dtype=torch.long), 0).tolist() == []
+
+
+def test_separate_documents_items():
+    ids, n_real = pack(_docs(3, 2), 4, eos_id=0, keep_remainder=True, pad_id=0)
+    ds = PackedDataset(ids, n_real, eos_id=0)
+    first, last = ds[0], ds[1]
+    assert set(first) == {"input_ids", "labels", "position_ids"}  # no attention mask at all
+    assert first["position_ids"].tolist() == [0, 1, 2, 3]
+    assert last["input_ids"].tolist() == [4, 5, 0, 0] and last["labels"].tolist() == [4, 5, 0, -100]
+    assert last["position_ids"].tolist() == [0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "llama", "gemma3"])
+def test_packed_documents_do_not_see_each_other(arch, tmp_path, tokenizers_dir):
+    """A document's logits inside a packed block equal its logits alone (real architectures)."""
+    from transformers import AutoModelForCausalLM
+
+    from langadapt.models.tiny import make_tiny
+
+    tok_dir = tokenizers_dir / {"qwen3": "qwen3", "llama": "llama3", "gemma3": "gemma3"}[arch]
+    model = AutoModelForCausalLM.from_pretrained(
+        make_tiny(arch, tok_dir, tmp_path / arch, layers=2, hidden=32, heads=2, kv_heads=1,
+                  intermediate=64, seed=0))
+    model.eval()
+    eos = model.config.eos_token_id
+    eos = eos[0] if isinstance(eos, list) else eos
+    a, b = _docs(5, 7)
+    ids, n_real = pack([a + 1000, b + 1000], 14, eos_id=eos)
+    item = PackedDataset(ids, n_real, eos_id=eos)[0]
+    with torch.no_grad():
+        packed = model(input_ids=item["input_ids"][None], position_ids=item["position_ids"][None],
+                       use_cache=False).logits[0]
+        alone = model(input_ids=torch.tensor([list(b + 1000) + [eos]]), use_cache=False).logits[0]
+        joined = model(input_ids=item["input_ids"][None], use_cache=False).logits[0]
+    torch.testing.assert_close(packed[6:], alone, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(joined[6:], alone, atol=1e-3)  # without the positions it would see doc a
+
+
+def test_trainer_loss_keeps_documents_apart(small_model, tmp_path):
+    """LangadaptTrainer's loss on a packed block equals the loss of its documents scored alone."""
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM, TrainingArguments
+
+    from langadapt.train.trainer import LangadaptTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(small_model("qwen3"))
+    eos = model.config.eos_token_id
+    a, b = (d + 1000 for d in _docs(5, 7))
+    ids, n_real = pack([a, b], 14, eos_id=eos)
+    batch = {k: v[None] for k, v in PackedDataset(ids, n_real, eos_id=eos)[0].items()}
+    trainer = LangadaptTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to=[]))
+    with torch.no_grad():
+        packed = trainer.compute_loss(model, batch)
+        first = model(input_ids=torch.tensor([[*a, eos]]), use_cache=False).logits[0]
+        second = model(input_ids=torch.tensor([[*b, eos]]), use_cache=False).logits[0]
+    # doc a predicts its own tokens and (from its EOS) b's first token; doc b predicts the rest
+    logits = torch.cat([first, second[:-1]])
+    targets = torch.tensor([*a[1:], eos, b[0], *b[1:], eos])
+    torch.testing.assert_close(packed, F.cross_entropy(logits, targets), rtol=1e-5, atol=1e-6)

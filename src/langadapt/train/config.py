@@ -35,6 +35,7 @@ class DataOptions(StrictModel):
     replay: list[str] | None = None      # cpt: a second corpus mixed in (e.g. the base language)
     replay_ratio: float = Field(0.0, ge=0.0, lt=1.0)   # share of replay tokens in the training mix
     shuffle_documents: bool = True       # cpt: shuffle documents (seeded) before packing
+    separate_documents: bool = True      # cpt: packed documents attend only to themselves
 
     _lists = field_validator("train", "eval", "replay", mode="before")(_as_list)
 

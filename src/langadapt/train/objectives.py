@@ -94,9 +94,10 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     if len(ids) == 0:
         raise DataError(f"fewer training tokens than one sequence of {cfg.seq_len}",
                         file=", ".join(d.train))
-    train = PackedDataset(ids, n_real)
+    sep = tok.eos_token_id if d.separate_documents else None
+    train = PackedDataset(ids, n_real, eos_id=sep)
     eval_ds = PackedDataset(*pack(ev, cfg.seq_len, tok.eos_token_id, keep_remainder=True,
-                                  pad_id=pad)) if ev else None
+                                  pad_id=pad), eos_id=sep) if ev else None
     log.info("cpt: %d packed blocks of %d tokens%s", len(train), cfg.seq_len,
              f", {len(eval_ds)} eval blocks" if eval_ds else "")
     return TrainData(train, eval_ds, default_data_collator, train.num_tokens, padded=False)

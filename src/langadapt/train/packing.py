@@ -2,7 +2,13 @@
 
 Padding every line to the sequence length (what the original scripts did) wastes
 most of each batch on short sentences; packing fills every position with real text.
-Blocks may cross document boundaries (separated by EOS), as in standard LM pretraining.
+
+By default each document attends only to itself: `PackedDataset(separate_documents=True)`
+gives every block `position_ids` that restart after each EOS and no attention mask,
+which transformers turns into a block-diagonal causal mask (sdpa, eager, flex and
+flash-attention kernels alike; see `masking_utils.find_packed_sequence_indices`).
+With `separate_documents=False` blocks attend across document boundaries (separated
+by EOS only), as in classic LM pretraining.
 """
 
 from __future__ import annotations
@@ -107,11 +113,30 @@ def pack(docs: Sequence[np.ndarray], seq_len: int, eos_id: int, *, shuffle_seed:
     return torch.from_numpy(np.concatenate(blocks)), torch.tensor(n_real, dtype=torch.long)
 
 
-class PackedDataset(Dataset):
-    """Fixed-length blocks; labels equal the inputs (the model shifts them), padding is -100."""
+def document_positions(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """Position of each token inside its document; a document ends with (and includes) its EOS.
 
-    def __init__(self, input_ids: torch.Tensor, n_real: torch.Tensor):
-        self.input_ids, self.n_real = input_ids, n_real
+    `[a b EOS c d]` -> `[0 1 2 0 1]`: a new document starts after every EOS.
+    """
+    idx = torch.arange(len(ids))
+    starts = torch.zeros(len(ids), dtype=torch.bool)
+    if len(ids):
+        starts[0] = True
+        starts[1:] = ids[:-1] == eos_id
+    first = torch.cummax(torch.where(starts, idx, torch.zeros_like(idx)), dim=0).values
+    return idx - first
+
+
+class PackedDataset(Dataset):
+    """Fixed-length blocks; labels equal the inputs (the model shifts them), padding is -100.
+
+    With `eos_id` given (`separate_documents`), items carry `position_ids` that restart
+    at every document, so attention stays inside documents; padding sits at the end of a
+    block, where causal attention never lets real tokens see it, so no mask is needed.
+    """
+
+    def __init__(self, input_ids: torch.Tensor, n_real: torch.Tensor, eos_id: int | None = None):
+        self.input_ids, self.n_real, self.eos_id = input_ids, n_real, eos_id
         # full blocks need no attention mask: without one the model takes the plain causal path
         self.padded = bool((n_real < input_ids.shape[1]).any()) if len(n_real) else False
 
@@ -120,6 +145,10 @@ class PackedDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ids = self.input_ids[i]
+        if self.eos_id is not None:
+            labels = ids.clone()
+            labels[int(self.n_real[i]):] = -100
+            return {"input_ids": ids, "labels": labels, "position_ids": document_positions(ids, self.eos_id)}
         if not self.padded:
             return {"input_ids": ids, "labels": ids}
         n = int(self.n_real[i])

@@ -149,6 +149,11 @@ class LangadaptTrainer(Trainer):
         self.optimizer = cls(groups, **kwargs)
         return self.optimizer
 
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        # A training forward needs no KV cache; without one transformers also honours packed
+        # `position_ids` (per-document attention, see train/packing.py) instead of ignoring them.
+        return super().compute_loss(model, {**inputs, "use_cache": False}, *args, **kwargs)
+
 
 def training_arguments(cfg: TrainConfig, has_eval: bool, padded: bool = True) -> TrainingArguments:
     _, bf16 = _dtypes(cfg)
