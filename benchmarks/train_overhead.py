@@ -2,12 +2,14 @@
 
 Same tiny Qwen3-architecture model (real Qwen3 tokenizer), same packed blocks of
 `${data}/mono/bible_mbspeech.txt`, same batch; langadapt runs through `train()` with its
-JSONL logging every step, the bare Trainer with nothing extra. Runs alternate
+JSONL logging every step, the bare Trainer with nothing extra. By default both keep
+packed documents apart (langadapt's default: position ids restarting per document, a
+training forward without KV cache); `--joined` lets both attend across documents. Runs alternate
 (bare, langadapt, bare, langadapt, …) and the median of each side is compared, so
 load from other processes hits both alike.
 
     python benchmarks/train_overhead.py [--repeats 2] [--steps 6] [--seq-len 128] [--batch-size 4]
-        [--model DIR]
+        [--model DIR] [--joined]
 
 Prints JSON lines {"name", "value", "unit", "baseline", "ratio"}; `ratio` = langadapt / bare.
 """
@@ -53,6 +55,7 @@ class StepClock(TrainerCallback):
 
 def bare(model_dir: Path, ds: PackedDataset, a, out: str) -> float:
     model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.config.use_cache = False  # what a bare-Trainer user must do for per-document attention
     args = TrainingArguments(output_dir=out, max_steps=a.steps + 1, per_device_train_batch_size=a.batch_size,
                              learning_rate=1e-3, report_to="none", save_strategy="no", seed=0,
                              logging_steps=10_000, disable_tqdm=True, dataloader_pin_memory=False,
@@ -64,7 +67,8 @@ def bare(model_dir: Path, ds: PackedDataset, a, out: str) -> float:
 
 
 def ours(model_dir: Path, text: Path, a, out: str) -> float:
-    cfg = TrainConfig(model=str(model_dir), data={"train": [str(text)], "shuffle_documents": False},
+    data = {"train": [str(text)], "shuffle_documents": False, "separate_documents": not a.joined}
+    cfg = TrainConfig(model=str(model_dir), data=data,
                       method="full", max_steps=a.steps + 1, seq_len=a.seq_len, batch_size=a.batch_size,
                       lr=1e-3, output_dir=out, tensorboard=False)
     clock = StepClock()
@@ -80,6 +84,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--model", help="an existing model folder (e.g. a trimmed-vocabulary tiny model); "
                                     "default: a tiny Qwen3 with the full Qwen3 tokenizer")
+    ap.add_argument("--joined", action="store_true", help="blocks attend across documents (both sides)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     text = data_root() / "mono" / "bible_mbspeech.txt"
@@ -87,7 +92,8 @@ def main() -> None:
         model_dir = Path(a.model) if a.model else make_tiny("qwen3", tokenizers_root() / "qwen3",
                                                             Path(work) / "m")
         tok = load_tokenizer(model_dir)
-        ds = PackedDataset(*pack(tokenize_documents(tok, iter_texts([text])), a.seq_len, tok.eos_token_id))
+        blocks = pack(tokenize_documents(tok, iter_texts([text])), a.seq_len, tok.eos_token_id)
+        ds = PackedDataset(*blocks, eos_id=None if a.joined else tok.eos_token_id)
         b, o = [], []
         for i in range(a.repeats):
             b.append(bare(model_dir, ds, a, f"{work}/b{i}"))
