@@ -60,7 +60,9 @@ def _clean(args) -> int:
         quality=not args.no_quality,
         dedup_exact=not args.no_dedup_exact,
         dedup_near=not args.no_dedup_near,
+        minhash_unit=args.minhash_unit,
         minhash_ngrams=args.minhash_ngrams,
+        minhash_char_max=args.minhash_char_max,
         decontaminate=args.decontaminate,
         decontaminate_ngram=args.decontaminate_ngram,
         rejected_samples=args.rejected_samples,
@@ -134,7 +136,21 @@ def register(sub) -> None:
     c.add_argument("--no-quality", action="store_true", help="skip the quality filters")
     c.add_argument("--no-dedup-exact", action="store_true")
     c.add_argument("--no-dedup-near", action="store_true")
-    c.add_argument("--minhash-ngrams", type=int, default=2, help="MinHash word n-gram size (2)")
+    c.add_argument(
+        "--minhash-unit",
+        choices=("char", "word"),
+        default="char",
+        help="MinHash shingles: character n-grams (default, for sentences) or word n-grams",
+    )
+    c.add_argument(
+        "--minhash-ngrams", type=int, help="MinHash n-gram size (default 4 characters, or 2 words)"
+    )
+    c.add_argument(
+        "--minhash-char-max",
+        type=int,
+        default=1000,
+        help="with --minhash-unit char, longer documents get word 5-grams (characters; 0: never)",
+    )
     c.add_argument("--rejected-samples", type=int, default=100, help="rejected documents kept per reason")
     _add_common(c)
     c.set_defaults(func=_clean)

@@ -50,9 +50,11 @@ class CleanOptions(StrictModel):
     quality: bool = True
     dedup_exact: bool = True
     dedup_near: bool = True
-    minhash_ngrams: int = 2
-    minhash_buckets: int = 20
-    minhash_hashes_per_bucket: int = 5
+    minhash_unit: Literal["char", "word"] = "char"  # shingles: character or word n-grams
+    minhash_ngrams: int | None = Field(None, ge=1)  # default: 4 characters, or 2 words
+    minhash_char_max: int = Field(1000, ge=0)  # unit char: longer documents get word 5-grams (0: never)
+    minhash_buckets: int | None = Field(None, ge=1)  # default: 24 (char), 20 (word)
+    minhash_hashes_per_bucket: int | None = Field(None, ge=1)  # default: 8 (char), 5 (word)
     decontaminate: list[str] = Field(default_factory=list)
     decontaminate_ngram: int = 13
     decontaminate_field: str = "text"
@@ -124,7 +126,13 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
 
     profile = load_profile(opts.lang)
     out, work, w = Path(out_dir), Path(out_dir) / "work", opts.workers
-    mh = minhash_config(opts.minhash_ngrams, opts.minhash_buckets, opts.minhash_hashes_per_bucket, opts.seed)
+    mh = minhash_config(
+        opts.minhash_unit,
+        opts.minhash_ngrams,
+        opts.minhash_buckets,
+        opts.minhash_hashes_per_bucket,
+        opts.seed,
+    )
     exact = [ExactDedupFilter(str(work / "exact"))] if opts.dedup_exact else []
     stages = [StageSpec("filter", _filter_steps(opts, work, profile), w)]
     if opts.dedup_exact:
@@ -137,7 +145,13 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
         stages += [
             StageSpec(
                 "minhash_sig",
-                [ShardReader(str(work / "filtered")), *exact, MinhashSignature(sig, config=mh, language=tok)],
+                [
+                    ShardReader(str(work / "filtered")),
+                    *exact,
+                    MinhashSignature(
+                        sig, config=mh, language=tok, unit=opts.minhash_unit, char_max=opts.minhash_char_max
+                    ),
+                ],
                 w,
             ),
             StageSpec("minhash_buckets", [MinhashDedupBuckets(sig, buckets, config=mh)], mh.num_buckets),
