@@ -27,7 +27,7 @@ from datatrove.pipeline.dedup.minhash import (
 )
 from datatrove.pipeline.filters import GopherQualityFilter
 
-from langadapt.data.dedup import MinhashSignature
+from langadapt.data.dedup import DatatroveSignature
 from langadapt.data.outputs import ShardReader, ShardWriter
 from langadapt.data.pipeline import CleanOptions, clean
 from langadapt.data.quality import RegexWordTokenizer
@@ -68,7 +68,10 @@ def baseline(path: Path, work: Path, workers: int) -> None:
             workers,
         ),
         (
-            [ShardReader(str(work / "mid")), MinhashSignature(str(work / "sigs"), config=cfg, language=tok)],
+            [
+                ShardReader(str(work / "mid")),
+                DatatroveSignature(str(work / "sigs"), config=cfg, language=tok),
+            ],
             workers,
         ),
         ([MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=cfg)], cfg.num_buckets),

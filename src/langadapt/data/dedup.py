@@ -41,14 +41,21 @@ from pathlib import Path
 import numpy as np
 import regex
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.dedup.minhash import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupSignature,
+    _mersenne_prime,
+)
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig, simplify_text
+from datatrove.utils.typeshelper import StatHints
 
 from langadapt.runs import atomic_write_bytes
 
 _SPACE = re.compile(r"\s+")
+SIGNATURE_BLOCK = 4096  # documents per write in MinhashSignature.run
 
 
 def content_hash(text: str) -> int:
@@ -106,7 +113,17 @@ def _word_hashes(s: str, n: int) -> np.ndarray:
     return np.fromiter(map(xxh64_text, grams), dtype=np.uint64).reshape(-1, 1)
 
 
-class MinhashSignature(MinhashDedupSignature):
+class DatatroveSignature(MinhashDedupSignature):
+    """datatrove's MinHash stage 1 as it is, except for a hash function that encodes `str`
+    first (datatrove 0.10 passes `str` to `xxhash.xxh64_intdigest`, which xxhash >= 4
+    rejects). The baseline of `benchmarks/clean_speed.py`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._hash_func = xxh64_text
+
+
+class MinhashSignature(DatatroveSignature):
     """datatrove's MinHash stage 1 on word n-grams (`unit="word"`) or character n-grams.
 
     Words: datatrove's shingles and signature, with a hash function that encodes `str`
@@ -117,13 +134,16 @@ class MinhashSignature(MinhashDedupSignature):
     are 32-bit `(a*x + b) mod 2**32` (odd `a`) of the shingle hash's top 32 bits instead
     of datatrove's 64-bit `mod 2**61-1`, which costs a division per shingle and hash:
     together 2x faster than the word path, with the same collision rates (Jaccard).
+
+    `run` writes the same files as datatrove's (per bucket, records of the band's hashes
+    and the document index, sorted), but a block of documents at a time and sorted with
+    one `np.lexsort`: datatrove packs and writes one record per document and bucket.
     """
 
     def __init__(self, *args, unit: str = "word", char_max: int = 1000, **kwargs):
         super().__init__(*args, **kwargs)
         self.unit, self.char_max = unit, char_max
         self._perm32 = None
-        self._hash_func = xxh64_text
 
     def get_shingles(self, text: str) -> np.ndarray:
         if self.unit == "word":
@@ -133,16 +153,116 @@ class MinhashSignature(MinhashDedupSignature):
             return _word_hashes(s, LONG_DOC_WORD_NGRAMS)
         return _char_hashes(s, self.config.n_grams)
 
-    def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
+    def signature(self, shingles: np.ndarray) -> np.ndarray:
+        """The `num_buckets * hashes_per_bucket` min-hashes of one document, as uint64."""
         if self.unit == "word":
-            return super().get_signature(shingles)
+            return np.asarray(super().get_signature(shingles), dtype=np.uint64).ravel()
         if self._perm32 is None:
             a, b = self.parameters  # datatrove's seeded parameters, cut to 32 bits
             self._perm32 = ((a | np.uint64(1)).astype(np.uint32), b.astype(np.uint32))
         a, b = self._perm32
         phv = (shingles >> np.uint64(32)).astype(np.uint32) * a  # odd multipliers: a bijection
         phv += b
-        return phv.min(axis=0).reshape(self.config.num_buckets, -1).tolist()
+        return phv.min(axis=0).ravel().astype(np.uint64)
+
+    def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
+        return self.signature(shingles).reshape(self.config.num_buckets, -1).tolist()
+
+    def _record_dtype(self) -> np.dtype:
+        n, fmt = self.config.hashes_per_bucket, self.config.hash_config.struct_format
+        return np.dtype([*((f"field{i + 1}", f"<{fmt}") for i in range(n)), (f"field{n + 1}", "<I")])
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        cfg = self.config
+        n_buckets, per_bucket = cfg.num_buckets, cfg.hashes_per_bucket
+        dtype = self._record_dtype()
+        paths = [f"bucket_{bi:03d}/{rank:05d}.minhash.sig" for bi in range(n_buckets)]
+        with self.track_time():
+            can_skip, _ = self.check_can_skip_sig_writing(rank)
+            if not can_skip:
+                files = [self.output_folder.open(p, mode="wb") for p in paths]
+                # arrays, not lists of ints: millions of small ints would keep the GC busy
+                sigs = np.empty((SIGNATURE_BLOCK, n_buckets, per_bucket), dtype=np.uint64)
+                idx = np.empty(SIGNATURE_BLOCK, dtype=np.uint32)
+                n = 0
+
+                def flush(n: int) -> None:
+                    for bi, f in enumerate(files):
+                        rec = np.empty(n, dtype=dtype)
+                        for j in range(per_bucket):
+                            rec[dtype.names[j]] = sigs[:n, bi, j]
+                        rec[dtype.names[-1]] = idx[:n]
+                        f.write(rec.tobytes())
+
+                for doc_idx, doc in enumerate(data):
+                    self.stat_update(StatHints.total)
+                    shingles = self.get_shingles(doc.text)
+                    if shingles.size:
+                        sigs[n] = self.signature(shingles).reshape(n_buckets, per_bucket)
+                        idx[n] = doc_idx
+                        n += 1
+                        if n == SIGNATURE_BLOCK:
+                            flush(n)
+                            n = 0
+                flush(n)
+                for f in files:
+                    f.close()
+            for path in paths:  # sort each bucket by all hashes, then document index
+                with self.output_folder.open(path, mode="rb") as f:
+                    records = np.frombuffer(f.read(), dtype=dtype)
+                order = np.lexsort([records[name] for name in reversed(dtype.names)])
+                with self.output_folder.open(path, mode="wb") as f:
+                    f.write(records[order].tobytes())
+
+
+class MinhashBuckets(MinhashDedupBuckets):
+    """datatrove's MinHash stage 2 (pairs of documents sharing a band), vectorised.
+
+    With one task per bucket and no index (how `data clean` runs it), the whole bucket
+    is read with numpy, ordered exactly as datatrove's heap merge pops it (hashes, then
+    file, then document) and every record equal to the one before is written as the
+    pair (previous, current): the same `.dups` bytes as datatrove's loop, which builds
+    a Python object per record. Anything else (an index, several workers per bucket, a
+    bucket over `max_bytes`) runs datatrove's own streaming code.
+    """
+
+    def __init__(self, *args, max_bytes: int = 1 << 30, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        cfg = self.config
+        files = self.input_folder.list_files(subdirectory=f"bucket_{rank:03d}")
+        size = sum(self.input_folder.size(f) for f in files)
+        if world_size != cfg.num_buckets or self.index_folder or size > self.max_bytes:
+            return super().run(data, rank, world_size)
+        with self.track_time():
+            n, fmt = cfg.hashes_per_bucket, cfg.hash_config.struct_format
+            dtype = np.dtype([*((f"h{i}", f"<{fmt}") for i in range(n)), ("doc", "<u4")])
+            parts, file_ids, stems = [], [], []
+            for file_id, path in enumerate(files):
+                with self.input_folder.open(path, mode="rb") as f:
+                    rec = np.frombuffer(f.read(), dtype=dtype)
+                stem = int(Path(path).name.removesuffix(".minhash.sig"))
+                parts.append(rec)
+                file_ids.append(np.full(len(rec), file_id, dtype=np.uint32))
+                stems.append(np.full(len(rec), stem, dtype=np.uint32))
+            rec = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+            file_id, stem = (np.concatenate(x) if x else np.zeros(0, np.uint32) for x in (file_ids, stems))
+            hash_max = _mersenne_prime if cfg.hash_config.precision == 64 else cfg.hash_config.max
+            keep = rec["h0"] < hash_max  # datatrove's readers stop at the end of the hash range
+            rec, file_id, stem = rec[keep], file_id[keep], stem[keep]
+            order = np.lexsort([rec["doc"], file_id, *(rec[f"h{i}"] for i in reversed(range(n)))])
+            rec, stem = rec[order], stem[order]
+            same = np.ones(max(len(rec) - 1, 0), dtype=bool)
+            for i in range(n):
+                same &= rec[f"h{i}"][1:] == rec[f"h{i}"][:-1]
+            j = np.flatnonzero(same)
+            pairs = np.stack([stem[j], rec["doc"][j], stem[j + 1], rec["doc"][j + 1]], axis=1)
+            with self.output_folder.open(f"{rank:05d}_00.dups", mode="wb") as out:
+                out.write(pairs.astype("<u4").tobytes())
+            if len(j):
+                self.stat_update("total_matches", value=len(j))
 
 
 def minhash_config(

@@ -83,6 +83,8 @@ def strip_markup(text: str) -> str:
 
 
 def whitespace(text: str) -> str:
+    if "\n" not in text and "\r" not in text:  # one line: the common case
+        return _SPACES.sub(" ", text).strip()
     lines = (
         _SPACES.sub(" ", ln).strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     )

@@ -117,9 +117,15 @@ def _filter_steps(opts: CleanOptions, work: Path, profile) -> list:
 
 def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
     """The pipeline as datatrove stages, for any executor."""
-    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
+    from datatrove.pipeline.dedup.minhash import MinhashDedupCluster, MinhashDedupFilter
 
-    from langadapt.data.dedup import ExactDedupCluster, ExactDedupFilter, MinhashSignature, minhash_config
+    from langadapt.data.dedup import (
+        ExactDedupCluster,
+        ExactDedupFilter,
+        MinhashBuckets,
+        MinhashSignature,
+        minhash_config,
+    )
     from langadapt.data.outputs import RejectSink, ShardReader, ShardWriter
     from langadapt.data.quality import RegexWordTokenizer
     from langadapt.languages import load_profile
@@ -154,7 +160,7 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
                 ],
                 w,
             ),
-            StageSpec("minhash_buckets", [MinhashDedupBuckets(sig, buckets, config=mh)], mh.num_buckets),
+            StageSpec("minhash_buckets", [MinhashBuckets(sig, buckets, config=mh)], mh.num_buckets),
             StageSpec(
                 "minhash_cluster",
                 [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)],
