@@ -18,7 +18,8 @@ letters Mongolian does not have.
 A new backend is one function registered with `@register_backend("name")`;
 the profile's `langid.<name>` gives the label it uses for the language. A
 predictor may carry a `many(texts)` attribute for batches (py3langid's does:
-`py3langid_batch`); `LanguageFilter` classifies `batch_size` documents at once.
+`py3langid_batch`); `LanguageFilter` classifies `batch_size` (8,192) documents at
+once: larger batches make fewer, wider numpy steps.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class LanguageFilter(BaseFilter):
         min_score: float | None = None,
         lines: Literal["doc", "drop"] = "doc",
         exclusion_writer=None,
-        batch_size: int = 1024,
+        batch_size: int = 8192,
     ):
         super().__init__(exclusion_writer, batch_size=batch_size)
         self.profile, self.backend = profile, backend
