@@ -113,6 +113,12 @@ def _word_hashes(s: str, n: int) -> np.ndarray:
     return np.fromiter(map(xxh64_text, grams), dtype=np.uint64).reshape(-1, 1)
 
 
+def sig_record_dtype(cfg: MinhashConfig) -> np.dtype:
+    """One record of a signature file: a band's hashes `h0..`, then the document index."""
+    n, fmt = cfg.hashes_per_bucket, cfg.hash_config.struct_format
+    return np.dtype([*((f"h{i}", f"<{fmt}") for i in range(n)), ("doc", "<u4")])
+
+
 class DatatroveSignature(MinhashDedupSignature):
     """datatrove's MinHash stage 1 as it is, except for a hash function that encodes `str`
     first (datatrove 0.10 passes `str` to `xxhash.xxh64_intdigest`, which xxhash >= 4
@@ -126,9 +132,8 @@ class DatatroveSignature(MinhashDedupSignature):
 class MinhashSignature(DatatroveSignature):
     """datatrove's MinHash stage 1 on word n-grams (`unit="word"`) or character n-grams.
 
-    Words: datatrove's shingles and signature, with a hash function that encodes `str`
-    first (datatrove 0.10 passes `str` to `xxhash.xxh64_intdigest`, which xxhash >= 4
-    rejects). Characters: documents of up to `char_max` simplified characters; longer
+    Words: datatrove's shingles and signature (with `DatatroveSignature`'s hash fix).
+    Characters: documents of up to `char_max` simplified characters; longer
     ones get word 5-grams (`LONG_DOC_WORD_NGRAMS`). A sentence has ~6x more character
     than word shingles, so shingling and signature are vectorised and the permutations
     are 32-bit `(a*x + b) mod 2**32` (odd `a`) of the shingle hash's top 32 bits instead
@@ -168,14 +173,10 @@ class MinhashSignature(DatatroveSignature):
     def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
         return self.signature(shingles).reshape(self.config.num_buckets, -1).tolist()
 
-    def _record_dtype(self) -> np.dtype:
-        n, fmt = self.config.hashes_per_bucket, self.config.hash_config.struct_format
-        return np.dtype([*((f"field{i + 1}", f"<{fmt}") for i in range(n)), (f"field{n + 1}", "<I")])
-
     def run(self, data, rank: int = 0, world_size: int = 1):
         cfg = self.config
         n_buckets, per_bucket = cfg.num_buckets, cfg.hashes_per_bucket
-        dtype = self._record_dtype()
+        dtype = sig_record_dtype(cfg)
         paths = [f"bucket_{bi:03d}/{rank:05d}.minhash.sig" for bi in range(n_buckets)]
         with self.track_time():
             can_skip, _ = self.check_can_skip_sig_writing(rank)
@@ -190,8 +191,8 @@ class MinhashSignature(DatatroveSignature):
                     for bi, f in enumerate(files):
                         rec = np.empty(n, dtype=dtype)
                         for j in range(per_bucket):
-                            rec[dtype.names[j]] = sigs[:n, bi, j]
-                        rec[dtype.names[-1]] = idx[:n]
+                            rec[f"h{j}"] = sigs[:n, bi, j]
+                        rec["doc"] = idx[:n]
                         f.write(rec.tobytes())
 
                 for doc_idx, doc in enumerate(data):
@@ -237,8 +238,7 @@ class MinhashBuckets(MinhashDedupBuckets):
         if world_size != cfg.num_buckets or self.index_folder or size > self.max_bytes:
             return super().run(data, rank, world_size)
         with self.track_time():
-            n, fmt = cfg.hashes_per_bucket, cfg.hash_config.struct_format
-            dtype = np.dtype([*((f"h{i}", f"<{fmt}") for i in range(n)), ("doc", "<u4")])
+            n, dtype = cfg.hashes_per_bucket, sig_record_dtype(cfg)
             parts, file_ids, stems = [], [], []
             for file_id, path in enumerate(files):
                 with self.input_folder.open(path, mode="rb") as f:

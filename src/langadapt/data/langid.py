@@ -162,6 +162,8 @@ class LanguageFilter(BaseFilter):
 
     def _drop_foreign_lines(self, docs: list) -> None:
         """Remove the lines of multi-line documents that are not in the language (counted)."""
+        if not docs:
+            return
         lines = [doc.text.split("\n") for doc in docs]
         verdicts = iter(predict_many(self.backend, [ln for doc_lines in lines for ln in doc_lines]))
         for doc, doc_lines in zip(docs, lines):

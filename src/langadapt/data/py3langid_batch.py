@@ -40,7 +40,11 @@ class BatchClassifier:
         self.nextmove = np.asarray(ident.tk_nextmove)  # a view of py3langid's array, no copy
         self.rowbase = np.asarray(ident._rowbase, dtype=np.int64)
         self.output = np.asarray(ident.tk_output, dtype=np.int32)
-        self.n_features = ident.nb_ptc.shape[0]
+        n_features = ident.nb_ptc.shape[0]
+        # scratch buffers of the scoring step, reused (cleared after each use) rather than
+        # allocated per group of texts
+        self._seen = np.zeros(n_features, dtype=bool)
+        self._local = np.empty(n_features, dtype=np.int64)
 
     def classify_many(self, texts: list[str]) -> list[tuple[str, float]]:
         ident = self.ident
@@ -95,17 +99,16 @@ class BatchClassifier:
 
     def _score_group(self, group, encoded, lengths, scores) -> None:
         feats = self._walk(group, encoded, lengths)
-        ptc, pc, n_feat = self.ident.nb_ptc, self.ident.nb_pc, self.n_features
+        ptc, pc, seen, local = self.ident.nb_ptc, self.ident.nb_pc, self._seen, self._local
         for lo in range(0, len(group), SCORE_GROUP):
             sub = feats[:, lo : lo + SCORE_GROUP]
             pos, doc = np.nonzero(sub >= 0)
             if not len(doc):
                 continue  # no features at all: zeros, i.e. uniform after softmax (as py3langid)
             f = sub[pos, doc]
-            seen = np.zeros(n_feat, dtype=bool)
             seen[f] = True
             used = np.flatnonzero(seen)
-            local = np.empty(n_feat, dtype=np.int64)
+            seen[used] = False
             local[used] = np.arange(len(used))
             rows = sub.shape[1]
             counts = np.bincount(doc * len(used) + local[f], minlength=rows * len(used))

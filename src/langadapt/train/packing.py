@@ -3,12 +3,13 @@
 Padding every line to the sequence length (what the original scripts did) wastes
 most of each batch on short sentences; packing fills every position with real text.
 
-By default each document attends only to itself: `PackedDataset(separate_documents=True)`
-gives every block `position_ids` that restart after each EOS and no attention mask,
+With `PackedDataset(..., eos_id=EOS)` (the trainer's default, `data.separate_documents`)
+each document attends only to itself: every block gets `position_ids` that restart
+after each EOS and no attention mask,
 which transformers turns into a block-diagonal causal mask (sdpa, eager, flex and
 flash-attention kernels alike; see `masking_utils.find_packed_sequence_indices`).
-With `separate_documents=False` blocks attend across document boundaries (separated
-by EOS only), as in classic LM pretraining.
+Without `eos_id` blocks attend across document boundaries (separated by EOS only), as
+in classic LM pretraining.
 """
 
 from __future__ import annotations
