@@ -7,11 +7,12 @@ each init method, and held-out bpb is measured (the base model's bpb is the base
 so `ratio` = bpb(method) / bpb(base); 1.0 means the new tokens cost nothing).
 
     python benchmarks/embedding_init.py [--work DIR] [--pretrain-steps 1000] [--add 1000]
-        [--train-steps 0] [--methods fvt mean random focus] [--trim]
+        [--train-steps 0] [--methods fvt mean random focus] [--trim] [--layers 2] [--hidden 128]
 
 `--trim` first trims the Qwen3 tokenizer to the ids the training text (plus the byte
 alphabet and specials) uses, so the 151k-row head does not dominate CPU time; the
 text is tokenized exactly as by the full tokenizer (the trim stage checks it).
+Every stage is cached in `--work`: change `--add` or the model size with a new folder.
 
 Prints one JSON line per (method, step): {"name", "value", "unit", "baseline", "ratio"}.
 """
@@ -77,6 +78,9 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["fvt", "mean", "random", "focus"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trim", action="store_true", help="trim the base tokenizer to the corpus first")
+    ap.add_argument("--layers", type=int, default=2, help="tiny base: decoder layers")
+    ap.add_argument("--hidden", type=int, default=128,
+                    help="tiny base: hidden size (heads = hidden/32, MLP = 2x hidden)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     work = Path(args.work)
@@ -90,8 +94,9 @@ def main() -> None:
         base_tok = work / "trimmed"
     tiny = work / "tiny"
     if not tiny.exists():
-        make_tiny("qwen3", base_tok, tiny, layers=2, hidden=128, heads=4, kv_heads=2,
-                  intermediate=256, seed=args.seed)
+        heads = max(2, args.hidden // 32)
+        make_tiny("qwen3", base_tok, tiny, layers=args.layers, hidden=args.hidden, heads=heads,
+                  kv_heads=max(1, heads // 2), intermediate=2 * args.hidden, seed=args.seed)
     base = fit(tiny, None, train_txt, work / "base", "full", args.pretrain_steps, 3e-3, args.seed)
     tok = work / "tok"
     if not tok.exists():
