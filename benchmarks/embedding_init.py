@@ -8,6 +8,7 @@ so `ratio` = bpb(method) / bpb(base); 1.0 means the new tokens cost nothing).
 
     python benchmarks/embedding_init.py [--work DIR] [--pretrain-steps 1000] [--add 1000]
         [--train-steps 0] [--methods fvt mean random focus] [--trim] [--layers 2] [--hidden 128]
+        [--untied]
 
 `--trim` first trims the Qwen3 tokenizer to the ids the training text (plus the byte
 alphabet and specials) uses, so the 151k-row head does not dominate CPU time; the
@@ -63,6 +64,19 @@ def bpb(model: Path, heldout: Path, docs: int) -> float:
     return next(r.value for r in rows if r.metric == "bpb")
 
 
+def untie(folder: Path, seed: int) -> None:
+    """Give the saved tiny model its own randomly initialised output head."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    model.config.tie_word_embeddings = False
+    head = torch.empty_like(model.lm_head.weight)
+    head.normal_(0.0, model.config.initializer_range, generator=torch.Generator().manual_seed(seed + 1))
+    model.lm_head.weight = torch.nn.Parameter(head)
+    model.save_pretrained(folder)
+
+
 def emit(name: str, value: float, baseline: float) -> None:
     print(json.dumps({"name": name, "value": round(value, 4), "unit": "bits/byte",
                       "baseline": round(baseline, 4), "ratio": round(value / baseline, 4)}), flush=True)
@@ -81,6 +95,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=2, help="tiny base: decoder layers")
     ap.add_argument("--hidden", type=int, default=128,
                     help="tiny base: hidden size (heads = hidden/32, MLP = 2x hidden)")
+    ap.add_argument("--untied", action="store_true", help="tiny base: a separate output head")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     work = Path(args.work)
@@ -97,6 +112,8 @@ def main() -> None:
         heads = max(2, args.hidden // 32)
         make_tiny("qwen3", base_tok, tiny, layers=args.layers, hidden=args.hidden, heads=heads,
                   kv_heads=max(1, heads // 2), intermediate=2 * args.hidden, seed=args.seed)
+        if args.untied:
+            untie(tiny, args.seed)
     base = fit(tiny, None, train_txt, work / "base", "full", args.pretrain_steps, 3e-3, args.seed)
     tok = work / "tok"
     if not tok.exists():
