@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from langadapt.cli._common import add_json_flag, print_rows
 
 OBJECTIVE_HELP = {
@@ -14,7 +16,7 @@ OBJECTIVE_HELP = {
 def register(sub) -> None:
     p = sub.add_parser("train", help="train: embeddings | lora | full; objectives cpt | sft | mt",
                        description="Train a model. Many GPUs: the same command under "
-                                   "`accelerate launch -m langadapt.cli train ...`.")
+                                   "`accelerate launch -m langadapt train ...`.")
     tsub = p.add_subparsers(dest="objective", metavar="OBJECTIVE")
     for name, summary in OBJECTIVE_HELP.items():
         t = tsub.add_parser(name, help=summary, description=summary)
@@ -41,6 +43,8 @@ def _run(args) -> int:
         print_json({"objective": args.objective, **cfg.model_dump()})
         return 0
     result = train(cfg, args.objective)
+    if int(os.environ.get("RANK", "0")) != 0:    # under a multi-process launch rank 0 reports
+        return 0
     print_rows(result.rows(config=cfg.model_dump()), args.json)
     if not args.json:
         print(f"wrote {result.output_dir}")
