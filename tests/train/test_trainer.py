@@ -90,6 +90,18 @@ def test_embeddings_new_rows_only_leaves_everything_else_bit_identical(small_mod
     assert not torch.equal(old[emb][first_new:], new[emb][first_new:])
 
 
+@pytest.mark.parametrize("var", ["ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"])
+def test_new_rows_only_refuses_sharded_launches(small_model, data_dir, tmp_path, monkeypatch, var):
+    from langadapt.errors import ConfigError
+
+    monkeypatch.setenv(var, "true")   # what `accelerate launch` sets for an FSDP / DeepSpeed config
+    cfg = _cfg(small_model("qwen3"), data_dir, tmp_path / "sh", method="embeddings",
+               embeddings={"new_rows_only": True, "base_vocab_size": 100})
+    with pytest.raises(ConfigError, match=r"key 'embeddings.new_rows_only': new_rows_only is not supported"):
+        train(cfg, "cpt")
+    assert not (tmp_path / "sh" / "model.safetensors").exists()
+
+
 def test_lora_with_trainable_embeddings_and_own_lr(small_model, data_dir, tmp_path):
     cfg = _cfg(small_model("llama"), data_dir, tmp_path / "le", method="lora", embedding_lr=1e-2,
                lora={"r": 2, "layers": "last:1", "train_embeddings": True}, max_steps=2)

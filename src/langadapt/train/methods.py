@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,7 @@ def embeddings(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
     for w in weights:
         w.requires_grad_(True)
     if cfg.embeddings.new_rows_only:
+        _check_unsharded()
         first_new = base_vocab_size(cfg, tok)
         if not 0 < first_new < weights[0].shape[0]:
             raise ConfigError(f"base vocabulary size {first_new} leaves no new rows in an embedding "
@@ -106,6 +108,17 @@ def embeddings(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
             w.register_hook(lambda g, m=mask: g * m)
         log.info("embeddings: training rows %d.. only", first_new)
     return Prepared(model, weights)
+
+
+def _check_unsharded() -> None:
+    """new_rows_only masks gradients with a hook on the whole weight; FSDP swaps the weight for
+    sharded copies (the hook would be lost and every row trained), so refuse rather than drift."""
+    for var, engine in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(var, "false").lower() in ("1", "true", "yes"):
+            raise ConfigError(f"new_rows_only is not supported under {engine}: its gradient mask would "
+                              "not reach the sharded weights; launch plain data-parallel instead "
+                              "(accelerate launch --num_processes N, or torchrun)",
+                              key="embeddings.new_rows_only")
 
 
 @register_method("lora")
