@@ -3,13 +3,14 @@
 A model with Qwen2.5-0.5B's published configuration (24 layers, hidden 896, 14 heads,
 2 KV heads, MLP 4864, vocabulary 151,936, tied embeddings) and random weights, the real
 Qwen3 tokenizer (same BPE vocabulary) and packed blocks of 2048 tokens of
-`${data}/mono/news_ner_v1.txt`. For each method (full, LoRA r=16 on all projections) it
-trains through `langadapt.train.train` and through a bare HF `Trainer` on the same data
-and model, in this process, and reports tokens/s, model FLOPs utilisation and peak GPU
-memory. Skips (exit 0, nothing on stdout) without CUDA. Budget: well under 8 minutes on
-one H100.
+`${data}/mono/news_ner_v1.txt`, the same blocks on both sides, each document attending
+only to itself (langadapt's default; `--joined` lets both sides attend across
+documents). For each method (full, LoRA r=16 on all projections) it trains through
+`langadapt.train.train` and through a bare HF `Trainer` on the same data and model, in
+this process, and reports tokens/s, model FLOPs utilisation and peak GPU memory. Skips
+(exit 0, nothing on stdout) without CUDA. Budget: well under 8 minutes on one H100.
 
-    python benchmarks/gpu_train.py [--steps 20] [--warmup 3] [--batch-size 4] [--seq-len 2048]
+    python benchmarks/gpu_train.py [--steps 20] [--warmup 3] [--batch-size 4] [--seq-len 2048] [--joined]
     python benchmarks/gpu_train.py --smoke      # the same code on a 2-layer model, CPU allowed
 
 MFU = achieved model FLOPs / peak dense bf16 FLOPs (H100/H200 SXM: 989 TFLOP/s; override
@@ -21,6 +22,7 @@ for the frozen base), N = parameters incl. the tied head once, L layers, d hidde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -78,6 +80,7 @@ def _bare(model_dir: Path, ds, method: str, a, out: str, clock: StepClock) -> No
     gpu = torch.cuda.is_available()
     dtype = torch.bfloat16 if (gpu and method == "lora") else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    model.config.use_cache = False  # what a bare-Trainer user must do for per-document attention
     if method == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -93,7 +96,8 @@ def _bare(model_dir: Path, ds, method: str, a, out: str, clock: StepClock) -> No
 
 
 def _ours(model_dir: Path, text: Path, method: str, a, out: str, clock: StepClock) -> dict:
-    cfg = TrainConfig(model=str(model_dir), data={"train": [str(text)]}, method=method,
+    data = {"train": [str(text)], "shuffle_documents": False, "separate_documents": not a.joined}
+    cfg = TrainConfig(model=str(model_dir), data=data, method=method,
                       lora={"r": 16, "alpha": 32}, max_steps=a.steps + a.warmup, seq_len=a.seq_len,
                       batch_size=a.batch_size, lr=1e-4, output_dir=out, tensorboard=False)
     return train(cfg, "cpt", callbacks=[clock]).summary
@@ -105,7 +109,8 @@ def measure(run, arch: dict, n_params: int, method: str, a) -> dict:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     clock = StepClock(a.warmup)
-    run(clock)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON lines only
+        run(clock)
     tps = clock.rate()
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
     mfu = tps * flops_per_token(arch, n_params, a.seq_len, method) / (a.peak_tflops * 1e12)
@@ -127,6 +132,7 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=2048)
     ap.add_argument("--peak-tflops", type=float, default=989.0)
     ap.add_argument("--methods", nargs="+", default=["lora", "full"])
+    ap.add_argument("--joined", action="store_true", help="blocks attend across documents (both sides)")
     ap.add_argument("--smoke", action="store_true", help="2-layer model; runs on CPU to check the script")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -146,14 +152,16 @@ def main() -> None:
         model.save_pretrained(model_dir)
         tok.save_pretrained(model_dir)
         del model
-        ds = PackedDataset(*pack(tokenize_documents(tok, iter_texts([text])), a.seq_len, tok.eos_token_id,
-                                 shuffle_seed=0))
+        # the same blocks langadapt packs (documents in file order), kept apart unless --joined
+        ds = PackedDataset(*pack(tokenize_documents(tok, iter_texts([text])), a.seq_len, tok.eos_token_id),
+                           eos_id=None if a.joined else tok.eos_token_id)
         for method in a.methods:
             b = measure(lambda c, m=method: _bare(model_dir, ds, m, a, f"{work}/b-{m}", c), arch, n_params,
                         method, a)
             o = measure(lambda c, m=method: _ours(model_dir, text, m, a, f"{work}/o-{m}", c), arch,
                         n_params, method, a)
-            tag = f"gpu_train_{method}_qwen2.5-0.5b_seq{a.seq_len}" + ("_smoke" if a.smoke else "")
+            tag = (f"gpu_train_{method}_qwen2.5-0.5b_seq{a.seq_len}" + ("_joined" if a.joined else "")
+                   + ("_smoke" if a.smoke else ""))
             emit(f"{tag}_tokens_per_s", o["tokens_per_s"], "tokens/s", b["tokens_per_s"])
             emit(f"{tag}_mfu", o["mfu"], "fraction", b["mfu"])
             emit(f"{tag}_peak_memory", o["peak_gib"], "GiB", b["peak_gib"])
