@@ -39,3 +39,22 @@ def test_deepspeed_config_is_zero3_with_16bit_save():
     assert int(args.zero_stage) == 3
     assert str(args.zero3_save_16bit_model).lower() == "true"
     assert args.mixed_precision == "no"             # the training config's dtype decides
+
+
+def test_fsdp_launch_without_gpus_warns_it_runs_as_data_parallel(monkeypatch, caplog):
+    import torch
+
+    from langadapt.train.trainer import _cpu_data_parallel
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: FSDP really shards here")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with caplog.at_level("WARNING", logger="langadapt.train.trainer"):
+        assert _cpu_data_parallel() is True
+    assert "FSDP needs GPUs" in caplog.text
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "false")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="langadapt.train.trainer"):
+        assert _cpu_data_parallel() is True
+    assert "FSDP" not in caplog.text

@@ -183,7 +183,11 @@ def training_arguments(cfg: TrainConfig, has_eval: bool, padded: bool = True) ->
 
 def _cpu_data_parallel() -> bool:
     """A multi-process launch without GPUs: accelerate only picks gloo DDP when told `cpu`."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    cpu_ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    if cpu_ddp and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+        log.warning("FSDP needs GPUs: without them accelerate runs this launch as plain data "
+                    "parallel (every rank holds the whole model)")
+    return cpu_ddp
 
 
 def _resume_from(cfg: TrainConfig) -> str | None:
