@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,15 +109,25 @@ def embeddings(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
     return Prepared(model, weights)
 
 
+def sharding_engine() -> str | None:
+    """The sharding engine an `accelerate launch` config turned on (`FSDP`, `DeepSpeed`), else None."""
+    from accelerate.utils import parse_flag_from_env
+
+    for var, engine in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if parse_flag_from_env(var):
+            return engine
+    return None
+
+
 def _check_unsharded() -> None:
     """new_rows_only masks gradients with a hook on the whole weight; FSDP swaps the weight for
     sharded copies (the hook would be lost and every row trained), so refuse rather than drift."""
-    for var, engine in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
-        if os.environ.get(var, "false").lower() in ("1", "true", "yes"):
-            raise ConfigError(f"new_rows_only is not supported under {engine}: its gradient mask would "
-                              "not reach the sharded weights; launch plain data-parallel instead "
-                              "(accelerate launch --num_processes N, or torchrun)",
-                              key="embeddings.new_rows_only")
+    engine = sharding_engine()
+    if engine:
+        raise ConfigError(f"new_rows_only is not supported under {engine}: its gradient mask would "
+                          "not reach the sharded weights; launch plain data-parallel instead "
+                          "(accelerate launch --num_processes N, or torchrun)",
+                          key="embeddings.new_rows_only")
 
 
 @register_method("lora")

@@ -40,7 +40,7 @@ from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_json, signature
 from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, quiet_progress, read_log, truncate_log
 from langadapt.train.config import OBJECTIVES, TrainConfig
-from langadapt.train.methods import prepare_model, qlora_quantization, trainable_summary
+from langadapt.train.methods import prepare_model, qlora_quantization, sharding_engine, trainable_summary
 from langadapt.train.objectives import build_data
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def training_arguments(cfg: TrainConfig, has_eval: bool, padded: bool = True) ->
 def _cpu_data_parallel() -> bool:
     """A multi-process launch without GPUs: accelerate only picks gloo DDP when told `cpu`."""
     cpu_ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-    if cpu_ddp and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+    if cpu_ddp and sharding_engine() == "FSDP":
         log.warning("FSDP needs GPUs: without them accelerate runs this launch as plain data "
                     "parallel (every rank holds the whole model)")
     return cpu_ddp
