@@ -27,12 +27,26 @@ def test_stats_json_and_plot(tokenizers_dir, flores, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["tokenizer", "extend", "BASE", "--corpus", "c.txt", "--add", "ten", "--out", "o"], "--add"),
     (["tokenizer", "extend", "BASE", "--corpus", "c.txt", "--add", "0", "--out", "o"], "positive"),
+    (["tokenizer", "extend", "BASE", "--corpus", "c.txt", "--add", "50,-5", "--out", "o"], "positive"),
+    (["tokenizer", "extend", "BASE", "--corpus", "c.txt", "--add", "50,200,50", "--out", "o"],
+     "key '--add': size 50 is given twice"),
     (["tokenizer", "trim", "no/such/dir", "--corpus", "c.txt", "--out", "o"], "not"),
 ])
 def test_user_errors_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("adds, message", [([50, 50], "given twice"), ([0, 20], "positive")])
+def test_sweep_refuses_repeated_or_empty_sizes(tokenizers_dir, small_corpus, tmp_path, adds, message):
+    from langadapt.errors import ConfigError
+    from langadapt.tokenizer.extend import Corpus
+    from langadapt.tokenizer.sweep import sweep
+
+    with pytest.raises(ConfigError, match=f"key 'add': .*{message}"):
+        sweep(tokenizers_dir / "llama3", Corpus([small_corpus], limit=200), adds, tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_sweep_prints_fertility_per_size(tokenizers_dir, small_corpus, flores, tmp_path, capsys):

@@ -25,13 +25,13 @@ def _corpus(args, paths=None):
 
 
 def _adds(raw: str) -> list[int]:
+    from langadapt.tokenizer.sweep import check_sizes
+
     try:
         adds = [int(x) for x in raw.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"'{raw}' is not a number or a comma-separated list", key="--add") from None
-    if not adds or min(adds) < 1:
-        raise ConfigError("give positive numbers", key="--add")
-    return adds
+    return check_sizes(adds, key="--add")
 
 
 def register(sub) -> None:

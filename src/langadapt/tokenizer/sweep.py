@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from langadapt.errors import ConfigError
 from langadapt.runs import ResultRow
 from langadapt.tokenizer.extend import Corpus, learn_merges, write_extension
 from langadapt.tokenizer.files import load_files
@@ -19,13 +20,27 @@ from langadapt.tokenizer.stats import stats_rows
 log = logging.getLogger(__name__)
 
 
+def check_sizes(adds: Sequence[int], key: str = "add") -> list[int]:
+    """The requested sizes, refused when one is not positive or appears twice (a sweep point lost)."""
+    if not adds:
+        raise ConfigError("give at least one number of tokens to add", key=key)
+    bad = [n for n in adds if n < 1]
+    if bad:
+        raise ConfigError(f"sizes must be positive numbers, got {', '.join(map(str, bad))}", key=key)
+    twice = sorted({n for n in adds if list(adds).count(n) > 1})
+    if twice:
+        raise ConfigError(f"size {', '.join(map(str, twice))} is given twice; each sweep size "
+                          "writes one folder (add<N>)", key=key)
+    return list(adds)
+
+
 def sweep(base_ref: str | Path, corpus: Corpus, adds: Sequence[int], out: str | Path, *,
           texts: Sequence[str | Path] = (), eval_files: Sequence[str | Path] = (),
           metrics: Sequence[str] = ("fertility",), check_lines: int = 2000, seed: int = 0,
           ) -> list[ResultRow]:
     """Extend by every size in `adds`; rows of `metrics` on `texts` for the base and each size."""
+    adds = sorted(check_sizes(adds))
     base = load_files(base_ref)
-    adds = sorted(set(adds))
     merges, stats = learn_merges(base, corpus, adds[-1])
     folders = {}
     for n in adds:
