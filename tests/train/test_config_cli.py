@@ -22,6 +22,32 @@ def test_bad_configs_are_located(write_config, extra, overrides, match):
         load_train_config(path, overrides)
 
 
+@pytest.mark.parametrize("override, match", [
+    ("max_steps=0", r"train.yaml: key 'max_steps': max_steps must be ≥ 1 \(got 0\)"),
+    ("max_steps=-5", r"key 'max_steps': max_steps must be ≥ 1 \(got -5\)"),
+    ("batch_size=0", r"key 'batch_size': batch_size must be ≥ 1"),
+    ("grad_accum=0", r"key 'grad_accum': grad_accum must be ≥ 1"),
+    ("seq_len=0", r"key 'seq_len': seq_len must be ≥ 8"),
+    ("epochs=0", r"key 'epochs': epochs must be > 0"),
+    ("epochs=-1", r"key 'epochs': epochs must be > 0"),
+    ("save_steps=0", r"key 'save_steps': save_steps must be ≥ 1"),
+    ("eval_steps=0", r"key 'eval_steps': eval_steps must be ≥ 1"),
+    ("logging_steps=0", r"key 'logging_steps': logging_steps must be ≥ 1"),
+    ("eval_batch_size=0", r"key 'eval_batch_size': eval_batch_size must be ≥ 1"),
+    ("data.limit=0", r"key 'data.limit': limit must be ≥ 1"),
+    ("mt.max_target_length=0", r"key 'mt.max_target_length': max_target_length must be ≥ 1"),
+    ("warmup_steps=-1", r"key 'warmup_steps': warmup_steps must be ≥ 0"),
+])
+def test_counts_that_must_be_positive_are_refused(write_config, override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(write_config(BASE), [override])
+
+
+def test_zero_max_steps_in_the_file_is_located(write_config):
+    with pytest.raises(ConfigError, match=r"train.yaml:3: key 'max_steps': max_steps must be ≥ 1"):
+        load_train_config(write_config({**BASE, "max_steps": 0}))
+
+
 def test_overrides_and_defaults(write_config):
     cfg = load_train_config(write_config(BASE), ["method=full", "lora.r=4", "max_steps=3"])
     assert (cfg.method, cfg.lora.r, cfg.max_steps, cfg.epochs) == ("full", 4, 3, None)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from langadapt.config import StrictModel, load_config
 
@@ -21,6 +22,21 @@ def _as_list(v):
     if v is None or isinstance(v, list):
         return v
     return [v]
+
+
+def _at_least_one(v, info: ValidationInfo):
+    """Counts must be >= 1 when set: HF reads 0 or a negative `max_steps` as "use epochs"."""
+    if v is not None and v < 1:
+        raise PydanticCustomError("count", "{key} must be ≥ 1 (got {value})",
+                                  {"key": info.field_name, "value": v})
+    return v
+
+
+def _not_negative(v, info: ValidationInfo):
+    if v is not None and v < 0:
+        raise PydanticCustomError("count", "{key} must be ≥ 0 (got {value})",
+                                  {"key": info.field_name, "value": v})
+    return v
 
 
 class DataOptions(StrictModel):
@@ -38,6 +54,7 @@ class DataOptions(StrictModel):
     separate_documents: bool = True      # cpt: packed documents attend only to themselves
 
     _lists = field_validator("train", "eval", "replay", mode="before")(_as_list)
+    _counts = field_validator("limit", "eval_limit")(_at_least_one)
 
 
 class LoraOptions(StrictModel):
@@ -59,6 +76,8 @@ class EmbeddingOptions(StrictModel):
     new_rows_only: bool = False    # train only rows >= base_vocab_size; every other value stays bit-identical
     base_vocab_size: int | None = None  # default: len(tokenizer) - lines of new_tokens.jsonl beside it
 
+    _counts = field_validator("base_vocab_size")(_at_least_one)
+
 
 class MtOptions(StrictModel):
     """Translation pairs: a TSV `col0<TAB>col1` (or JSONL with fields named by the codes)."""
@@ -67,6 +86,8 @@ class MtOptions(StrictModel):
     directions: Literal["both", "forward", "backward"] = "both"
     prompt: str = "Translate the following {src_name} text into {tgt_name}.\n\n{src}"
     max_target_length: int | None = None   # seq2seq: default seq_len
+
+    _counts = field_validator("max_target_length")(_at_least_one)
 
 
 class TrainSettings(StrictModel):
@@ -81,10 +102,10 @@ class TrainSettings(StrictModel):
     mt: MtOptions = Field(default_factory=MtOptions)
     max_steps: int | None = None
     epochs: float | None = None
-    seq_len: int = Field(512, ge=8)
-    batch_size: int = Field(8, ge=1)
+    seq_len: int = 512
+    batch_size: int = 8
     eval_batch_size: int | None = None
-    grad_accum: int = Field(1, ge=1)
+    grad_accum: int = 1
     lr: float = 2e-4
     embedding_lr: float | None = None    # own lr for embeddings/head when they train
     weight_decay: float = 0.0
@@ -101,6 +122,24 @@ class TrainSettings(StrictModel):
     gradient_checkpointing: bool = False
     tensorboard: bool | None = None      # default: on when tensorboard is installed
     num_workers: int = 0
+
+    _counts = field_validator("max_steps", "batch_size", "eval_batch_size", "grad_accum", "save_steps",
+                              "save_total_limit", "eval_steps", "logging_steps")(_at_least_one)
+    _non_negative = field_validator("warmup_steps", "num_workers")(_not_negative)
+
+    @field_validator("epochs")
+    @classmethod
+    def _positive_epochs(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise PydanticCustomError("count", "epochs must be > 0 (got {value})", {"value": v})
+        return v
+
+    @field_validator("seq_len")
+    @classmethod
+    def _min_seq_len(cls, v: int) -> int:
+        if v < 8:
+            raise PydanticCustomError("count", "seq_len must be ≥ 8 (got {value})", {"value": v})
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> TrainSettings:
