@@ -2,7 +2,9 @@
 
 `LANGADAPT_DATA` (default `../shared/data`) and `LANGADAPT_TOKENIZERS` (default
 `../shared/tokenizers`) are resolved against the working directory, then against the
-repository root, so `make quickstart` works from a fresh clone.
+repository root, so `make quickstart` works from a fresh clone. `LANGADAPT_MODELS`
+(default `$XDG_CACHE_HOME/langadapt/models`, else `~/.cache/langadapt/models`) is the
+cache that `langadapt model fetch` fills with downloaded checkpoints.
 """
 
 from __future__ import annotations
@@ -39,8 +41,19 @@ def tokenizers_root(required: bool = True) -> Path | None:
     return _root("tokenizers", required)
 
 
+def models_root() -> Path:
+    """The cache folder for downloaded model files (`LANGADAPT_MODELS`); it may not exist yet."""
+    raw = os.environ.get("LANGADAPT_MODELS")
+    if raw:
+        return Path(raw).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return (Path(cache).expanduser() / "langadapt" / "models").resolve()
+
+
 def expand(value: str) -> str:
-    """Expand `${data}` and `${tokenizers}` placeholders (and environment variables)."""
+    """Expand `${data}`, `${tokenizers}` and `${models}` placeholders (and environment variables)."""
+    if "${models}" in value:
+        value = value.replace("${models}", str(models_root()))
     if "${data}" in value:
         value = value.replace("${data}", str(data_root()))
     if "${tokenizers}" in value:
