@@ -190,3 +190,39 @@ def test_chunk_cache_resumes_without_rescoring(qwen, lines, tmp_path):
     assert len(list(tmp_path.glob("bpb-*.npy"))) == 3
     other = score_documents(qwen, lines, BpbOptions(max_length=16), cache_dir=tmp_path, chunk_docs=2)
     assert (other[:2, 0] > 0).all()  # other options never reuse those chunks
+
+
+def test_paired_rows_against_a_baseline():
+    import numpy as np
+
+    from langadapt.errors import DataError
+    from langadapt.eval.perplexity import paired_rows
+
+    rng = np.random.default_rng(0)
+    nbytes = rng.integers(50, 200, size=40).astype(float)
+    base = np.stack([nbytes * 1.0, nbytes / 4, nbytes, nbytes / 6], axis=1)   # 1 nat per byte
+    better = base.copy()
+    better[:, 0] *= 0.9
+    delta, p = paired_rows(better, base, dataset="d", model="m", baseline="b", sig={}, n_boot=200)
+    assert delta.metric == "bpb_delta" and p.metric == "bpb_delta_p"
+    assert delta.value == pytest.approx(-0.1 / math.log(2))
+    assert delta.ci[0] <= delta.value <= delta.ci[1] < 0 and p.value < 0.05
+    same, p_same = paired_rows(base, base, dataset="d", model="m", baseline="b", sig={}, n_boot=200)
+    assert same.value == 0 and p_same.value == 1.0
+    with pytest.raises(DataError, match="different documents"):
+        paired_rows(better[:10], base, dataset="d", model="m", baseline="b", sig={})
+
+
+def test_stage_compares_with_a_baseline_folder(tiny_model, data_dir, tmp_path):
+    from langadapt.stages import StageContext, get_stage
+
+    cls = get_stage("eval.bpb")
+    text = [str(data_dir / "flores" / "khk_Cyrl.dev.txt")]
+    base_dir, out = tmp_path / "base", tmp_path / "again"
+    opts = cls.Options(model=str(tiny_model("qwen3")), text=text, max_docs=3, max_length=32, n_bootstrap=50)
+    cls().run(opts, StageContext("base", base_dir, tmp_path, seed=0))
+    rows = cls().run(opts.model_copy(update={"baseline": str(base_dir)}),
+                     StageContext("again", out, tmp_path, seed=0))
+    by = {r.metric: r for r in rows}
+    assert by["bpb_delta"].value == pytest.approx(0.0, abs=1e-9)
+    assert by["bpb_delta"].extra["baseline"] == str(base_dir)

@@ -175,7 +175,8 @@ def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = N
                  max_docs: int | None = None, field: str = "text", variant: str | None = None,
                  device: str | None = None, dtype: str | None = "auto",
                  per_doc_dir: str | Path | None = None,
-                 cache_dir: str | Path | None = None) -> list[ResultRow]:
+                 cache_dir: str | Path | None = None,
+                 baseline: str | Path | None = None) -> list[ResultRow]:
     """bpb rows for each text file (one document per line, or a JSONL `field`).
 
     Args:
@@ -185,6 +186,8 @@ def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = N
         per_doc_dir: if given, `<file>.per_doc.tsv` there holds each document's statistics
             (for paired comparisons between variants).
         cache_dir: keep scored chunks here so an interrupted run resumes (see `score_documents`).
+        baseline: the `per_doc_dir` of another model's evaluation of the same files; adds a
+            paired comparison against it (`bpb_delta`, `bpb_delta_p`) per file.
     """
     from langadapt.models.loading import load_model
     from langadapt.textio import expand_paths, iter_texts
@@ -203,6 +206,11 @@ def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = N
         sig = signature(options=_sig_options(loaded, opts, max_docs), seed=opts.seed, data=[path])
         rows += rows_from_stats(stats, dataset=path.name, model=loaded.name, sig=sig,
                                 n_boot=opts.n_boot, seed=opts.seed, variant=variant)
+        if baseline is not None:
+            base = read_per_doc(Path(baseline) / f"{path.name}.per_doc.tsv")
+            rows += paired_rows(stats, base, dataset=path.name, model=loaded.name,
+                                baseline=str(baseline), sig=sig, n_boot=opts.n_boot, seed=opts.seed,
+                                variant=variant)
     return rows
 
 
@@ -224,3 +232,37 @@ def _sig_options(loaded, opts: BpbOptions, max_docs: int | None) -> dict:
             "max_docs": max_docs, "tokenizer": type(loaded.tokenizer).__name__,
             "vocab": len(loaded.tokenizer), "dtype": str(next(loaded.model.parameters()).dtype),
             "bootstrap": opts.n_boot, "ci": 0.95}
+
+
+def read_per_doc(path: str | Path) -> np.ndarray:
+    """Per-document statistics written by `write_per_doc` (columns NLL, TOKENS, BYTES, WORDS)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("no per-document statistics to compare against (an eval.bpb output folder "
+                        "holds <text file>.per_doc.tsv)", file=str(p))
+    return np.loadtxt(p, delimiter="\t", skiprows=1, ndmin=2)
+
+
+def paired_rows(stats: np.ndarray, base: np.ndarray, *, dataset: str, model: str, baseline: str,
+                sig: dict, n_boot: int = 1000, seed: int = 0,
+                variant: str | None = None) -> list[ResultRow]:
+    """`bpb_delta` (this model − baseline, 95% CI) and its paired-bootstrap p-value.
+
+    Both models scored the same documents in the same order; documents are resampled
+    together, so the interval is of the difference itself, not two overlapping intervals.
+    """
+    from langadapt.eval.significance import paired_bootstrap
+
+    if stats.shape != base.shape or not np.array_equal(stats[:, BYTES], base[:, BYTES]):
+        raise DataError(f"baseline scored different documents ({len(base)} vs {len(stats)} "
+                        "documents, or other bytes): compare evaluations of the same text",
+                        file=baseline)
+    res = paired_bootstrap(stats, base, lambda s: s[NLL] / (s[BYTES] * math.log(2)),
+                           n_samples=max(n_boot, 1), seed=seed)
+    extra = {"baseline": baseline, "test": res.test, "n_samples": res.n_samples}
+    sig = {**sig, "options": {**sig.get("options", {}), "paired_test": res.test,
+                              "baseline": Path(baseline).name}}
+    return [ResultRow(metric="bpb_delta", value=res.delta, ci=list(res.ci), n=len(stats),
+                      dataset=dataset, model=model, variant=variant, signature=sig, extra=extra),
+            ResultRow(metric="bpb_delta_p", value=res.p_value, n=len(stats), dataset=dataset,
+                      model=model, variant=variant, signature=sig, extra=extra)]

@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import Field
 
 from langadapt.config import StrictModel
+from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_text
 from langadapt.stages import Stage, StageContext, register_stage
 
@@ -42,6 +43,7 @@ class BpbStage(Stage):
         lang: str | None = None                     # seq2seq: language code of the text
         n_bootstrap: int = Field(1000, ge=0)
         variant: str | None = None                  # row label (default: the recipe variant)
+        baseline: str | None = None                 # an earlier eval.bpb folder: adds paired deltas
         device: str | None = None
         dtype: str = "auto"
 
@@ -56,7 +58,8 @@ class BpbStage(Stage):
         cache = Path(work) / str(ctx.extra.get("key", "chunks")) if work else None
         rows = evaluate_bpb(opts.model, opts.text, bpb, max_docs=opts.max_docs, field=opts.field,
                             variant=opts.variant or ctx.variant, device=opts.device,
-                            dtype=opts.dtype, per_doc_dir=ctx.out_dir, cache_dir=cache)
+                            dtype=opts.dtype, per_doc_dir=ctx.out_dir, cache_dir=cache,
+                            baseline=expand(opts.baseline) if opts.baseline else None)
         atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
         return rows
 
