@@ -77,6 +77,78 @@ def test_bad_record_names_file_and_line(tmp_path):
         list(iter_conversations([str(p)]))
 
 
+GOOD = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": None}]},
+     r"messages\[1\]\.content is null; expected a string"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]}]},
+     r"messages\[0\]\.content is a list; expected a string"),
+    ({"messages": [{"content": "a"}, {"role": "assistant", "content": "b"}]},
+     r"messages\[0\]\.role is missing"),
+    ({"messages": [{"role": None, "content": "a"}]}, r"messages\[0\]\.role is None"),
+    ({"messages": [{"role": "user"}]}, r"messages\[0\]\.content is missing"),
+    ({"messages": ["hi"]}, r"messages\[0\] must be an object"),
+    ({"messages": []}, r"'messages' must be a non-empty list"),
+    ({"instruction": "x", "output": None}, r"'output' is null; expected a string"),
+    ({"instruction": 3, "output": "y"}, r"'instruction' is an int; expected a string"),
+    (["not", "an", "object"], r"record must be a JSON object"),
+])
+def test_bad_sft_record_fails_before_training_with_file_line_and_field(qwen_tok, tmp_path, bad, match):
+    from langadapt.train import TrainConfig
+    from langadapt.train.objectives import build_data
+
+    p = tmp_path / "sft.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in [GOOD, GOOD, bad, GOOD]) + "\n", encoding="utf-8")
+    cfg = TrainConfig.model_validate(dict(model="m", output_dir=str(tmp_path / "o"), seq_len=64,
+                                          data={"train": [str(p)]}))
+    with pytest.raises(DataError, match=r"sft.jsonl:3: " + match):
+        build_data("sft", cfg, qwen_tok, is_seq2seq=False)
+
+
+def test_instruction_record_with_null_input_is_fine():
+    msgs = to_messages({"instruction": "Орчуул", "input": None, "output": "б"}, "f.jsonl", 1)
+    assert msgs[0]["content"] == "Орчуул"
+
+
+def test_sft_template_failure_names_the_record(qwen_tok, tmp_path, monkeypatch):
+    from langadapt.train import TrainConfig, chat
+    from langadapt.train.objectives import build_data
+
+    def lost(tok, messages, text):
+        raise DataError("assistant turn 1 is not found verbatim in the rendered chat template")
+
+    monkeypatch.setattr(chat, "_assistant_spans", lost)
+    p = tmp_path / "sft.jsonl"
+    p.write_text("\n" + json.dumps(GOOD) + "\n", encoding="utf-8")
+    cfg = TrainConfig.model_validate(dict(model="m", output_dir=str(tmp_path / "o"), seq_len=64,
+                                          data={"train": [str(p)]}))
+    with pytest.raises(DataError, match=r"sft.jsonl:2: assistant turn 1"):
+        build_data("sft", cfg, qwen_tok, is_seq2seq=False)
+
+
+@pytest.mark.parametrize("line, match", [
+    ('{"khk_Cyrl": "сайн", "eng_Latn": null}', r"'eng_Latn' is null; expected a string"),
+    ('{"khk_Cyrl": 5, "eng_Latn": "five"}', r"'khk_Cyrl' is an int; expected a string"),
+    ('{"khk_Cyrl": "сайн", "eng_Latn": "  "}', r"empty eng_Latn text"),
+    ('{"khk_Cyrl": "сайн", ', r"invalid JSON"),
+    ('["сайн", "good"]', r"record must be a JSON object"),
+])
+def test_bad_mt_jsonl_record_is_located(tmp_path, line, match):
+    p = tmp_path / "pairs.jsonl"
+    p.write_text('{"khk_Cyrl": "a", "eng_Latn": "b"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"pairs.jsonl:2: " + match):
+        list(iter_pairs([str(p)], ("khk_Cyrl", "eng_Latn")))
+
+
+def test_empty_tsv_side_is_located(tmp_path):
+    p = tmp_path / "p.tsv"
+    p.write_text("a\tb\n\tb\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"p.tsv:2: empty khk_Cyrl text"):
+        list(iter_pairs([str(p)], ("khk_Cyrl", "eng_Latn")))
+
+
 def test_pairs_from_shared_tsv(data_dir):
     pairs = list(iter_pairs([str(data_dir / "parallel" / "mn_en.tsv")], ("khk_Cyrl", "eng_Latn")))
     assert len(pairs) == 440

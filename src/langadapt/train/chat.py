@@ -32,22 +32,67 @@ def ensure_chat_template(tok) -> None:
         tok.chat_template = CHATML
 
 
-def to_messages(rec: dict, file: str, line: int) -> list[dict]:
-    """A `messages` record or an instruction/input/output record as a message list."""
+def describe(value) -> str:
+    """`null`, `a list`, `an int`: what a JSON field held, for error messages."""
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _check_message(m, j: int, file: str, line: int) -> dict:
+    """One `{role, content}` message, or a DataError naming the record's line and the field."""
+    where = f"messages[{j}]"
+    if not isinstance(m, dict):
+        raise DataError(f"{where} must be an object {{role, content}}, got {type(m).__name__}",
+                        file=file, line=line)
+    role = m.get("role")
+    if not isinstance(role, str) or not role:
+        got = "missing" if "role" not in m else f"{role!r}, not a non-empty string"
+        raise DataError(f"{where}.role is {got}", file=file, line=line)
+    if "content" not in m:
+        raise DataError(f"{where}.content is missing", file=file, line=line)
+    content = m["content"]
+    if not isinstance(content, str):
+        # list-of-parts (multimodal) content has no single text to render into the template
+        raise DataError(f"{where}.content is {describe(content)}; expected a string", file=file, line=line)
+    return m
+
+
+def _text_field(rec: dict, key: str, file: str, line: int, optional: bool = False) -> str:
+    v = rec.get(key)
+    if v is None and optional:
+        return ""
+    if not isinstance(v, str):
+        raise DataError(f"'{key}' is {describe(v)}; expected a string", file=file, line=line)
+    return v
+
+
+def to_messages(rec, file: str, line: int) -> list[dict]:
+    """A `messages` record or an instruction/input/output record as a message list.
+
+    Every field is checked here, so a bad record fails with its file and line before
+    training starts instead of deep inside the chat template.
+    """
+    if not isinstance(rec, dict):
+        raise DataError(f"record must be a JSON object, got {type(rec).__name__}", file=file, line=line)
     if "messages" in rec:
         msgs = rec["messages"]
-        if not isinstance(msgs, list) or not all(isinstance(m, dict) and "role" in m and "content" in m
-                                                 for m in msgs):
-            raise DataError("'messages' must be a list of {role, content}", file=file, line=line)
-        return msgs
+        if not isinstance(msgs, list) or not msgs:
+            raise DataError("'messages' must be a non-empty list of {role, content}", file=file, line=line)
+        return [_check_message(m, j, file, line) for j, m in enumerate(msgs)]
     if "instruction" in rec and "output" in rec:
-        user = rec["instruction"] + (f"\n\n{rec['input']}" if rec.get("input") else "")
-        return [{"role": "user", "content": user}, {"role": "assistant", "content": rec["output"]}]
+        instruction = _text_field(rec, "instruction", file, line)
+        extra = _text_field(rec, "input", file, line, optional=True)
+        output = _text_field(rec, "output", file, line)
+        user = instruction + (f"\n\n{extra}" if extra else "")
+        return [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
     raise DataError("record needs 'messages' or 'instruction' + 'output'", file=file, line=line)
 
 
-def iter_conversations(paths: list[str], limit: int | None = None) -> Iterator[list[dict]]:
-    """Conversations from JSONL files (or folders of them)."""
+def iter_located_conversations(paths: list[str], limit: int | None = None
+                               ) -> Iterator[tuple[str, int, list[dict]]]:
+    """(file, 1-based line, messages) of each record in JSONL files (or folders of them)."""
     n = 0
     for p in expand_paths(paths):
         with open(p, encoding="utf-8") as f:
@@ -61,7 +106,13 @@ def iter_conversations(paths: list[str], limit: int | None = None) -> Iterator[l
                 except json.JSONDecodeError as e:
                     raise DataError(f"invalid JSON ({e.msg})", file=str(p), line=i) from None
                 n += 1
-                yield to_messages(rec, str(Path(p)), i)
+                yield str(Path(p)), i, to_messages(rec, str(Path(p)), i)
+
+
+def iter_conversations(paths: list[str], limit: int | None = None) -> Iterator[list[dict]]:
+    """Conversations from JSONL files (or folders of them)."""
+    for _file, _line, msgs in iter_located_conversations(paths, limit):
+        yield msgs
 
 
 def _end_of_turn(tok) -> re.Pattern:

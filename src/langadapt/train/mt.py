@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from langadapt.errors import DataError
 from langadapt.models.seq2seq import encode_with_lang
 from langadapt.textio import expand_paths
-from langadapt.train.chat import encode_chat
+from langadapt.train.chat import describe, encode_chat
 
 # Names used in translation prompts; other codes appear as the code itself.
 LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
@@ -22,9 +22,29 @@ LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russi
               "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French"}
 
 
+def _json_pair(raw: str, columns: tuple[str, str], file: str, line: int) -> tuple[str, str]:
+    try:
+        rec = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON ({e.msg})", file=file, line=line) from None
+    if not isinstance(rec, dict):
+        raise DataError(f"record must be a JSON object, got {type(rec).__name__}", file=file, line=line)
+    if columns[0] not in rec or columns[1] not in rec:
+        raise DataError(f"record needs fields {columns[0]} and {columns[1]}", file=file, line=line)
+    for col in columns:
+        if not isinstance(rec[col], str):
+            raise DataError(f"'{col}' is {describe(rec[col])}; expected a string", file=file, line=line)
+    return rec[columns[0]].strip(), rec[columns[1]].strip()
+
+
 def iter_pairs(paths: list[str], columns: tuple[str, str], limit: int | None = None
                ) -> Iterator[tuple[str, str]]:
-    """(column-0 text, column-1 text) from TSV files or JSONL records keyed by language code."""
+    """(column-0 text, column-1 text) from TSV files or JSONL records keyed by language code.
+
+    A malformed line, a null or non-string field, or an empty side is a DataError naming
+    the file, the 1-based line and the column: an empty source would train the model to
+    translate nothing into a sentence.
+    """
     n = 0
     for p in expand_paths(paths):
         is_json = ".jsonl" in p.name
@@ -36,17 +56,16 @@ def iter_pairs(paths: list[str], columns: tuple[str, str], limit: int | None = N
                 if limit is not None and n >= limit:
                     return
                 if is_json:
-                    rec = json.loads(raw)
-                    if columns[0] not in rec or columns[1] not in rec:
-                        raise DataError(f"record needs fields {columns[0]} and {columns[1]}",
-                                        file=str(p), line=i)
-                    pair = (str(rec[columns[0]]), str(rec[columns[1]]))
+                    pair = _json_pair(raw, columns, str(p), i)
                 else:
                     cells = raw.split("\t")
                     if len(cells) != 2:
                         raise DataError(f"expected 2 tab-separated columns ({columns[0]}, "
                                         f"{columns[1]}), found {len(cells)}", file=str(p), line=i)
                     pair = (cells[0].strip(), cells[1].strip())
+                for col, text in zip(columns, pair):
+                    if not text:
+                        raise DataError(f"empty {col} text", file=str(p), line=i)
                 n += 1
                 yield pair
 

@@ -16,7 +16,7 @@ from transformers import DataCollatorForSeq2Seq, default_data_collator
 
 from langadapt.errors import ConfigError, DataError
 from langadapt.textio import iter_texts
-from langadapt.train.chat import encode_chat, ensure_chat_template, iter_conversations
+from langadapt.train.chat import encode_chat, ensure_chat_template, iter_located_conversations
 from langadapt.train.config import TrainConfig
 from langadapt.train.mt import directed, encode_causal, encode_seq2seq, iter_pairs
 from langadapt.train.packing import PackedDataset, mix_replay, pack, tokenize_documents, tokenize_sample
@@ -119,7 +119,14 @@ def sft_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     d = cfg.data
 
     def enc(paths, limit):
-        out = [encode_chat(tok, m, cfg.seq_len) for m in iter_conversations(paths, limit)]
+        out = []
+        for file, line, msgs in iter_located_conversations(paths, limit):
+            try:
+                out.append(encode_chat(tok, msgs, cfg.seq_len))
+            except DataError as e:
+                if e.file is not None:
+                    raise
+                raise DataError(str(e), file=file, line=line) from None
         return [x for x in out if x is not None]
 
     items = _nonempty(enc(d.train, d.limit), "conversations", d.train)
