@@ -1,4 +1,4 @@
-"""CLI group `langadapt model`: tiny models (and, as they land, resize / merge)."""
+"""CLI group `langadapt model`: tiny models; resize, merge, fetch and import live in their own modules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 from langadapt.models import ARCHS
 
 # Further subcommands live in their own modules: each has `register(model_subparsers)`.
-EXTRA = ("langadapt.cli.model_surgery",)
+EXTRA = ("langadapt.cli.model_surgery", "langadapt.cli.model_gguf")
 
 
 def register(sub) -> None:
