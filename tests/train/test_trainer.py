@@ -130,3 +130,36 @@ def test_embedding_lr_gets_its_own_optimizer_group(small_model):
     assert all(g["lr"] == 1e-4 for g in groups[1:])
     n = sum(p.numel() for g in groups for p in g["params"])
     assert n == sum(p.numel() for p in model.parameters())
+
+
+def test_seq_len_beyond_the_models_positions_is_refused(small_model, data_dir, tmp_path):
+    from langadapt.errors import ConfigError
+
+    cfg = _cfg(small_model("qwen3"), data_dir, tmp_path / "long", method="full", seq_len=2049)
+    with pytest.raises(ConfigError, match=r"key 'seq_len': seq_len 2049 is longer than the model's "
+                                          r"max_position_embeddings 2048"):
+        train(cfg, "cpt")
+    assert not (tmp_path / "long" / "train_summary.json").exists()
+
+
+def test_seq2seq_target_length_beyond_positions_is_refused(small_model, data_dir, tmp_path):
+    from transformers import AutoConfig
+
+    from langadapt.errors import ConfigError
+
+    model = small_model("m2m100")
+    limit = AutoConfig.from_pretrained(model).max_position_embeddings
+    cfg = TrainConfig.model_validate(dict(
+        model=str(model), output_dir=str(tmp_path / "o"), seq_len=32, max_steps=1,
+        data={"train": [str(data_dir / "parallel" / "mn_en.tsv")]}, mt={"max_target_length": limit + 1}))
+    with pytest.raises(ConfigError, match=rf"key 'mt.max_target_length': .* {limit}"):
+        train(cfg, "mt")
+
+
+def test_max_positions_reads_the_text_config_of_gemma3():
+    from transformers import Gemma3Config, Gemma3TextConfig
+
+    from langadapt.train.trainer import max_positions
+
+    assert max_positions(Gemma3TextConfig(max_position_embeddings=4096)) == 4096
+    assert max_positions(Gemma3Config(text_config={"max_position_embeddings": 8192})) == 8192

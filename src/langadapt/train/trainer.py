@@ -109,6 +109,7 @@ def load_for_training(cfg: TrainConfig) -> tuple[Any, Any, bool]:
         raise DataError(f"cannot load a model config ({e.__class__.__name__}); give a model folder or "
                         "a hub id", file=cfg.model) from None
     is_s2s = bool(getattr(config, "is_encoder_decoder", False))
+    check_sequence_lengths(cfg, config, is_s2s)
     auto = AutoModelForSeq2SeqLM if is_s2s else AutoModelForCausalLM
     dtype, _ = _dtypes(cfg)
     kw: dict = {"dtype": dtype}
@@ -122,6 +123,36 @@ def load_for_training(cfg: TrainConfig) -> tuple[Any, Any, bool]:
         raise ConfigError(f"the model has {rows} embedding rows but the tokenizer has {len(tok)} tokens: "
                           "resize first with 'langadapt model resize'", key="tokenizer")
     return model, tok, is_s2s
+
+
+def max_positions(config) -> int | None:
+    """The longest sequence the model was built for (text config of multimodal ones, e.g. Gemma 3)."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for key in ("max_position_embeddings", "n_positions"):
+        value = getattr(text, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_sequence_lengths(cfg: TrainConfig, config, is_s2s: bool) -> None:
+    """Refuse sequences longer than the model's positions.
+
+    RoPE models run past `max_position_embeddings` without an error but with positions
+    they never saw in pretraining, which quietly degrades them; a learned or sinusoidal
+    table (NLLB) is likewise untrained beyond it. Sliding-window models (Gemma 3) still
+    have one global limit, `max_position_embeddings`.
+    """
+    limit = max_positions(config)
+    if limit is None:
+        return
+    lengths = [("seq_len", cfg.seq_len)]
+    if is_s2s and cfg.mt.max_target_length is not None:
+        lengths.append(("mt.max_target_length", cfg.mt.max_target_length))
+    for key, value in lengths:
+        if value > limit:
+            raise ConfigError(f"{key} {value} is longer than the model's max_position_embeddings "
+                              f"{limit}; use {key} ≤ {limit}", key=key)
 
 
 class LangadaptTrainer(Trainer):
