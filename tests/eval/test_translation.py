@@ -142,8 +142,51 @@ def test_flores_layouts(tmp_path, layout):
 def test_misaligned_hypotheses_are_an_error(data_dir, tmp_path):
     hyp = tmp_path / "short.txt"
     hyp.write_text("one line\n")
-    with pytest.raises(DataError, match="line-aligned"):
+    n_refs = len((data_dir / "flores" / "eng_Latn.dev.txt").read_text(encoding="utf-8").splitlines())
+    with pytest.raises(DataError, match=rf"line-aligned: \S*short.txt has 1 lines, "
+                                        rf"\S*eng_Latn.dev.txt has {n_refs}"):
         eval_flores(src="khk_Cyrl", tgt="eng_Latn", hyp=hyp, data=data_dir / "flores")
+
+
+def _blanked(data_dir, tmp_path, every: int):
+    """Google's FLORES outputs with every `every`-th line empty; (file, number blanked)."""
+    lines = (data_dir / "flores" / "google_mt.eng_Latn.dev.txt").read_text(encoding="utf-8").splitlines()
+    out = [("" if i % every == 0 else x) for i, x in enumerate(lines)]
+    hyp = tmp_path / f"blank{every}.txt"
+    hyp.write_text("".join(x + "\n" for x in out), encoding="utf-8")
+    return hyp, sum(1 for x in out if not x)
+
+
+def test_empty_hypotheses_are_counted_and_warned(data_dir, tmp_path, caplog):
+    hyp, n_empty = _blanked(data_dir, tmp_path, every=3)
+    with caplog.at_level("WARNING", logger="langadapt.eval.translation"):
+        rows = eval_flores(src="khk_Cyrl", tgt="eng_Latn", hyp=hyp, data=data_dir / "flores",
+                           metrics=("bleu", "chrf"), n_bootstrap=10,
+                           baseline=data_dir / "flores" / "google_mt.eng_Latn.dev.txt")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and f"{n_empty} of {rows[0].n} hypotheses are empty in {hyp}" in warned[0]
+    assert n_empty > rows[0].n // 4 and len(rows) == 4
+    for r in rows:
+        assert r.extra["empty_hypotheses"] == n_empty and r.signature["options"]["empty_hyps"] == n_empty
+    full = eval_flores(src="khk_Cyrl", tgt="eng_Latn", data=data_dir / "flores", metrics=("chrf",),
+                       hyp=data_dir / "flores" / "google_mt.eng_Latn.dev.txt", n_bootstrap=10)
+    assert full[0].extra["empty_hypotheses"] == 0 and "empty_hyps" not in full[0].signature["options"]
+
+
+def test_a_model_that_generates_nothing_scores_zero_with_the_count():
+    refs = ["the cat sat on the mat", "a dog barked"]
+    with pytest.raises(DataError, match="all 2 hypotheses in the hypotheses are empty"):
+        score_translations(["", " "], refs, tgt="eng_Latn", metrics=("chrf",), n_bootstrap=1)
+    rows = score_translations(["", " "], refs, tgt="eng_Latn", metrics=("chrf",), n_bootstrap=1,
+                              allow_all_empty=True)
+    assert rows[0].value == 0.0 and rows[0].extra["empty_hypotheses"] == 2
+
+
+def test_all_empty_hypotheses_are_refused(data_dir, tmp_path):
+    hyp, _ = _blanked(data_dir, tmp_path, every=1)
+    with pytest.raises(DataError, match=r"all \d+ hypotheses in \S*blank1.txt are empty"):
+        eval_flores(src="khk_Cyrl", tgt="eng_Latn", hyp=hyp, data=data_dir / "flores",
+                    metrics=("chrf",), n_bootstrap=10)
 
 
 def test_cli_prints_rows_with_cis(data_dir, tmp_path, capsys):

@@ -212,6 +212,33 @@ def compute_metric(name: str, hyps: Sequence[str], refs: Sequence[str], tgt: str
 
 
 # ---------------------------------------------------------------- scoring
+def count_empty(segments: Sequence[str]) -> int:
+    """Segments that are empty or whitespace only (a system that output nothing there)."""
+    return sum(1 for s in segments if not s.strip())
+
+
+def check_hypotheses(hyps: Sequence[str], refs: Sequence[str], hyp_source: str, ref_source: str,
+                     limit: int | None = None, allow_all_empty: bool = False) -> int:
+    """Refuse misaligned or all-empty hypotheses, naming both files; warn about empty ones.
+
+    A file of nothing but blank lines is a wrong or unfinished file, so it is refused; a
+    model that generated nothing (`allow_all_empty`, e.g. an ablated variant) honestly
+    scores zero, with the warning. Returns the number of empty hypotheses.
+    """
+    if len(hyps) != len(refs):
+        scope = f" (first {limit} segments)" if limit else ""
+        raise DataError(f"hypotheses and references must be line-aligned{scope}: {hyp_source} has "
+                        f"{len(hyps)} lines, {ref_source} has {len(refs)}")
+    n_empty = count_empty(hyps)
+    if hyps and n_empty == len(hyps) and not allow_all_empty:
+        raise DataError(f"all {len(hyps)} hypotheses in {hyp_source} are empty; nothing to score "
+                        f"against {ref_source}")
+    if n_empty:
+        log.warning("%d of %d hypotheses are empty in %s; they score as missed segments",
+                    n_empty, len(hyps), hyp_source)
+    return n_empty
+
+
 def score_translations(hyps: Sequence[str], refs: Sequence[str], *, tgt: str,
                        srcs: Sequence[str] | None = None, metrics: Sequence[str] = DEFAULT_METRICS,
                        n_bootstrap: int = 1000, seed: int = 0,
@@ -219,21 +246,27 @@ def score_translations(hyps: Sequence[str], refs: Sequence[str], *, tgt: str,
                        n_test: int | None = None, dataset: str | None = None,
                        model: str | None = None, variant: str | None = None,
                        data_files: Sequence[str | Path] = (), extra: dict | None = None,
-                       ) -> list[ResultRow]:
+                       hyp_source: str = "the hypotheses", ref_source: str = "the references",
+                       limit: int | None = None, allow_all_empty: bool = False) -> list[ResultRow]:
     """Score `hyps` against `refs`; one row per metric (value None + a note if unavailable).
+
+    Misaligned hypotheses, and all-empty ones unless `allow_all_empty`, are refused
+    (`hyp_source`/`ref_source` name them); empty ones are counted in every row
+    (`extra.empty_hypotheses`, and `empty_hyps` in the signature options when any).
 
     With `baseline` (another system's outputs on the same segments), each available
     metric also gets a `<metric>.delta` row: system − baseline, with its paired test
     (`bs` paired bootstrap, `ar` approximate randomisation) p-value in `extra`.
     """
-    if len(hyps) != len(refs):
-        raise DataError(f"{len(hyps)} hypotheses but {len(refs)} references: they must be "
-                        "line-aligned")
+    n_empty = check_hypotheses(hyps, refs, hyp_source, ref_source, limit, allow_all_empty)
     if baseline is not None and len(baseline) != len(refs):
         raise DataError(f"baseline has {len(baseline)} lines but there are {len(refs)} references")
     base_sig = signature(options={"n_bootstrap": n_bootstrap, "ci": "percentile 95%"}, seed=seed,
                          data=[p for p in data_files if Path(p).is_file()] or None)
     base_sig["hyp_hash"] = hash_obj(list(hyps))
+    if n_empty:  # shown in the report's signature line, so a score with blanks says so
+        base_sig["options"]["empty_hyps"] = n_empty
+    extra = {**(extra or {}), "empty_hypotheses": n_empty}
     common = dict(n=len(hyps), dataset=dataset, model=model, variant=variant)
     rows: list[ResultRow] = []
     for name in metrics:
@@ -314,22 +347,28 @@ def eval_flores(*, src: str, tgt: str, model=None, hyp: str | Path | None = None
     if limit:
         hyps = hyps[:limit]
     base = read_segments(baseline)[:len(refs)] if baseline is not None else None
+    if base is not None and len(base) != len(refs):
+        raise DataError(f"the baseline has {len(base)} lines but {ref_file} has {len(refs)}",
+                        file=str(baseline))
     if srcs is not None:
         srcs = srcs[:len(refs)]
     files = [ref_file] + ([str(hyp)] if hyp else [])
+    hyp_path = None
+    if out_dir is not None:  # saved before scoring: generation is costly, refusals keep its output
+        hyp_path = atomic_write_text(Path(out_dir) / f"hyp.{src}-{tgt}.{split}.txt",
+                                     "".join(h.replace("\n", " ") + "\n" for h in hyps))
     rows = score_translations(hyps, refs, tgt=tgt, srcs=srcs, metrics=metrics,
                               n_bootstrap=n_bootstrap, seed=seed, baseline=base, test=test,
                               dataset=f"flores.{split}.{src}-{tgt}", model=name, variant=variant,
                               data_files=files, extra={**extra, "src": src, "tgt": tgt,
                                                        "split": split, "src_file": src_file,
-                                                       "ref_file": ref_file})
-    if out_dir is not None:
-        out = Path(out_dir)
-        hyp_path = atomic_write_text(out / f"hyp.{src}-{tgt}.{split}.txt",
-                                     "".join(h.replace("\n", " ") + "\n" for h in hyps))
+                                                       "ref_file": ref_file},
+                              hyp_source=str(hyp) if hyp else f"the translations of {name}",
+                              ref_source=ref_file, limit=limit, allow_all_empty=model is not None)
+    if hyp_path is not None:
         for r in rows:
             r.extra["hyp_saved"] = hyp_path.name
-        write_results(out / "results.jsonl", rows)
+        write_results(Path(out_dir) / "results.jsonl", rows)
     return rows
 
 
