@@ -12,7 +12,6 @@ it is installed and a GPU is present; HF `generate` is the fallback and the refe
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -23,17 +22,13 @@ from tqdm.auto import tqdm
 from langadapt.config import StrictModel
 from langadapt.models.loading import Loaded, is_adapter_dir, load_model
 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
+from langadapt.synth.prompt import LANG_NAMES, language_name  # noqa: F401 (re-exported)
+from langadapt.synth.prompt import THINK as _THINK
 
 log = logging.getLogger(__name__)
 
-# English names for prompts; an unknown code is used as it is.
-LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
-              "kaz_Cyrl": "Kazakh", "kir_Cyrl": "Kyrgyz", "bua_Cyrl": "Buryat",
-              "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French",
-              "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer"}
 # Tokens that end an assistant turn in the chat templates of the supported families.
 END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<eos>")
-_THINK = re.compile(r"<think>.*?</think>\s*", re.S)
 
 
 class GenerationOptions(StrictModel):
@@ -61,10 +56,6 @@ OUTPUT_KEYS = ("max_new_tokens", "max_input_tokens", "num_beams", "do_sample", "
 def output_options(opts: GenerationOptions) -> dict:
     """The options that decide the text produced (for hashes and signatures)."""
     return {k: getattr(opts, k) for k in OUTPUT_KEYS}
-
-
-def language_name(code: str) -> str:
-    return LANG_NAMES.get(code, code)
 
 
 def prompt_style(tok, style: str) -> str:

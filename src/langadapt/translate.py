@@ -22,13 +22,16 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from langadapt.errors import ConfigError, DataError, LangadaptError
-from langadapt.generate import GenerationOptions, output_options, translate_texts
 from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, hash_obj, signature
 from langadapt.textio import json_objects, read_lines
+
+if TYPE_CHECKING:
+    from langadapt.generate import GenerationOptions
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +174,8 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
         on_flush: called with the number of flushes written so far in this run.
         cache_dir: folder for the unfinished-work parts (default: beside `out`).
     """
+    # generation pulls in torch: imported here, so the server backend starts without it
+    from langadapt.generate import GenerationOptions, output_options, translate_texts
     from langadapt.models.loading import Loaded
 
     gen = gen or GenerationOptions()

@@ -1,0 +1,84 @@
+"""Settings of the `openai` generation backend: server, sampling, retries, prompt, prices, gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from langadapt.config import StrictModel, read_yaml, validate
+from langadapt.errors import ConfigError
+
+DEFAULT_SYSTEM = (
+    "You are a professional translator. Translate the user's text from {src} to {tgt}. "
+    "Keep every marker such as ⟦0⟧, every number, URL, code span and markdown sign exactly "
+    "as it is.{glossary} Reply with the translation only.")
+DEFAULT_REFUSALS = [r"^\s*(I'?m|I am) sorry\b", r"^\s*I (cannot|can'?t|won'?t|am unable to)\b",
+                    r"^\s*As an AI\b", r"^\s*Sorry, (but )?I\b"]
+
+
+class PromptTemplate(StrictModel):
+    """The chat messages of one request: `{src}`, `{tgt}`, `{glossary}` and `{text}` are filled in."""
+
+    system: str = DEFAULT_SYSTEM
+    user: str = "{text}"                           # the source text goes in verbatim by default
+    few_shot: list[tuple[str, str]] = []           # (source, translation) pairs shown first
+    glossary: dict[str, str] = {}                  # source term -> required translation
+
+
+class Prices(StrictModel):
+    """US dollars per million tokens, for the cost estimate."""
+
+    prompt_per_mtok: float = Field(ge=0)
+    completion_per_mtok: float = Field(ge=0)
+
+
+class Gates(StrictModel):
+    """Checks on every answer; a failing record is rejected with the check's name."""
+
+    langid: bool = True                            # the target's language-ID label (profile)
+    min_length_ratio: float = Field(0.3, ge=0)     # answer chars / source chars
+    max_length_ratio: float = Field(3.0, gt=0)
+    copied: bool = True                            # answer equal to the source
+    repetition: bool = True                        # repeated n-gram loops (profile thresholds)
+    numbers: bool = True                           # every number of the source comes back
+    markdown: bool = True                          # line-leading markdown signs come back
+
+
+class ServerOptions(StrictModel):
+    """Where and how to ask. The API key is read from the environment variable named here."""
+
+    base_url: str                                  # e.g. http://127.0.0.1:8000/v1
+    model: str                                     # the server's model name
+    api_key_env: str | None = None                 # env variable holding the key (None: no key)
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(1024, ge=1)
+    seed: int | None = None                        # sent when set (servers that honour it)
+    concurrency: int = Field(8, ge=1)              # requests in flight
+    timeout_s: float = Field(120.0, gt=0)          # per request
+    max_retries: int = Field(5, ge=0)              # after the first try
+    backoff_s: float = Field(1.0, ge=0)            # first retry waits about this, then doubles
+    backoff_max_s: float = Field(60.0, ge=0)
+    retry_after_max_s: float = Field(300.0, ge=0)  # longest Retry-After honoured
+    prompt: PromptTemplate = PromptTemplate()
+    refusal_patterns: list[str] = DEFAULT_REFUSALS  # regexes (case-insensitive) of refusals
+    protect: list[str] = ["code", "url", "placeholder"]  # spans sent as markers, restored after
+    gates: Gates = Gates()
+    prices: Prices | None = None
+
+    def output_key(self) -> dict:
+        """What decides an answer (for cache keys and signatures); never the key or the URL."""
+        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
+                "seed": self.seed}
+
+
+def load_server_options(path: str | Path | None = None, **flags) -> ServerOptions:
+    """Server settings from a YAML file (`--config`), with the CLI flags that were given on top."""
+    data, locations, where = {}, {}, "command line"
+    if path:
+        raw, locations = read_yaml(path)
+        if not isinstance(raw, dict):
+            raise ConfigError("expected a mapping of server settings", file=str(path))
+        data, where = dict(raw), str(path)
+    data.update({k: v for k, v in flags.items() if v is not None})
+    return validate(ServerOptions, data, file=where, locations=locations)

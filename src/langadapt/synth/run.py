@@ -1,0 +1,249 @@
+"""Resumable translation of a file through an OpenAI-compatible server (`--backend openai`).
+
+Inputs are read as `langadapt translate` reads them (`.txt` lines, `.jsonl` fields:
+strings, lists, chat `messages`); Alpaca `instruction/input/output` and `messages`
+records are recognised when no field is named. Each distinct text is protected
+(`langadapt.synth.protect`), put in the prompt template, and keyed by a hash of the
+model, the messages (prompt and text) and the sampling parameters.
+
+Every answer is appended to a journal (`.<OUT>.parts/answers.jsonl`) the moment it
+arrives, rejected ones included, so a killed run, re-run, asks only what it never got
+an answer for, and, answers being keyed by content and the output written in input
+order, writes the same file. The journal goes once the output is written.
+
+Answers then pass the gates (`langadapt.synth.gates`). A record with a rejected text is
+left out of a `.jsonl` output (a `.txt` line becomes empty, keeping the alignment) and
+written to `rejected/<reason>.jsonl.gz`. Requests that fail after their retries are
+reported by id and the run raises `GenerationFailed`, keeping every answer it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from langadapt.data.outputs import gzip_bytes
+from langadapt.errors import ConfigError, LangadaptError
+from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, hash_obj, signature
+from langadapt.synth.client import Answer, ChatClient, Counts, Request
+from langadapt.synth.gates import Gates
+from langadapt.synth.options import ServerOptions
+from langadapt.synth.prompt import build_messages
+from langadapt.synth.protect import protect
+from langadapt.textio import json_objects, read_lines
+from langadapt.translate import Document, parts_dir, read_document, render
+
+JOURNAL = "answers.jsonl"
+SHAPES = (("messages",), ("instruction", "input", "output"))
+
+
+class GenerationFailed(LangadaptError):
+    """Some requests failed after all their retries; every other answer is kept."""
+
+
+def auto_fields(path: Path) -> tuple[str, ...]:
+    """The fields to translate in a `.jsonl` file: `messages`, Alpaca fields, else `text`."""
+    if path.suffix != ".jsonl" or not path.is_file():
+        return ("text",)
+    for _, rec in json_objects(read_lines(path)[:1], path):
+        for shape in SHAPES:
+            if shape[0] in rec:
+                return shape
+    return ("text",)
+
+
+def api_key(opts: ServerOptions) -> str | None:
+    """The key from the environment variable the settings name (never from a file)."""
+    if not opts.api_key_env:
+        return None
+    key = os.environ.get(opts.api_key_env)
+    if not key:
+        raise ConfigError(f"environment variable {opts.api_key_env} is not set (it should hold the "
+                          "server's API key)", key="api_key_env")
+    return key
+
+
+# ---------------------------------------------------------------- journal
+def read_journal(path: Path) -> dict[str, dict]:
+    """Answers stored by earlier runs; a line cut by a kill is dropped (and cut off the file)."""
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[:data.rfind(b"\n") + 1]
+        with open(path, "r+b") as f:
+            f.truncate(len(data))
+    done = {}
+    for line in data.decode("utf-8").splitlines():
+        rec = json.loads(line)
+        done[rec["key"]] = rec
+    return done
+
+
+class Journal:
+    """Append-only answer store; each answer is on disk before the next one is asked for."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self.new: dict[str, dict] = {}
+
+    def add(self, answer: Answer) -> None:
+        rec = asdict(answer)
+        self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self.f.flush()  # in the OS's hands: survives a killed process
+        self.new[answer.key] = rec
+
+    def close(self) -> None:
+        os.fsync(self.f.fileno())
+        self.f.close()
+
+
+# ---------------------------------------------------------------- main entry
+def _slot_id(doc: Document, slot: tuple[int, str | None, int | None]) -> str:
+    i, f, sub = slot
+    if doc.records is None:
+        return f"line {i + 1}"
+    rid = doc.records[i].get("id")
+    where = f"record {i + 1}" + (f" (id {rid})" if rid is not None else "")
+    return where + (f" field {f}" if f else "") + (f"[{sub}]" if sub is not None else "")
+
+
+def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path, *, src: str, tgt: str,
+                          fields: Sequence[str] | None = None, restart: bool = False,
+                          cache_dir: str | Path | None = None, rejected_dir: str | Path | None = None,
+                          on_answer: Callable[[Answer], None] | None = None,
+                          progress: bool = False) -> list[ResultRow]:
+    """Translate `inp` into `out` through the server of `opts`; return count and usage rows.
+
+    Args:
+        fields: `.jsonl` fields to translate (default: recognised from the first record).
+        restart: discard stored answers of an unfinished earlier run.
+        cache_dir: folder for the answer journal (default: beside `out`).
+        rejected_dir: where `<reason>.jsonl.gz` go (default: `rejected/` beside `out`).
+        on_answer: called after each answer is stored.
+        progress: show a tqdm bar.
+    """
+    inp, out = Path(inp), Path(out)
+    fields = tuple(fields) if fields else auto_fields(inp)
+    doc = read_document(inp, fields)
+    key = api_key(opts)
+    gates = Gates(opts, tgt)
+    # one request per distinct text; its key covers model, prompt, parameters and text
+    protected, requests, key_of = {}, {}, {}
+    for slot, text in zip(doc.slots, doc.texts):
+        if text in key_of:
+            continue
+        masked, spans = protect(text, opts.protect)
+        messages = build_messages(opts.prompt, masked, src, tgt)
+        k = hash_obj({"server": opts.output_key(), "messages": messages})
+        key_of[text], protected[text] = k, spans
+        requests.setdefault(k, Request(k, _slot_id(doc, slot), messages))
+    pdir = parts_dir(out, Path(cache_dir) if cache_dir else None)
+    if restart:
+        shutil.rmtree(pdir, ignore_errors=True)
+    done = read_journal(pdir / JOURNAL)
+    pending = sorted((r for k, r in requests.items() if k not in done), key=lambda r: r.key)
+    reused = len(requests) - len(pending)
+    counts = Counts()
+    journal = Journal(pdir / JOURNAL) if pending else None
+    bar = tqdm(total=len(pending), desc="translate", unit="text", disable=not progress)
+
+    def store(answer: Answer) -> None:
+        journal.add(answer)
+        bar.update()
+        if on_answer:
+            on_answer(answer)
+
+    failures = []
+    if pending:
+        client = ChatClient(opts, key)
+        counts = client.counts
+        try:
+            failures = asyncio.run(client.run(pending, store))
+        finally:
+            journal.close()
+            bar.close()
+        done.update(journal.new)
+    else:
+        bar.close()
+    if failures:
+        shown = "; ".join(f"{f.id}: {f.reason}" for f in failures[:10])
+        raise GenerationFailed(f"{len(failures)} of {len(requests)} requests failed after their "
+                               f"retries ({shown}{' …' if len(failures) > 10 else ''}); "
+                               f"{len(done)} answers are kept in {pdir} and a re-run asks only for "
+                               "the missing ones")
+    verdicts = {}
+    for text, k in key_of.items():
+        verdicts[text] = gates.check(text, Answer(**done[k]), protected[text])
+    kept, rejects = _write_outputs(doc, verdicts, out,
+                                   Path(rejected_dir) if rejected_dir else out.parent / "rejected")
+    shutil.rmtree(pdir, ignore_errors=True)
+    new = journal.new if journal else {}
+    return _rows(opts, doc, src, tgt, kept, rejects, counts, new, done, reused, len(pending))
+
+
+def _write_outputs(doc: Document, verdicts: dict, out: Path, rejected_dir: Path) -> tuple[int, Counter]:
+    """Write kept records to `out` and rejected ones to `rejected_dir/<reason>.jsonl.gz`."""
+    translated = [verdicts[t][0] for t in doc.texts]
+    reason_of: dict[int, tuple[str, str]] = {}  # unit -> (reason, slot id) of its first bad text
+    for slot, text in zip(doc.slots, doc.texts):
+        reason = verdicts[text][1]
+        if reason and slot[0] not in reason_of:
+            reason_of[slot[0]] = (reason, _slot_id(doc, slot))
+    units = render(doc, translated).splitlines(keepends=True)
+    sources = doc.lines if doc.lines is not None else doc.records
+    by_reason: dict[str, list[str]] = {}
+    for i, (reason, where) in sorted(reason_of.items()):
+        rec = {"reason": reason, "where": where, "source": sources[i],
+               "translation": units[i].rstrip("\n") if doc.lines is not None else json.loads(units[i])}
+        by_reason.setdefault(reason, []).append(json.dumps(rec, ensure_ascii=False) + "\n")
+        units[i] = "\n" if doc.lines is not None else ""  # .txt keeps its alignment
+    atomic_write_text(out, "".join(units))
+    if rejected_dir.is_dir():  # rejects of an earlier run of this output are stale now
+        for old in rejected_dir.glob("*.jsonl.gz"):
+            old.unlink()
+    for reason, lines in by_reason.items():
+        atomic_write_bytes(rejected_dir / f"{reason}.jsonl.gz", gzip_bytes("".join(lines)))
+    counts = Counter({r: len(v) for r, v in by_reason.items()})
+    return len(units) - sum(counts.values()), counts
+
+
+def _rows(opts: ServerOptions, doc: Document, src: str, tgt: str, kept: int, rejects: Counter,
+          counts: Counts, new: dict, done: dict, reused: int, asked: int) -> list[ResultRow]:
+    sig = signature(options={"src": src, "tgt": tgt, "backend": "openai", "server": opts.output_key(),
+                             "prompt": opts.prompt.model_dump(), "protect": opts.protect,
+                             "gates": opts.gates.model_dump()},
+                    seed=opts.seed, data=[doc.path])
+    n = len(doc.records if doc.records is not None else doc.lines)
+    common = dict(n=n, model=opts.model, signature=sig)
+
+    def row(metric: str, value: float, **extra) -> ResultRow:
+        return ResultRow(metric=f"translate.{metric}", value=value, **common, extra=extra)
+
+    ptok = sum(a["prompt_tokens"] for a in new.values())
+    ctok = sum(a["completion_tokens"] for a in new.values())
+    rows = [row("kept", kept, note="records (or .txt lines) written to the output"),
+            row("rejected", sum(rejects.values()), by_reason=dict(sorted(rejects.items())))]
+    rows += [row(f"rejected.{r}", c) for r, c in sorted(rejects.items())]
+    rows += [row("new", asked, note="distinct texts asked for in this run"),
+             row("resumed", reused, note="distinct texts answered in an earlier, unfinished run"),
+             row("requests", counts.requests, note="HTTP attempts in this run"),
+             row("retries", counts.retries, errors=dict(sorted(counts.errors.items()))),
+             row("prompt_tokens", ptok, all_runs=sum(a["prompt_tokens"] for a in done.values())),
+             row("completion_tokens", ctok,
+                 all_runs=sum(a["completion_tokens"] for a in done.values()))]
+    if opts.prices:
+        p = opts.prices
+        cost = (ptok * p.prompt_per_mtok + ctok * p.completion_per_mtok) / 1e6
+        rows.append(row("cost_usd", round(cost, 6), note="estimate from the configured prices"))
+    return rows
+
