@@ -37,13 +37,36 @@ def test_mean_is_the_base_mean_plus_small_seeded_noise():
     assert torch.equal(make_init("mean", ctx(), {"noise": 0.0}).rows(W, "input")[0], base_mean)
 
 
-def test_random_is_seeded_with_initializer_range():
-    big = InitContext(new_tokens=[NewToken(6 + i, "x", "x", (0,)) for i in range(2000)], n_base=6,
-                      seed=3, initializer_range=0.02)
-    rows = make_init("random", big).rows(torch.zeros(6, 64), "input")
+def _many_new(n=2000):
+    return [NewToken(6 + i, "x", "x", (0,)) for i in range(n)]
+
+
+def test_random_follows_the_base_rows_scale_and_is_seeded():
+    g = torch.Generator().manual_seed(0)
+    base = 3.0 + 50.0 * torch.randn(500, 64, generator=g) * torch.linspace(0.5, 2, 64)
+    big = InitContext(new_tokens=_many_new(), n_base=500, seed=3, initializer_range=0.02)
+    rows = make_init("random", big).rows(base, "input")
+    assert torch.allclose(rows.mean(0), base.mean(0), atol=0.15 * base.std(0).mean().item())
+    assert torch.allclose(rows.std(0), base.std(0), rtol=0.1)
+    assert torch.equal(rows, make_init("random", big).rows(base, "input"))
+    assert not torch.equal(rows, make_init("random", big).rows(base, "output"))
+
+
+def test_random_can_still_draw_the_library_default():
+    big = InitContext(new_tokens=_many_new(), n_base=6, seed=3, initializer_range=0.02)
+    rows = make_init("random", big, {"scale": "initializer_range"}).rows(torch.zeros(6, 64), "input")
     assert rows.std().item() == pytest.approx(0.02, rel=0.05)
-    assert torch.equal(rows, make_init("random", big).rows(torch.zeros(6, 64), "input"))
-    assert not torch.equal(rows, make_init("random", big).rows(torch.zeros(6, 64), "output"))
+
+
+@pytest.mark.parametrize("name", ["fvt", "mean", "random"])
+def test_rows_follow_the_matrix_scale(name):
+    # Gemma-style checkpoints keep embeddings at their own scale (the forward multiplies by
+    # sqrt(hidden)); every method must work in the matrix's units: rows(s * W) == s * rows(W).
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(6, 8, generator=g)
+    a = make_init(name, ctx(seed=5)).rows(w, "input")
+    b = make_init(name, ctx(seed=5)).rows(40.0 * w, "input")
+    assert torch.allclose(b, 40.0 * a, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name,options,error", [
@@ -112,3 +135,30 @@ def test_focus_mixes_the_rows_of_similar_base_tokens(tmp_path):
     rows = method.rows(weight, "input")
     assert rows[0, 1] > 0.9 and rows[0, 0] < 0.1       # mostly token 10's row
     assert rows[0].sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_random_new_rows_score_like_old_rows_on_a_gemma_scaled_model(tiny_model):
+    # Gemma multiplies input embeddings by sqrt(hidden), so its stored rows are far from
+    # initializer_range and share a common offset. Give a tiny Gemma 3's (tied) rows that
+    # shape: random new rows must then get logits distributed like the old rows' logits
+    # (with N(0, initializer_range) rows they sat ~12 spreads above them).
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from langadapt.models.embeddings import extend_rows
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model("gemma3")).eval()
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        emb.mul_(30.0).add_(torch.randn(emb.shape[1], generator=torch.Generator().manual_seed(0)))
+    n_old = emb.shape[0]
+    new = [NewToken(n_old + i, "x", "x", (5,)) for i in range(2000)]
+    c = InitContext(new_tokens=new, n_base=n_old, seed=0, initializer_range=model.config.initializer_range)
+    extend_rows(model, new, make_init("random", c), seed=0)
+    ids = AutoTokenizer.from_pretrained(tiny_model("gemma3"))("Монгол улсын засгийн газар",
+                                                             return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0].float()
+    old, fresh = logits[:, :n_old], logits[:, n_old:]
+    spread = old.std(1)
+    assert ((fresh.mean(1) - old.mean(1)).abs() < 0.5 * spread).all()
+    assert ((fresh.std(1) / spread - 1).abs() < 0.25).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from langadapt.config import StrictModel
@@ -47,14 +49,26 @@ class Mean(InitMethod):
 
 @register_init
 class Random(InitMethod):
-    """The library default (`resize_token_embeddings(mean_resizing=False)`): N(0, initializer_range).
+    """The control: seeded random rows drawn at the scale of the matrix's own base rows.
 
-    Seeded, and written explicitly so that ids already inside a padded matrix are re-drawn too.
+    `scale=base` (default) draws each dimension from N(mean, std) of the base rows, so a
+    new row looks like an arbitrary old row whatever the model's scale (Gemma's
+    embeddings, multiplied by sqrt(hidden) in the forward pass, have rows far from
+    `initializer_range`). `scale=initializer_range` is the library default
+    (`resize_token_embeddings(mean_resizing=False)`): N(0, initializer_range), which on
+    real checkpoints makes tied new tokens take most of the next-token mass. Both are
+    written explicitly so that ids already inside a padded matrix are re-drawn too.
     """
 
     name = "random"
 
+    class Options(StrictModel):
+        scale: Literal["base", "initializer_range"] = "base"
+
     def rows(self, weight: torch.Tensor, role: str) -> torch.Tensor:
         n = len(self.ctx.new_tokens)
         out = torch.randn(n, weight.shape[1], generator=self.ctx.generator(role))
-        return (out * self.ctx.initializer_range).to(weight.dtype)
+        if self.opts.scale == "initializer_range":
+            return (out * self.ctx.initializer_range).to(weight.dtype)
+        base = weight[: self.ctx.n_base].float()
+        return (base.mean(0) + base.std(0) * out).to(weight.dtype)
