@@ -32,7 +32,7 @@ from langadapt.runs import ResultRow
 # Modules that register stage kinds; each imports only what it needs when it runs.
 STAGE_MODULES = ("langadapt.stages.core", "langadapt.stages.data", "langadapt.stages.tokenizer",
                  "langadapt.stages.model", "langadapt.stages.train", "langadapt.stages.eval",
-                 "langadapt.stages.translate", "langadapt.stages.layers")
+                 "langadapt.stages.translate", "langadapt.stages.layers", "langadapt.stages.synth")
 
 _REGISTRY: dict[str, type[Stage]] = {}
 
