@@ -16,6 +16,16 @@ def register(msub) -> None:
     f.add_argument("--force", action="store_true", help="download again even if the cache holds it")
     f.set_defaults(func=_fetch)
 
+    i = msub.add_parser("import", help="a GGUF checkpoint as an ordinary HF folder (safetensors)",
+                        description="Dequantize a GGUF file (llama.cpp format) with transformers and write "
+                        "an HF folder: safetensors weights, config, tokenizer with the GGUF's chat "
+                        "template and special tokens, generation config.")
+    i.add_argument("gguf", help="the .gguf file (e.g. one from 'langadapt model fetch')")
+    i.add_argument("--out", required=True)
+    i.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
+                   help="weight dtype of the folder (default float32: the dequantized values exactly)")
+    i.set_defaults(func=_import)
+
 
 def _fetch(args) -> int:
     from langadapt.models.fetch import fetch
@@ -23,4 +33,11 @@ def _fetch(args) -> int:
     names = list(CHECKPOINTS) if "all" in args.names else list(dict.fromkeys(args.names))
     for name in names:
         print(f"{name}\t{fetch(name, force=args.force)}")
+    return 0
+
+
+def _import(args) -> int:
+    from langadapt.models.gguf import import_gguf
+
+    print(f"wrote {import_gguf(args.gguf, args.out, dtype=args.dtype)}")
     return 0

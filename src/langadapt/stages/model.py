@@ -1,10 +1,12 @@
-"""Recipe stages for model surgery: `model.tiny`, `model.resize`, `model.merge`.
+"""Recipe stages for model surgery: `model.tiny`, `model.import`, `model.resize`, `model.merge`.
 
 Each writes its model folder as the stage's output folder, so later stages refer to it
 as `@stage_id`.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from langadapt.config import StrictModel
 from langadapt.paths import expand
@@ -36,6 +38,27 @@ class TinyStage(Stage):
         make_tiny(opts.arch, expand(opts.tokenizer), ctx.out_dir, layers=opts.layers, hidden=opts.hidden,
                   heads=opts.heads, kv_heads=opts.kv_heads, intermediate=opts.intermediate,
                   max_positions=opts.max_positions, seed=seed)
+        return []
+
+
+@register_stage
+class ImportStage(Stage):
+    """A GGUF checkpoint as an HF folder (`langadapt model import`).
+
+    `gguf` names the file (e.g. `${models}/gemma-3-270m-q4_k_m.gguf` after `langadapt model
+    fetch`), so the runner keys the cache on its content.
+    """
+
+    kind = "model.import"
+
+    class Options(StrictModel):
+        gguf: str
+        dtype: Literal["float32", "bfloat16"] = "float32"
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.models.gguf import import_gguf
+
+        import_gguf(expand(opts.gguf), ctx.out_dir, dtype=opts.dtype)
         return []
 
 

@@ -1,0 +1,142 @@
+"""Import a GGUF checkpoint (llama.cpp's format) as an ordinary Hugging Face model folder.
+
+transformers reads GGUF files itself (`from_pretrained(folder, gguf_file=...)`), dequantizing
+every tensor, but a model loaded that way counts as quantized and refuses `save_pretrained`.
+So the import loads it once, copies the dequantized weights into a model built from the
+same config, and saves that with the tokenizer (chat template and special tokens from the
+GGUF metadata) and the generation config. The result loads anywhere without langadapt.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from langadapt.errors import ConfigError, DataError
+from langadapt.runs import atomic_dir, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# llama.cpp's names for architectures that transformers renames when it reads the file.
+_GGUF_SPELLINGS = {"qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe", "gpt-oss": "gpt_oss",
+                   "minimax-m2": "minimax_m2"}
+_SPECIALS = ("bos", "eos", "pad", "unk")
+
+
+def _transformers_names() -> set[str]:
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    return set(GGUF_SUPPORTED_ARCHITECTURES) - {"general", "tokenizer"}
+
+
+def supported_architectures() -> list[str]:
+    """`general.architecture` values transformers can turn into a model, as GGUF files spell them."""
+    names = _transformers_names()
+    renamed = {k: v for k, v in _GGUF_SPELLINGS.items() if v in names}
+    return sorted((names - set(renamed.values())) | set(renamed))
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The scalar and string metadata of a GGUF file (arrays such as the vocabulary left out)."""
+    from gguf import GGUFReader, GGUFValueType
+
+    try:
+        reader = GGUFReader(str(path))
+    except (ValueError, OSError) as e:
+        raise DataError(f"not a readable GGUF file ({e})", file=str(path)) from None
+    return {k: f.contents() for k, f in reader.fields.items()
+            if f.types and f.types[0] != GGUFValueType.ARRAY}
+
+
+def check_architecture(path: str | Path, meta: dict) -> str:
+    """Return `general.architecture`, or raise one DataError if transformers cannot read it."""
+    arch = meta.get("general.architecture")
+    if _GGUF_SPELLINGS.get(arch, arch) not in _transformers_names():
+        raise DataError(f"general.architecture '{arch}' cannot be imported (transformers reads GGUF "
+                        f"files of: {', '.join(supported_architectures())})", file=str(path))
+    return arch
+
+
+def import_gguf(path: str | Path, out: str | Path, *, dtype: str = "float32") -> Path:
+    """Write the GGUF checkpoint `path` to `out` as an HF folder (safetensors, config, tokenizer).
+
+    Args:
+        path: a `.gguf` file.
+        out: the folder to write; replaced whole and atomically.
+        dtype: weight dtype of the saved folder, `float32` (the dequantized values exactly)
+            or `bfloat16`.
+
+    Raises:
+        DataError: the file is missing, unreadable, or of an architecture transformers cannot read.
+        ConfigError: an unknown dtype.
+    """
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype '{dtype}' is not one of {', '.join(DTYPES)}", key="dtype")
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("GGUF file not found (run 'langadapt model fetch' for the known ones)",
+                        file=str(path))
+    meta = read_metadata(path)
+    arch = check_architecture(path, meta)
+    log.info("importing %s (%s, %s) as %s", path.name, arch, meta.get("general.name", "?"), dtype)
+    model, tok = _load(path, meta)
+    with atomic_dir(out) as tmp:
+        model.to(DTYPES[dtype]).save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        atomic_write_json(tmp / "gguf_import.json", {
+            "source": path.name, "architecture": arch, "name": meta.get("general.name"),
+            "file_type": meta.get("general.file_type"), "dtype": dtype})
+    log.info("wrote %s", out)
+    return Path(out)
+
+
+def _load(path: Path, meta: dict):
+    """Config, tokenizer and a saveable (not quantized) model of the GGUF file."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    folder, name = str(path.parent), path.name
+    try:
+        config = AutoConfig.from_pretrained(folder, gguf_file=name)
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        auto = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
+        loaded = auto.from_pretrained(folder, gguf_file=name, config=config, dtype=torch.float32)
+    except (ValueError, KeyError, NotImplementedError) as e:
+        raise DataError(f"transformers cannot read this GGUF file: {e}", file=str(path)) from None
+    _fix_special_tokens(tok, meta, path)
+    template = meta.get("tokenizer.chat_template")
+    if template and not getattr(tok, "chat_template", None):
+        tok.chat_template = template
+    if getattr(config, "max_position_embeddings", None):
+        tok.model_max_length = config.max_position_embeddings
+    # A GGUF-loaded model counts as quantized and refuses save_pretrained; a fresh one of the
+    # same config takes the dequantized weights. Tied weights stay tied through the config.
+    model = auto.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    if unexpected or [k for k in missing if not _is_tied_copy(model, k)]:
+        raise DataError(f"GGUF weights do not fit the model (missing {missing[:3]}, unexpected "
+                        f"{unexpected[:3]})", file=str(path))
+    model.tie_weights()
+    model.generation_config = loaded.generation_config
+    return model.eval(), tok
+
+
+def _is_tied_copy(model, key: str) -> bool:
+    """A head weight missing from the state dict is fine when the config ties it to the embeddings."""
+    return bool(getattr(model.config, "tie_word_embeddings", False)) and key.startswith("lm_head.")
+
+
+def _fix_special_tokens(tok, meta: dict, path: Path) -> None:
+    """Make bos/eos/pad/unk the tokens the GGUF metadata names (by id)."""
+    for kind in _SPECIALS:
+        want = meta.get(f"tokenizer.ggml.{kind}_token_id")
+        if want is None or getattr(tok, f"{kind}_token_id") == int(want):
+            continue
+        token = tok.convert_ids_to_tokens(int(want))
+        if token is None:
+            raise DataError(f"tokenizer.ggml.{kind}_token_id {want} is outside the vocabulary",
+                            file=str(path))
+        log.info("%s: %s token set to %r (id %d) as the GGUF metadata says", path.name, kind, token, want)
+        setattr(tok, f"{kind}_token", token)
