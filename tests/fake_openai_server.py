@@ -5,7 +5,7 @@ a Mongolian word chosen by a hash of the word (so language ID says Mongolian), a
 everything else (digits, punctuation, markdown, protection markers, whitespace) is kept.
 
 Faults, applied in order of arrival (`script`) or to every request whose text contains a
-substring (`always`): `429` (with Retry-After), `500`, `401`, `slow` (answers after `slow_s`),
+substring (`always`): `429` (with Retry-After), `500`, `400`, `401`, `slow` (answers after `slow_s`),
 `malformed` (a 200 whose body is not JSON), `length` (finish_reason length), `drop`
 (connection closed without an answer), `empty`, `refusal`, `copy` (the source back),
 `english` (a fixed English sentence), `strip_markers` (protection markers left out).
@@ -51,6 +51,7 @@ class FakeServer:
         self.always: dict[str, str] = {}      # text substring -> fault on every such request
         self.log: list[dict] = []             # every request: {text, fault, time, auth, body}
         self.lock = threading.Lock()
+        self.in_flight = self.max_in_flight = 0  # requests being answered at once
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -105,13 +106,22 @@ def _handler(server: FakeServer):
             with server.lock:
                 server.log.append({"text": text, "fault": fault, "time": time.monotonic(),
                                    "auth": self.headers.get("Authorization"), "body": body})
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                return self._answer(text, body, fault)
+            finally:
+                with server.lock:
+                    server.in_flight -= 1
+
+        def _answer(self, text: str, body: dict, fault: str | None) -> None:
             if server.delay_s:
                 time.sleep(server.delay_s)
             if fault == "429":
                 return self._send(429, b'{"error": {"message": "slow down"}}',
                                   {"Retry-After": server.retry_after})
-            if fault == "401":
-                return self._send(401, b'{"error": {"message": "invalid api key"}}')
+            if fault in ("400", "401"):
+                return self._send(int(fault), b'{"error": {"message": "refused"}}')
             if fault == "500":
                 return self._send(500, b'{"error": {"message": "boom"}}')
             if fault == "drop":

@@ -32,6 +32,22 @@ def test_every_transient_fault_is_retried_and_counted(server, fast_options, fixt
     assert len(out.read_text(encoding="utf-8").splitlines()) == 30
 
 
+def test_concurrency_bounds_the_requests_in_flight(server, fast_options, fixture_file, tmp_path):
+    server.delay_s = 0.03
+    translate_file_openai(fast_options(concurrency=3), fixture_file, tmp_path / "o.jsonl", src="eng_Latn",
+                          tgt="khk_Cyrl")
+    assert server.max_in_flight == 3
+
+
+def test_a_rejected_request_is_not_retried_and_is_reported(server, fast_options, fixture_file, tmp_path):
+    server.always = {"Name two animals": "400", "Explain what a fever is.": "400"}
+    with pytest.raises(GenerationFailed, match=r"2 of \d+ requests failed .*record 15 \(id 15\) field "
+                                              r"instruction: HTTP 400: .*; record 20 \(id 20\)"):
+        translate_file_openai(fast_options(), fixture_file, tmp_path / "o.jsonl", src="eng_Latn",
+                              tgt="khk_Cyrl")
+    assert sum(r["fault"] == "400" for r in server.log) == 2  # one attempt each
+
+
 def test_retry_after_is_honoured(server, fast_options, fixture_file, tmp_path):
     server.retry_after = "0.3"
     server.always = {"What is the capital of Mongolia?": "429"}

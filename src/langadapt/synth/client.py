@@ -117,6 +117,7 @@ class ChatClient:
     async def run(self, requests: Sequence[Request], on_answer: Callable[[Answer], None]) -> list[Failure]:
         """Ask every request, `concurrency` at a time; `on_answer` sees each answer as it arrives."""
         failures: list[Failure] = []
+        position = {r.key: i for i, r in enumerate(requests)}
         pending = iter(requests)
 
         async def worker() -> None:
@@ -137,7 +138,7 @@ class ChatClient:
             raise
         finally:
             await self.client.close()
-        return sorted(failures, key=lambda f: f.id)
+        return sorted(failures, key=lambda f: position[f.key])  # in the order asked
 
     async def _ask(self, req: Request) -> Answer | Failure:
         o, oa = self.opts, self.openai

@@ -34,7 +34,7 @@ from langadapt.data.outputs import gzip_bytes
 from langadapt.errors import ConfigError, LangadaptError
 from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, hash_obj, signature
 from langadapt.synth.client import Answer, ChatClient, Counts, Request
-from langadapt.synth.gates import Gates
+from langadapt.synth.gates import REASONS, Gates
 from langadapt.synth.options import ServerOptions
 from langadapt.synth.prompt import build_messages
 from langadapt.synth.protect import protect
@@ -151,7 +151,7 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
     if restart:
         shutil.rmtree(pdir, ignore_errors=True)
     done = read_journal(pdir / JOURNAL)
-    pending = sorted((r for k, r in requests.items() if k not in done), key=lambda r: r.key)
+    pending = [r for k, r in requests.items() if k not in done]  # in input order
     reused = len(requests) - len(pending)
     counts = Counts()
     journal = Journal(pdir / JOURNAL) if pending else None
@@ -208,9 +208,8 @@ def _write_outputs(doc: Document, verdicts: dict, out: Path, rejected_dir: Path)
         by_reason.setdefault(reason, []).append(json.dumps(rec, ensure_ascii=False) + "\n")
         units[i] = "\n" if doc.lines is not None else ""  # .txt keeps its alignment
     atomic_write_text(out, "".join(units))
-    if rejected_dir.is_dir():  # rejects of an earlier run of this output are stale now
-        for old in rejected_dir.glob("*.jsonl.gz"):
-            old.unlink()
+    for reason in REASONS:  # rejects of an earlier run of this output are stale now
+        (rejected_dir / f"{reason}.jsonl.gz").unlink(missing_ok=True)
     for reason, lines in by_reason.items():
         atomic_write_bytes(rejected_dir / f"{reason}.jsonl.gz", gzip_bytes("".join(lines)))
     counts = Counter({r: len(v) for r, v in by_reason.items()})
