@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -162,3 +164,52 @@ def test_random_new_rows_score_like_old_rows_on_a_gemma_scaled_model(tiny_model)
     spread = old.std(1)
     assert ((fresh.mean(1) - old.mean(1)).abs() < 0.5 * spread).all()
     assert ((fresh.std(1) / spread - 1).abs() < 0.25).all()
+
+
+def test_calibrated_unties_the_head_and_shifts_first_piece_rows(tiny_model, surgery_toks, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from langadapt.models.embeddings import read_new_tokens, resize_model
+
+    base, tok_dir, out = tiny_model("qwen3"), surgery_toks("extended", "qwen3"), tmp_path / "cal"
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("Монгол улсын засгийн газар өнөөдөр хуралдлаа.\nУлаанбаатар хотод хүмүүс ажил "
+                      "хийж байна.\n", encoding="utf-8")
+    rows = resize_model(base, tok_dir, out, init="calibrated", init_options={"corpus": [str(corpus)]})
+    assert next(r for r in rows if r.metric == "resize.old_logits_max_abs_diff").extra["passed"]
+    report = json.loads((out / "resize.json").read_text())
+    facts = report["facts"]
+    assert facts["untied_head"] and facts["new_in_context"] > 0 and facts["new_after_bos"] > 0
+    assert facts["mean_shift_nats"] < 0          # the remaining pieces are never certain
+    assert facts["hb_mean"] == pytest.approx(1.0, abs=0.1)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    emb = model.get_input_embeddings().weight.detach()
+    head = model.get_output_embeddings().weight.detach()
+    assert not model.config.tie_word_embeddings and emb.data_ptr() != head.data_ptr()
+    base_model = AutoModelForCausalLM.from_pretrained(base)
+    base_emb = base_model.get_input_embeddings().weight.detach()
+    n = base_emb.shape[0]
+    assert torch.equal(head[:n], base_emb) and torch.equal(emb[:n], base_emb)
+    new = read_new_tokens(tok_dir / "new_tokens.jsonl")
+    # Input rows are fvt; a head row differs from its first piece's row along one direction.
+    b = None
+    for t in new:
+        assert torch.allclose(emb[t.id], base_emb[list(t.base_ids)].mean(0), atol=1e-6)
+        d = head[t.id] - base_emb[t.base_ids[0]]
+        if d.norm() > 1e-6:
+            b = d / d.norm() if b is None else b
+            assert abs(float(d @ b) / d.norm().item()) == pytest.approx(1.0, abs=1e-4)
+    ids = AutoTokenizer.from_pretrained(out)(corpus.read_text().splitlines()[0], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.isfinite(model(**ids).logits).all()
+
+
+def test_calibrated_without_untie_keeps_a_tied_head_and_equals_fvt(tiny_model, surgery_toks, tmp_path):
+    from langadapt.models.embeddings import resize_model
+
+    base, tok_dir = tiny_model("qwen3"), surgery_toks("extended", "qwen3")
+    resize_model(base, tok_dir, tmp_path / "a", init="calibrated", init_options={"untie": False})
+    resize_model(base, tok_dir, tmp_path / "b", init="fvt")
+    from safetensors.torch import load_file
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -86,14 +86,25 @@ def is_tied(model) -> bool:
     return _head(model) is None
 
 
+def untie_head(model) -> None:
+    """Give a tied model its own output head, a copy of the input embeddings (same logits)."""
+    head = model.get_output_embeddings()
+    head.weight = torch.nn.Parameter(model.get_input_embeddings().weight.detach().clone())
+    for cfg in {id(c): c for c in (model.config, model.config.get_text_config())}.values():
+        cfg.tie_word_embeddings = False
+
+
 def extend_rows(model, new_tokens: list[NewToken], method, seed: int) -> dict:
     """Grow the embeddings (and an untied head) to hold every new id; fill the new rows."""
     rows_before = model.get_input_embeddings().weight.shape[0]
     size = max(rows_before, max(t.id for t in new_tokens) + 1)
+    facts = method.prepare()  # before growing: model-based methods score the untouched base
+    if method.wants_own_head and is_tied(model):
+        untie_head(model)
+        facts = {**facts, "untied_head": True}
     torch.manual_seed(seed)  # the library's own init of the grown rows, overwritten below
     model.resize_token_embeddings(size, mean_resizing=False)
     ids = torch.tensor([t.id for t in new_tokens])
-    facts = method.prepare()
     with torch.no_grad():
         emb = model.get_input_embeddings().weight
         emb[ids] = method.rows(emb.detach(), "input").to(emb.device)
@@ -314,7 +325,7 @@ def _extend(model, base_tok, new_tok, tok_dir, init, init_options, seed, check_t
     _validate_new_tokens(new_tokens, n_base, len(new_tok), str(tok_dir / NEW_TOKENS))
     ctx = InitContext(new_tokens=new_tokens, n_base=n_base, seed=seed,
                       initializer_range=getattr(model.config, "initializer_range", 0.02),
-                      extended_tokenizer=new_tok, base_tokenizer=base_tok)
+                      extended_tokenizer=new_tok, base_tokenizer=base_tok, model=model)
     method = make_init(init, ctx, init_options)
     report.update(init=init, n_new=len(new_tokens), check_source=report["check_source"] or "new-token texts")
     ids = probe_ids(base_tok, _check_texts(check_text, [t.text for t in new_tokens]))

@@ -10,8 +10,10 @@ returns, for one weight matrix at a time, the rows of the new tokens:
         def rows(self, weight, role):   # weight: [rows, dim] of the base model
             return weight[: self.ctx.n_base].mean(0).expand(len(self.ctx.new_tokens), -1)
 
-`prepare()` runs once before the first matrix (for work shared by the input embeddings
-and an untied head, such as training auxiliary vectors).
+`prepare()` runs once before the matrices grow (for work shared by the input embeddings
+and an untied head, such as training auxiliary vectors, or scoring text with the base
+model in `ctx.model`). A method whose `wants_own_head` is true gets a tied head untied
+first (a copy of the embeddings), so its output rows can differ from its input rows.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from langadapt.config import StrictModel, validate
 from langadapt.errors import ConfigError
 
 # Modules that register methods; imported on first lookup.
-INIT_MODULES = ("langadapt.models.init.basic", "langadapt.models.init.similarity")
+INIT_MODULES = ("langadapt.models.init.basic", "langadapt.models.init.similarity",
+                "langadapt.models.init.calibrated")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class InitContext:
     initializer_range: float = 0.02
     extended_tokenizer: Any = None     # a loaded tokenizer (needed by corpus-based methods)
     base_tokenizer: Any = None
+    model: Any = None                  # the base model, before resizing (for model-based methods)
     extra: dict = field(default_factory=dict)
 
     def generator(self, role: str) -> torch.Generator:
@@ -67,8 +71,13 @@ class InitMethod:
     def __init__(self, opts: StrictModel, ctx: InitContext):
         self.opts, self.ctx = opts, ctx
 
+    @property
+    def wants_own_head(self) -> bool:
+        """True when the output rows must differ from the input rows (a tied head is untied)."""
+        return False
+
     def prepare(self) -> dict:
-        """One-off work before the first matrix; returns facts for `resize.json`."""
+        """One-off work before the matrices grow; returns facts for `resize.json`."""
         return {}
 
     def rows(self, weight: torch.Tensor, role: str) -> torch.Tensor:  # pragma: no cover
