@@ -59,3 +59,19 @@ def test_config_errors_name_the_file_and_key(server, tmp_path, capsys):
                str(tmp_path / "o.txt")])
     assert rc == 2 and "key 'base_url': Field required" in capsys.readouterr().err
     assert server.log == []
+
+
+def test_a_failed_request_exits_non_zero_naming_it(server, tmp_path, capsys):
+    inp, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    inp.write_text("The steppe is wide\n\nWolves live there\n", encoding="utf-8")
+    server.always = {"Wolves": "500"}
+    args = ["translate", "--backend", "openai", "--base-url", server.url, "--model", "m", "--max-retries",
+            "1", "--src", "eng_Latn", "--tgt", "khk_Cyrl", str(inp), str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 requests failed after their retries (line 3: http_500 after 2 attempts)" in err
+    assert not out.exists()
+    server.always = {}
+    assert main(args) == 0
+    assert [r["text"] for r in server.log].count("The steppe is wide") == 1  # kept, not asked again
+    assert out.read_text(encoding="utf-8").count("\n") == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import random
 
 import pytest
@@ -91,7 +92,8 @@ def test_a_refused_key_or_unknown_model_stops_the_run_with_one_line(server, fast
 
 
 def test_api_key_is_read_from_the_named_variable_and_written_nowhere(server, fast_options, fixture_file,
-                                                                    tmp_path, monkeypatch):
+                                                                    tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, the HTTP client's included
     secret = "sk-test-7f3a9c1e5b"
     monkeypatch.setenv("LANGADAPT_TEST_KEY", secret)
     server.always = {"leap year": "length", "What is the capital of Mongolia?": "500"}
@@ -110,6 +112,7 @@ def test_api_key_is_read_from_the_named_variable_and_written_nowhere(server, fas
     for p in files:
         data = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
         assert secret.encode() not in data, p
+    assert secret not in caplog.text and len(caplog.records) > 10
 
 
 def test_an_unset_key_variable_is_a_config_error(server, fast_options, fixture_file, tmp_path, monkeypatch):
