@@ -249,6 +249,25 @@ def _validate_new_tokens(new_tokens: list[NewToken], n_base: int, n_ext: int, wh
         raise DataError(f"base_ids outside the base vocabulary for new ids {bad[:3]}", file=where)
 
 
+def check_same_tokens(base_tok, new_tok, pairs: list[tuple[int, int]], where: str, made: str) -> None:
+    """Each (new id, old id) pair names the same token string in `new_tok` and in `base_tok`.
+
+    A tokenizer edited from another base has the same sidecar format but its ids point
+    at other tokens (or past this vocabulary), so the model's rows would be nonsense.
+    """
+    old_of = {i: t for t, i in base_tok.get_vocab().items()}
+    new_of = {i: t for t, i in new_tok.get_vocab().items()}
+    bad = [(new, old) for new, old in pairs if old not in old_of or new_of.get(new) != old_of[old]]
+    if not bad:
+        return
+    shown = "; ".join(f"new id {new} is {new_of.get(new)!r}, old id {old} is "
+                      + (f"{old_of[old]!r}" if old in old_of else "past the base's vocabulary")
+                      for new, old in bad[:3])
+    raise DataError(f"vocabulary mismatch: {len(bad)} of {len(pairs)} ids name other tokens than "
+                    f"this model's tokenizer ({len(base_tok)} ids) does, e.g. {shown}; was this "
+                    f"tokenizer {made} from this model's tokenizer?", file=where)
+
+
 def _check_texts(check_text: str | Path | None, fallback: list[str]) -> list[str]:
     return list(iter_texts([check_text], limit=64)) if check_text else fallback
 
@@ -309,7 +328,7 @@ def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, in
         check, facts = _extend(model, base_tok, new_tok, tok_dir, init, init_options, seed,
                                check_text, atol, report)
     else:
-        check, facts = _trim(model, new_tok, tok_dir, seed, check_text, atol, report)
+        check, facts = _trim(model, base_tok, new_tok, tok_dir, seed, check_text, atol, report)
     report.update(check=check.as_dict(), facts=facts)
     if not check.passed:
         raise LangadaptError(f"function preservation failed: logits of kept ids moved by "
@@ -323,6 +342,7 @@ def _extend(model, base_tok, new_tok, tok_dir, init, init_options, seed, check_t
     new_tokens = read_new_tokens(tok_dir / NEW_TOKENS)
     n_base = len(base_tok)
     _validate_new_tokens(new_tokens, n_base, len(new_tok), str(tok_dir / NEW_TOKENS))
+    check_same_tokens(base_tok, new_tok, [(i, i) for i in range(n_base)], str(tok_dir), "extended")
     ctx = InitContext(new_tokens=new_tokens, n_base=n_base, seed=seed,
                       initializer_range=getattr(model.config, "initializer_range", 0.02),
                       extended_tokenizer=new_tok, base_tokenizer=base_tok, model=model)
@@ -333,11 +353,12 @@ def _extend(model, base_tok, new_tok, tok_dir, init, init_options, seed, check_t
     return check_extension(model, ids, new_ids, lambda: extend_rows(model, new_tokens, method, seed), atol)
 
 
-def _trim(model, new_tok, tok_dir, seed, check_text, atol, report):
+def _trim(model, base_tok, new_tok, tok_dir, seed, check_text, atol, report):
     base_size, kept = read_id_map(tok_dir / ID_MAP)
     if len(kept) != len(new_tok):
         raise DataError(f"the id map keeps {len(kept)} ids but the tokenizer has {len(new_tok)}",
                         file=str(tok_dir / ID_MAP))
+    check_same_tokens(base_tok, new_tok, list(enumerate(kept)), str(tok_dir / ID_MAP), "trimmed")
     report.update(n_kept=len(kept), base_vocab_size=base_size)
     if check_text:
         ids = probe_ids(new_tok, _check_texts(check_text, []))

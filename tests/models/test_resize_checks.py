@@ -1,0 +1,35 @@
+"""`resize_model` refuses tokenizers edited from another base, and its cache sees file contents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import AutoConfig
+
+from langadapt.errors import DataError
+from langadapt.models.embeddings import read_new_tokens, resize_model
+
+
+@pytest.mark.parametrize("other", ["gemma3", "llama3"])
+def test_trimmed_tokenizer_of_another_base_is_a_vocabulary_mismatch(tiny_model, surgery_toks, other,
+                                                                     tmp_path):
+    # Gemma's kept ids lie past Qwen's vocabulary; Llama's fall inside it but name other tokens.
+    tok_dir = surgery_toks("trimmed", other)
+    with pytest.raises(DataError, match=r"id_map.json: vocabulary mismatch: \d+ of \d+ ids name other "
+                                        r"tokens .*151669 ids.*new id \d+ is .*old id \d+ is .*trimmed"):
+        resize_model(tiny_model("qwen3"), tok_dir, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_extended_tokenizer_with_other_old_tokens_is_a_vocabulary_mismatch(tiny_model, surgery_toks,
+                                                                          copy_dir):
+    tok = copy_dir(surgery_toks("extended"), "tok")
+    spec = json.loads((tok / "tokenizer.json").read_text())
+    vocab = spec["model"]["vocab"]
+    a, b = (next(t for t, i in vocab.items() if i == n) for n in (1000, 1001))
+    vocab[a], vocab[b] = 1001, 1000   # same size and new ids, two old tokens swapped
+    (tok / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
+    with pytest.raises(DataError, match=rf"vocabulary mismatch: 2 of 151669 ids.*new id 1000 is "
+                                        rf"{b!r}, old id 1000 is {a!r}.*extended"):
+        resize_model(tiny_model("qwen3"), tok, tok.parent / "out")
