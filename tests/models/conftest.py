@@ -118,3 +118,9 @@ def copy_dir(tmp_path):
     def copy(src: Path, name: str) -> Path:
         return Path(shutil.copytree(src, tmp_path / name))
     return copy
+
+
+@pytest.fixture
+def extend_qwen3(tokenizers_dir):
+    """`extend_qwen3(out, words)` -> Qwen3's tokenizer extended by `words`, written to `out`."""
+    return lambda out, words=WORDS: make_extended(tokenizers_dir / "qwen3", out, words)

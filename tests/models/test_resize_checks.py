@@ -33,3 +33,14 @@ def test_extended_tokenizer_with_other_old_tokens_is_a_vocabulary_mismatch(tiny_
     with pytest.raises(DataError, match=rf"vocabulary mismatch: 2 of 151669 ids.*new id 1000 is "
                                         rf"{b!r}, old id 1000 is {a!r}.*extended"):
         resize_model(tiny_model("qwen3"), tok, tok.parent / "out")
+
+
+def test_tokenizer_re_extended_in_place_is_resized_again(tiny_model, extend_qwen3, tmp_path):
+    tok, out = tmp_path / "tok", tmp_path / "out"
+    extend_qwen3(tok, ["Монгол", "байна"])
+    resize_model(tiny_model("qwen3"), tok, out, init="mean")
+    first = AutoConfig.from_pretrained(out).vocab_size
+    extend_qwen3(tok, ["Монгол", "байна", "Улаанбаатар", "хурал"])
+    resize_model(tiny_model("qwen3"), tok, out, init="mean")
+    grown = read_new_tokens(tok / "new_tokens.jsonl")[-1].id + 1
+    assert first < grown == AutoConfig.from_pretrained(out).vocab_size

@@ -26,7 +26,7 @@ import torch
 
 from langadapt.errors import DataError, LangadaptError
 from langadapt.models.init import InitContext, NewToken, make_init, validate_init
-from langadapt.runs import ResultRow, atomic_dir, atomic_write_json, hash_obj, signature
+from langadapt.runs import ResultRow, atomic_dir, atomic_write_json, hash_files, hash_obj, signature
 from langadapt.textio import iter_texts
 
 log = logging.getLogger(__name__)
@@ -289,6 +289,11 @@ def _rows(report: dict) -> list[ResultRow]:
     ]
 
 
+def _content_id(ref: str | Path) -> str:
+    """A local file or folder by its content hash; anything else (a hub id) by its name."""
+    return f"sha:{hash_files([ref])}" if Path(ref).exists() else str(ref)
+
+
 def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, init: str = "fvt",
                  init_options: dict | None = None, seed: int = 0, check_text: str | Path | None = None,
                  device: str | None = None, dtype: str = "auto", force: bool = False) -> list[ResultRow]:
@@ -308,9 +313,12 @@ def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, in
                         "(trimmed); make one with 'langadapt tokenizer'", file=str(tok_dir))
     if mode == "extended":
         validate_init(init, init_options)  # fail on a typo before loading a large model
-    key = hash_obj({"base": str(base), "tok": str(tok_dir), "init": init if mode == "extended" else None,
+    # Contents, not just paths: a tokenizer re-extended in place (or a base retrained in
+    # place) under the same name must not reuse the old output.
+    key = hash_obj({"base": _content_id(base), "tok": hash_files([tok_dir]),
+                    "init": init if mode == "extended" else None,
                     "init_options": init_options or {}, "seed": seed, "dtype": dtype,
-                    "check_text": str(check_text) if check_text else None})
+                    "check_text": _content_id(check_text) if check_text else None})
     if not force and (out / REPORT).is_file():
         done = json.loads((out / REPORT).read_text())
         if done.get("key") == key:
