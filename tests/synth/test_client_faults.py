@@ -12,7 +12,7 @@ import pytest
 from langadapt.errors import ConfigError
 from langadapt.synth.client import backoff_s, retry_after_s
 from langadapt.synth.options import ServerOptions
-from langadapt.synth.run import GenerationFailed, parts_dir, read_journal, translate_file_openai
+from langadapt.synth.run import GenerationFailed, journal_path, read_journal, translate_file_openai
 
 
 def _rows(rows):
@@ -67,7 +67,7 @@ def test_a_request_failing_every_retry_is_reported_by_id_and_the_rest_kept(serve
                                               r"instruction: http_500 after 4 attempts"):
         translate_file_openai(fast_options(), fixture_file, out, src="eng_Latn", tgt="khk_Cyrl")
     assert not out.exists()
-    kept = read_journal(parts_dir(out) / "answers.jsonl")
+    kept = read_journal(journal_path(out))
     first = len(server.log)
     assert len(kept) == first - 4  # every other text answered once and stored
     server.always = {}
@@ -76,7 +76,7 @@ def test_a_request_failing_every_retry_is_reported_by_id_and_the_rest_kept(serve
     again = server.texts()[first:]
     assert len(again) == 1 and "What is the capital of Mongolia?" in again[0]
     assert (rows["translate.resumed"].value, rows["translate.new"].value) == (len(kept), 1)
-    assert rows["translate.kept"].value == 30 and not parts_dir(out).exists()
+    assert rows["translate.kept"].value == 30 and not journal_path(out).parent.exists()
 
 
 def test_a_refused_key_or_unknown_model_stops_the_run_with_one_line(server, fast_options, fixture_file,

@@ -12,7 +12,7 @@ import time
 from fake_openai_server import FakeServer
 
 from langadapt.runs import hash_obj
-from langadapt.synth.run import parts_dir, read_journal
+from langadapt.synth.run import journal_path, read_journal
 
 
 def _cli(server, inp, out, *extra):
@@ -36,7 +36,7 @@ def test_killed_run_resumes_to_the_same_file_without_asking_twice(fixture_file, 
         assert len({_key(r["body"]) for r in server.log}) == n_distinct
 
         out = tmp_path / "killed.jsonl"
-        journal = parts_dir(out) / "answers.jsonl"
+        journal = journal_path(out)
         start = len(server.log)
         proc = subprocess.Popen(_cli(server, fixture_file, out), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -62,4 +62,4 @@ def test_killed_run_resumes_to_the_same_file_without_asking_twice(fixture_file, 
     assert out.read_bytes() == whole.read_bytes()
     rows = {r["metric"]: r for r in map(json.loads, res.stdout.splitlines())}
     assert rows["translate.resumed"]["value"] == len(stored)
-    assert not parts_dir(out).exists()
+    assert not journal.parent.exists()

@@ -6,7 +6,7 @@ records are recognised when no field is named. Each distinct text is protected
 (`langadapt.synth.protect`), put in the prompt template, and keyed by a hash of the
 model, the messages (prompt and text) and the sampling parameters.
 
-Every answer is appended to a journal (`.<OUT>.parts/answers.jsonl`) the moment it
+Every answer is appended to a journal (`.<OUT>.answers/answers.jsonl`) the moment it
 arrives, rejected ones included, so a killed run, re-run, asks only what it never got
 an answer for, and, answers being keyed by content and the output written in input
 order, writes the same file. The journal goes once the output is written.
@@ -39,7 +39,7 @@ from langadapt.synth.options import ServerOptions
 from langadapt.synth.prompt import build_messages
 from langadapt.synth.protect import protect
 from langadapt.textio import json_objects, read_lines
-from langadapt.translate import Document, parts_dir, read_document, render
+from langadapt.translate import Document, read_document, render
 
 JOURNAL = "answers.jsonl"
 SHAPES = (("messages",), ("instruction", "input", "output"))
@@ -117,6 +117,11 @@ def _slot_id(doc: Document, slot: tuple[int, str | None, int | None]) -> str:
     return where + (f" field {f}" if f else "") + (f"[{sub}]" if sub is not None else "")
 
 
+def journal_path(out: Path, cache_dir: Path | None = None) -> Path:
+    """Where the answers for `out` are kept until it is written (beside it unless `cache_dir`)."""
+    return (cache_dir or out.parent) / f".{out.name}.answers" / JOURNAL
+
+
 def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path, *, src: str, tgt: str,
                           fields: Sequence[str] | None = None, restart: bool = False,
                           cache_dir: str | Path | None = None, rejected_dir: str | Path | None = None,
@@ -133,28 +138,55 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
         progress: show a tqdm bar.
     """
     inp, out = Path(inp), Path(out)
-    fields = tuple(fields) if fields else auto_fields(inp)
-    doc = read_document(inp, fields)
+    doc = read_document(inp, tuple(fields) if fields else auto_fields(inp))
     key = api_key(opts)
     gates = Gates(opts, tgt)
-    # one request per distinct text; its key covers model, prompt, parameters and text
-    protected, requests, key_of = {}, {}, {}
+    requests, key_of, spans = _requests(doc, opts, src, tgt)
+    journal = journal_path(out, Path(cache_dir) if cache_dir else None)
+    if restart:
+        shutil.rmtree(journal.parent, ignore_errors=True)
+    done = read_journal(journal)
+    pending = [r for k, r in requests.items() if k not in done]  # in input order
+    counts, new, failures = _ask(opts, key, pending, journal, on_answer, progress)
+    done.update(new)
+    if failures:
+        shown = "; ".join(f"{f.id}: {f.reason}" for f in failures[:10])
+        raise GenerationFailed(f"{len(failures)} of {len(requests)} requests failed after their "
+                               f"retries ({shown}{' …' if len(failures) > 10 else ''}); "
+                               f"{len(done)} answers are kept in {journal.parent} and a re-run asks "
+                               "only for the missing ones")
+    verdicts = {text: gates.check(text, Answer(**done[k]), spans[text]) for text, k in key_of.items()}
+    kept, rejects = _write_outputs(doc, verdicts, out,
+                                   Path(rejected_dir) if rejected_dir else out.parent / "rejected")
+    shutil.rmtree(journal.parent, ignore_errors=True)
+    return _rows(opts, doc, src, tgt, kept, rejects, counts, new, done,
+                 len(requests) - len(pending), len(pending))
+
+
+def _requests(doc: Document, opts: ServerOptions, src: str, tgt: str
+              ) -> tuple[dict[str, Request], dict[str, str], dict[str, list[str]]]:
+    """One request per distinct text, keyed by model, prompt, parameters and (protected) text.
+
+    Returns the requests by key, each text's key, and each text's protected spans.
+    """
+    requests, key_of, spans = {}, {}, {}
     for slot, text in zip(doc.slots, doc.texts):
         if text in key_of:
             continue
-        masked, spans = protect(text, opts.protect)
+        masked, spans[text] = protect(text, opts.protect)
         messages = build_messages(opts.prompt, masked, src, tgt)
-        k = hash_obj({"server": opts.output_key(), "messages": messages})
-        key_of[text], protected[text] = k, spans
+        key_of[text] = k = hash_obj({"server": opts.output_key(), "messages": messages})
         requests.setdefault(k, Request(k, _slot_id(doc, slot), messages))
-    pdir = parts_dir(out, Path(cache_dir) if cache_dir else None)
-    if restart:
-        shutil.rmtree(pdir, ignore_errors=True)
-    done = read_journal(pdir / JOURNAL)
-    pending = [r for k, r in requests.items() if k not in done]  # in input order
-    reused = len(requests) - len(pending)
-    counts = Counts()
-    journal = Journal(pdir / JOURNAL) if pending else None
+    return requests, key_of, spans
+
+
+def _ask(opts: ServerOptions, key: str | None, pending: list[Request], journal_file: Path,
+         on_answer: Callable[[Answer], None] | None, progress: bool
+         ) -> tuple[Counts, dict[str, dict], list]:
+    """Send `pending`, journalling each answer; return the counts, new answers and failures."""
+    if not pending:
+        return Counts(), {}, []
+    journal, client = Journal(journal_file), ChatClient(opts, key)
     bar = tqdm(total=len(pending), desc="translate", unit="text", disable=not progress)
 
     def store(answer: Answer) -> None:
@@ -163,32 +195,12 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
         if on_answer:
             on_answer(answer)
 
-    failures = []
-    if pending:
-        client = ChatClient(opts, key)
-        counts = client.counts
-        try:
-            failures = asyncio.run(client.run(pending, store))
-        finally:
-            journal.close()
-            bar.close()
-        done.update(journal.new)
-    else:
+    try:
+        failures = asyncio.run(client.run(pending, store))
+    finally:
+        journal.close()
         bar.close()
-    if failures:
-        shown = "; ".join(f"{f.id}: {f.reason}" for f in failures[:10])
-        raise GenerationFailed(f"{len(failures)} of {len(requests)} requests failed after their "
-                               f"retries ({shown}{' …' if len(failures) > 10 else ''}); "
-                               f"{len(done)} answers are kept in {pdir} and a re-run asks only for "
-                               "the missing ones")
-    verdicts = {}
-    for text, k in key_of.items():
-        verdicts[text] = gates.check(text, Answer(**done[k]), protected[text])
-    kept, rejects = _write_outputs(doc, verdicts, out,
-                                   Path(rejected_dir) if rejected_dir else out.parent / "rejected")
-    shutil.rmtree(pdir, ignore_errors=True)
-    new = journal.new if journal else {}
-    return _rows(opts, doc, src, tgt, kept, rejects, counts, new, done, reused, len(pending))
+    return client.counts, journal.new, failures
 
 
 def _write_outputs(doc: Document, verdicts: dict, out: Path, rejected_dir: Path) -> tuple[int, Counter]:
