@@ -27,6 +27,15 @@ from pydantic import Field, ValidationError
 
 from langadapt.config import StrictModel, apply_overrides, read_yaml, validate
 from langadapt.errors import ConfigError, DataError
+from langadapt.names import (
+    FileName,
+    Name,
+    name_problem,
+    output_dir_problem,
+    run_root_problem,
+    show,
+    subpath_problem,
+)
 from langadapt.paths import expand
 
 _ID = r"[A-Za-z][A-Za-z0-9_-]*"
@@ -39,18 +48,18 @@ _REF = re.compile(rf"^(?:[A-Za-z0-9_.+-]+=)?@({_ID})(?:\.({_ID}(?:\.{_ID})*))?(/
 class StageSpec(StrictModel):
     """One stage as written in the recipe."""
 
-    id: str = Field(pattern=rf"^{_ID}$")
+    id: Name                    # names the stage folder: checked by langadapt.names
     kind: str
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    variants: dict[str, dict[str, Any]] | None = None
-    variant: str | None = None  # label for this stage's rows when it has no variants
+    variants: dict[str, dict[str, Any]] | None = None  # names checked in _check_ids (they are keys)
+    variant: Name | None = None  # label for this stage's rows when it has no variants
     note: str | None = None
 
 
 class Recipe(StrictModel):
     """A whole recipe."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FileName              # the run folder is runs/<name> unless output_dir is given
     seed: int = 0
     output_dir: str | None = None
     imports: list[str] = Field(default_factory=list)  # modules that register extra stage kinds
@@ -121,7 +130,7 @@ def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
     recipe, data, locations = read_recipe(path, overrides)
     _import_plugins(recipe, str(path), locations)
     _check_ids(recipe, str(path), locations)
-    root = Path(recipe.output_dir or Path("runs") / recipe.name).absolute()
+    root = _run_root(recipe, str(path), locations)
     resolved = copy.deepcopy(data)
     plan = Plan(recipe=recipe, file=str(path), root=root, resolved=resolved)
     for i, spec in enumerate(recipe.stages):
@@ -158,6 +167,25 @@ def _check_ids(recipe: Recipe, file: str, locations: dict) -> None:
         if spec.variants is not None and not spec.variants:
             raise ConfigError("variants is empty", file=file,
                               line=locations.get(("stages", i, "variants")), key=f"stages.{spec.id}.variants")
+        for name in spec.variants or {}:  # each becomes part of a folder name: `<id>.<variant>`
+            problem = name_problem(name, "id")
+            if problem:
+                raise ConfigError(f"variant name {problem}", file=file,
+                                  line=locations.get(("stages", i, "variants", name))
+                                  or locations.get(("stages", i, "variants")),
+                                  key=f"stages.{spec.id}.variants")
+
+
+def _run_root(recipe: Recipe, file: str, locations: dict) -> Path:
+    """The run folder: `output_dir`, else `runs/<name>`; never a folder reached by `..` nor
+    an existing folder that is not a run folder (a run writes and replaces files there)."""
+    key = "output_dir" if recipe.output_dir is not None else "name"
+    problem = output_dir_problem(recipe.output_dir) if recipe.output_dir is not None else None
+    root = Path(recipe.output_dir or Path("runs") / recipe.name).absolute()
+    problem = problem or run_root_problem(root)
+    if problem:
+        raise ConfigError(problem, file=file, line=locations.get((key,)), key=key)
+    return root
 
 
 # ---------------------------------------------------------------- references and variants
@@ -208,8 +236,25 @@ def _candidates(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict,
     return insts
 
 
+def _check_ref_paths(spec: StageSpec, i: int, file: str, locations: dict) -> None:
+    """A reference's `/sub/path` must stay inside the referenced stage's folder."""
+    sources = [(("with",), spec.with_)] + [(("variants", v), o) for v, o in (spec.variants or {}).items()]
+    for where, opts in sources:
+        def visit(s: str, where: tuple = where) -> str:
+            m = _REF.match(s)
+            problem = subpath_problem(m.group(3)) if m and m.group(3) else None
+            if problem:
+                raise ConfigError(f"reference {show(s)}: {problem}", file=file,
+                                  line=locations.get(("stages", i, *where)),
+                                  key=".".join(["stages", spec.id, *where]))
+            return s
+
+        _walk_strings(opts, visit)
+
+
 def _expand(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict) -> list[PlannedStage]:
     """Per own variant: one instance per consistent combination of the referenced stages' variants."""
+    _check_ref_paths(spec, i, file, locations)
     out = []
     for vname, vopts in (spec.variants or {None: {}}).items():
         raw = deep_merge(spec.with_, vopts)

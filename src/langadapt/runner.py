@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from langadapt.errors import LangadaptError
+from langadapt.names import inside
 from langadapt.recipe import Plan, PlannedStage, input_paths, load_plan
 from langadapt.runs import (
     DONE,
@@ -106,7 +107,10 @@ def _clean_stale(root: Path) -> None:
         for p in stages.iterdir():
             if p.name.startswith(".") and p.name.endswith(".tmp"):
                 log.info("removing the leftover of an interrupted stage: %s", p.name)
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(inside(root, p), ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
 
 
 def write_resolved(plan: Plan, keys: dict[str, str]) -> Path:
@@ -128,7 +132,7 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
     with atomic_dir(store.stage_dir(inst.id)) as tmp:
         # work_dir outlives an interrupted attempt (the temp folder does not), for stages that
         # resume long work from their own checkpoints; it is removed once the stage succeeds.
-        work = plan.root / "cache" / inst.id
+        work = store.work_dir(inst.id)
         ctx = StageContext(stage_id=inst.id, out_dir=tmp, run_dir=plan.root, seed=plan.recipe.seed,
                            variant=inst.variant, extra={"key": key, "kind": inst.kind, "work_dir": work})
         rows = list(stage_cls().run(opts, ctx) or [])

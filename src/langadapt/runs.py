@@ -23,6 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from langadapt.errors import LangadaptError
+from langadapt.names import folder_problem, inside
+
 DONE = "DONE.json"
 
 
@@ -166,7 +169,18 @@ class RunStore:
         return self.root / "results.jsonl"
 
     def stage_dir(self, stage_id: str) -> Path:
-        return self.root / "stages" / stage_id
+        """`stages/<stage_id>`; an id that is not a safe folder name is refused."""
+        return self._inside("stages", stage_id)
+
+    def work_dir(self, stage_id: str) -> Path:
+        """`cache/<stage_id>`: scratch that survives an interrupted attempt of the stage."""
+        return self._inside("cache", stage_id)
+
+    def _inside(self, area: str, stage_id: str) -> Path:
+        problem = folder_problem(stage_id)
+        if problem:
+            raise LangadaptError(problem)
+        return inside(self.root, self.root / area / stage_id)
 
     def done_info(self, stage_id: str) -> dict | None:
         marker = self.stage_dir(stage_id) / DONE

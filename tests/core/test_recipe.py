@@ -228,3 +228,58 @@ def test_key_depends_on_input_content(tmp_path):
     k1 = compute_keys(load_plan(path))
     src.write_text("two")
     assert compute_keys(load_plan(path)) != k1
+
+
+# ---------------------------------------------------------------- names that become paths
+SAFE = """\
+name: toy
+output_dir: OUT
+stages:
+  - id: make
+    kind: test.write
+    with: {text: hello}
+    variants:
+      a: {text: aa}
+  - id: read
+    kind: test.read
+    with: {src: "@make/out.txt"}
+"""
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("      a: {text: aa}", "      '/../../../victim': {text: aa}"), "stages.make.variants"),
+    (("      a: {text: aa}", "      'a/../../../../../escaped': {text: aa}"), "stages.make.variants"),
+    (("      a: {text: aa}", "      '.hidden': {text: aa}"), "stages.make.variants"),
+    (("  - id: read\n", "  - id: read\n    variant: ../up\n"), "stages.1.variant"),
+    (("@make/out.txt", "@make/../../../victim/out.txt"), "stages.read.with"),
+    (("name: toy", "name: '..'"), "name"),
+    (("output_dir: OUT", "output_dir: OUT/../victim"), "output_dir"),
+])
+def test_names_that_would_leave_the_run_folder_are_refused(tmp_path, edit, key):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    p = write(tmp_path, SAFE.replace(*edit))
+    with pytest.raises(ConfigError) as e:
+        run_recipe(p, report=False)
+    assert str(p) in str(e.value) and f"key '{key}'" in str(e.value)
+    assert [q.name for q in victim.iterdir()] == ["keep.txt"] and (victim / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_existing_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("not a run")
+    p = write(tmp_path, SAFE)
+    with pytest.raises(ConfigError, match="not a langadapt run folder") as e:
+        load_plan(p)
+    assert "key 'output_dir'" in str(e.value)
+    (tmp_path / "run" / "notes.txt").unlink()  # an empty folder is fine, and so is a run folder
+    run_recipe(p, report=False)
+    assert load_plan(p).root == tmp_path / "run"
+
+
+def test_references_may_go_down_and_back_inside_their_stage(tmp_path):
+    plan = load_plan(write(tmp_path, SAFE.replace("@make/out.txt", "@make/sub/../out.txt")))
+    assert plan.by_id()["read.a"].options["src"].startswith(str(plan.root / "stages" / "make.a"))
+

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from langadapt.errors import LangadaptError
+from langadapt.names import inside
 from langadapt.runs import ResultRow, RunStore, atomic_dir, atomic_write_text, hash_files, signature
 
 
@@ -38,3 +40,25 @@ def test_hash_and_signature(tmp_path):
     assert hash_files([a]) != h1
     sig = signature(options={"x": 1}, seed=3, data=[a], config={"k": 1})
     assert sig["seed"] == 3 and sig["data_hash"] and "transformers" in sig["tools"]
+
+
+@pytest.mark.parametrize("stage_id", ["../x", "a/../../b", "/abs", ".hidden", "", "a..b", "x" * 300,
+                                      "a\x00b"])
+def test_stage_folders_stay_inside_the_run(tmp_path, stage_id):
+    store = RunStore(tmp_path / "run")
+    with pytest.raises(LangadaptError):
+        store.stage_dir(stage_id)
+    with pytest.raises(LangadaptError):
+        store.work_dir(stage_id)
+    assert store.stage_dir("cpt.lora") == tmp_path / "run" / "stages" / "cpt.lora"
+
+
+def test_inside_follows_symbolic_links(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run" / "link").symlink_to(tmp_path / "elsewhere")
+    assert inside(tmp_path / "run", tmp_path / "run" / "a" / "b") == tmp_path / "run" / "a" / "b"
+    for escaping in (tmp_path / "run" / "link" / "x", tmp_path / "run" / ".." / "elsewhere", tmp_path):
+        with pytest.raises(LangadaptError, match="outside the run folder"):
+            inside(tmp_path / "run", escaping)
+

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from langadapt.config import StrictModel
 from langadapt.eval.translation import DEFAULT_METRICS, MetricName
 from langadapt.generate import GenerationOptions
+from langadapt.names import FileName
 from langadapt.runs import ResultRow, atomic_write_json
 from langadapt.stages import Stage, StageContext, register_stage
 
@@ -36,7 +37,7 @@ class TranslateStage(Stage):
         src: str                                 # FLORES code of the input language
         tgt: str                                 # FLORES code to translate into
         fields: list[str] = ["text"]             # .jsonl fields to translate
-        output_name: str | None = None           # default: the input's file name
+        output_name: FileName | None = None      # default: the input's file name
         flush_every: int | None = Field(None, ge=1)  # texts per saved chunk
         generation: GenerationOptions = GenerationOptions()
 
