@@ -31,6 +31,13 @@ class TrainData:
     collator: Callable
     num_train_tokens: int   # real (non-pad) tokens per epoch
     padded: bool = True      # training batches contain padding (count tokens by attention mask)
+    num_train_bytes: int | None = None  # UTF-8 bytes of the text behind one epoch's tokens
+
+    def bytes_for(self, tokens: int) -> int | None:
+        """Bytes of text behind `tokens` training tokens (pro rata within an epoch)."""
+        if self.num_train_bytes is None or not self.num_train_tokens:
+            return None
+        return round(tokens * self.num_train_bytes / self.num_train_tokens)
 
 
 class ListDataset(Dataset):
@@ -69,6 +76,19 @@ def _split(items: list, cfg: TrainConfig, eval_items: list | None) -> tuple[list
     return items[:-n_eval], items[-n_eval:]
 
 
+def decoded_bytes(tok, sequences) -> int:
+    """UTF-8 bytes of the text that token sequences stand for (special tokens left out)."""
+    texts = tok.batch_decode([list(map(int, s)) for s in sequences], skip_special_tokens=True)
+    return sum(len(t.encode("utf-8")) for t in texts)
+
+
+def _counting(texts, sizes: list[int]):
+    """Pass `texts` through, recording each one's UTF-8 size in `sizes`."""
+    for t in texts:
+        sizes.append(len(t.encode("utf-8")))
+        yield t
+
+
 def _nonempty(items: list, what: str, paths: list[str]) -> list:
     if not items:
         raise DataError(f"no usable {what} in the training data", file=", ".join(paths))
@@ -81,13 +101,17 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     if is_seq2seq:
         raise ConfigError("objective cpt needs a causal LM; use mt for seq2seq models", key="model")
     d = cfg.data
-    docs = tokenize_documents(tok, iter_texts(d.train, d.field, d.limit))
+    sizes: list[int] = []   # bytes of each training document, in the order of `docs`
+    docs = tokenize_documents(tok, _counting(iter_texts(d.train, d.field, d.limit), sizes))
     ev = tokenize_documents(tok, iter_texts(d.eval, d.field, d.eval_limit)) if d.eval else None
     docs, ev = _split(_nonempty(docs, "documents", d.train), cfg, ev)
+    n_bytes = sum(sizes[:len(docs)])
     if d.replay and d.replay_ratio > 0:
         budget = int(sum(len(x) for x in docs) * d.replay_ratio / (1.0 - d.replay_ratio)) + 1
         replay = tokenize_sample(tok, list(iter_texts(d.replay, d.field)), budget, cfg.seed)
+        main = len(docs)
         docs = mix_replay(docs, replay, d.replay_ratio, cfg.seed)
+        n_bytes += decoded_bytes(tok, docs[main:])
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     ids, n_real = pack(docs, cfg.seq_len, tok.eos_token_id,
                        shuffle_seed=cfg.seed if d.shuffle_documents else None)
@@ -100,14 +124,16 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
                                   pad_id=pad), eos_id=sep) if ev else None
     log.info("cpt: %d packed blocks of %d tokens%s", len(train), cfg.seq_len,
              f", {len(eval_ds)} eval blocks" if eval_ds else "")
-    return TrainData(train, eval_ds, default_data_collator, train.num_tokens, padded=False)
+    # the blocks hold every document but the tail of the last one (< seq_len tokens)
+    return TrainData(train, eval_ds, default_data_collator, train.num_tokens, padded=False,
+                     num_train_bytes=n_bytes)
 
 
 def _padded(tok, items: list[dict], eval_items: list[dict] | None) -> TrainData:
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     n_tokens = sum(len(x["input_ids"]) for x in items)
     return TrainData(ListDataset(items), ListDataset(eval_items) if eval_items else None, collator,
-                     n_tokens)
+                     n_tokens, num_train_bytes=decoded_bytes(tok, (x["input_ids"] for x in items)))
 
 
 @register_objective("sft")

@@ -42,9 +42,19 @@ from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, quiet_progress
 from langadapt.train.config import OBJECTIVES, TrainConfig
 from langadapt.train.methods import prepare_model, qlora_quantization, sharding_engine, trainable_summary
 from langadapt.train.objectives import build_data
+from langadapt.train.resume import (
+    RUN_TIME,
+    SUMMARY_NAME,
+    Checkpoint,
+    LogAtCheckpoints,
+    check_checkpoint,
+    finished_summary,
+    load_final_checkpoint,
+    mean_train_loss,
+    options_hash,
+)
 
 log = logging.getLogger(__name__)
-SUMMARY_NAME = "train_summary.json"
 CHECKPOINTS = "checkpoints"
 
 
@@ -180,6 +190,16 @@ class LangadaptTrainer(Trainer):
         self.optimizer = cls(groups, **kwargs)
         return self.optimizer
 
+    run_clock: tuple[float, float] | None = None   # (run time before this segment, its perf_counter start)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # every loss row carries the run's training time so far: a checkpoint's log history
+        # then tells a resumed run how long the earlier segments trained
+        if "loss" in logs and self.run_clock is not None:
+            before, t0 = self.run_clock
+            logs = {**logs, RUN_TIME: before + time.perf_counter() - t0}
+        super().log(logs, start_time)
+
     def compute_loss(self, model, inputs, *args, **kwargs):
         # A training forward needs no KV cache; without one transformers also honours packed
         # `position_ids` (per-document attention, see train/packing.py) instead of ignoring them.
@@ -239,11 +259,18 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     """Train `cfg.model` with `objective` (cpt | sft | mt); return the output folder and summary.
 
     `callbacks` are extra HF `TrainerCallback`s (early stopping, custom logging, ...).
+    With `resume`, a finished run of the same options is not trained again: its summary is
+    returned as it is (see `langadapt.train.resume`).
     """
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}")
     cfg = resolve_paths(cfg)
     out = Path(cfg.output_dir)
+    options = options_hash(cfg, objective)
+    if cfg.resume is not False and (done := finished_summary(out, options)) is not None:
+        log.info("%s holds the finished run of these options (%d steps): nothing to train", out,
+                 done["steps"])
+        return TrainResult(out, done, read_log(out / LOG_NAME))
     out.mkdir(parents=True, exist_ok=True)
     set_seed(cfg.seed)  # before loading: new weights (LoRA, resized rows) must not depend on history
     model, tok, is_s2s = load_for_training(cfg)
@@ -257,47 +284,37 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     trainer = LangadaptTrainer(
         model=prepared.model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=data.collator, processing_class=tok,
-        callbacks=[JsonlLogCallback(out / LOG_NAME), *(callbacks or [])],
+        callbacks=[JsonlLogCallback(out / LOG_NAME), LogAtCheckpoints(), *(callbacks or [])],
         embedding_params=prepared.embedding_params, embedding_lr=cfg.embedding_lr)
     quiet_progress(trainer)
-    resume = _resume_from(cfg)
+    ckpt = Checkpoint.read(_resume_from(cfg))
+    at_end = check_checkpoint(trainer, ckpt)
     if trainer.is_world_process_zero():
-        truncate_log(out / LOG_NAME, _checkpoint_step(resume))
-    start_tokens = _checkpoint_tokens(resume)
+        truncate_log(out / LOG_NAME, ckpt.step)
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
-    wall = time.perf_counter() - t0
+    trainer.run_clock = (ckpt.run_time_s, t0)
+    if at_end:
+        load_final_checkpoint(trainer, ckpt)
+    else:
+        trainer.train(resume_from_checkpoint=ckpt.path)
+    wall = ckpt.run_time_s + (time.perf_counter() - t0 if not at_end else 0.0)
     final_eval = _final_eval(trainer) if data.eval is not None else None
     trainer.save_model(str(out))
+    state = trainer.state
+    tokens = int(state.num_input_tokens_seen)
     summary = {
         "objective": objective, "method": cfg.method, "seed": cfg.seed, **params,
-        "steps": trainer.state.global_step, "total_tokens": int(trainer.state.num_input_tokens_seen),
-        "tokens_per_epoch": data.num_train_tokens, "wall_time_s": wall,
-        "tokens_per_second": (trainer.state.num_input_tokens_seen - start_tokens) / max(wall, 1e-9),
-        "train_loss": result.training_loss, "eval_loss": final_eval, "resumed_from": resume,
-        "world_size": args.world_size, "dataset": ", ".join(Path(p).name for p in cfg.data.train),
-        "data_files": [*cfg.data.train, *(cfg.data.eval or []), *(cfg.data.replay or [])]}
+        "steps": state.global_step, "total_tokens": tokens, "total_bytes": data.bytes_for(tokens),
+        "tokens_per_epoch": data.num_train_tokens, "bytes_per_epoch": data.num_train_bytes,
+        "wall_time_s": wall, "tokens_per_second": tokens / wall if wall > 0 else None,
+        "train_loss": mean_train_loss(state.log_history, state.global_step), "eval_loss": final_eval,
+        "resumed_from": ckpt.path, "world_size": args.world_size,
+        "dataset": ", ".join(Path(p).name for p in cfg.data.train),
+        "data_files": [*cfg.data.train, *(cfg.data.eval or []), *(cfg.data.replay or [])],
+        "options_hash": options}
     if trainer.is_world_process_zero():
         atomic_write_json(out / SUMMARY_NAME, summary)
     return TrainResult(out, summary, read_log(out / LOG_NAME))
-
-
-def _checkpoint_step(path: str | None) -> int:
-    if not path:
-        return 0
-    try:
-        return int(Path(path).name.rsplit("-", 1)[-1])
-    except ValueError:
-        return 0
-
-
-def _checkpoint_tokens(path: str | None) -> int:
-    """Tokens seen before the checkpoint we resume from (so tokens/s counts this session only)."""
-    if not path:
-        return 0
-    from transformers import TrainerState
-
-    return int(TrainerState.load_from_json(str(Path(path) / "trainer_state.json")).num_input_tokens_seen)
 
 
 def _final_eval(trainer: Trainer) -> float:
