@@ -79,25 +79,56 @@ def read_yaml(path: str | Path) -> tuple[Any, dict[tuple, int]]:
 
 
 def apply_overrides(data: dict, overrides: list[str] | None, source: str = "command line") -> dict:
-    """Apply `a.b.c=value` overrides (values parsed as YAML scalars/lists) in place."""
+    """Apply `a.b.c=value` overrides (values parsed as YAML scalars/lists) in place.
+
+    A key that cannot be followed (an index out of range, a name where a list needs an
+    index, a step into a plain value) raises a ConfigError naming the key and why.
+    """
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not key=value", file=source)
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+        key = key.strip()
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override value {raw!r} is not valid YAML ({getattr(e, 'problem', e)})",
+                              file=source, key=key) from None
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError("override key has an empty part (check the dots)", file=source, key=key)
         node: Any = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for n, part in enumerate(parts):
+            where = ".".join(parts[:n]) or "the top level"
+            last = n == len(parts) - 1
             if isinstance(node, list):
-                node = node[int(part)]
+                index = _list_index(node, part, where, source, key)
+                if last:
+                    node[index] = value
+                else:
+                    node = node[index]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
             else:
-                node = node.setdefault(part, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+                raise ConfigError(f"'{where}' is a value ({node!r}), not a mapping or list, so it has "
+                                  f"no '{part}'", file=source, key=key)
     return data
+
+
+def _list_index(node: list, part: str, where: str, source: str, key: str) -> int:
+    """`part` as an index into the list `node` at `where`, or a ConfigError saying why not."""
+    try:
+        index = int(part)
+    except ValueError:
+        raise ConfigError(f"'{where}' is a list of {len(node)} entries: use an index, not '{part}'",
+                          file=source, key=key) from None
+    if not 0 <= index < len(node):
+        raise ConfigError(f"'{where}' has {len(node)} entries, so there is no index {index}",
+                          file=source, key=key)
+    return index
 
 
 def validate(schema: type[T], data: Any, *, file: str | None = None,

@@ -96,19 +96,30 @@ class Plan:
 
 
 # ---------------------------------------------------------------- loading
-def _stage_overrides(data: dict, overrides: list[str]) -> list[str]:
-    """Let `cpt.with.lr=1e-4` stand for `stages.<index of cpt>.with.lr=1e-4`."""
-    ids = {s.get("id"): i for i, s in enumerate(data.get("stages") or []) if isinstance(s, dict)}
-    out = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        parts = key.strip().split(".")
-        if parts[0] == "stages" and len(parts) > 1 and parts[1] in ids:
+def _stage_override(data: dict, item: str) -> str:
+    """Let `cpt.with.lr=1e-4` stand for `stages.<index of cpt>.with.lr=1e-4`; refuse a key that
+    names no stage or recipe key, saying which exist."""
+    stages = data.get("stages") if isinstance(data.get("stages"), list) else []
+    ids = {s.get("id"): i for i, s in enumerate(stages) if isinstance(s, dict)}
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    known = ", ".join(str(i) for i in ids) or "none"
+    if parts[0] == "stages" and len(parts) > 1 and stages:
+        if parts[1] in ids:
             parts[1] = str(ids[parts[1]])
-        elif parts[0] in ids:
-            parts = ["stages", str(ids[parts[0]]), *parts[1:]]
-        out.append(".".join(parts) + sep + value)
-    return out
+        elif not parts[1].isdigit():
+            raise ConfigError(f"no stage '{parts[1]}' (stage ids: {known})", file="command line", key=key)
+        elif int(parts[1]) >= len(stages):
+            n = len(stages)
+            raise ConfigError(f"the recipe has {n} stage{'s' * (n != 1)} (indexes 0 to {n - 1})",
+                              file="command line", key=key)
+    elif parts[0] in ids:
+        parts = ["stages", str(ids[parts[0]]), *parts[1:]]
+    elif sep and parts[0] not in Recipe.model_fields:
+        raise ConfigError(f"'{parts[0]}' is neither a stage id ({known}) nor a recipe key "
+                          f"({', '.join(Recipe.model_fields)})", file="command line", key=key)
+    return ".".join(parts) + sep + value
 
 
 def read_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[Recipe, dict, dict]:
@@ -116,10 +127,14 @@ def read_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[R
     data, locations = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", file=str(path))
-    try:
-        apply_overrides(data, _stage_overrides(data, list(overrides or [])))
-    except (IndexError, ValueError, TypeError, AttributeError) as e:
-        raise ConfigError(f"cannot apply override ({e})", file="command line") from None
+    for item in overrides or []:
+        rewritten = _stage_override(data, item)
+        try:
+            apply_overrides(data, [rewritten])
+        except ConfigError as e:
+            if rewritten == item:
+                raise
+            raise ConfigError(f"{e} (the override as written: '{item.partition('=')[0]}')") from None
     return validate(Recipe, data, file=str(path), locations=locations), data, locations
 
 

@@ -42,3 +42,21 @@ def test_errors_name_file_line_key(tmp_path, text, line, key):
 def test_override_must_be_key_value():
     with pytest.raises(ConfigError):
         apply_overrides({}, ["novalue"])
+
+
+@pytest.mark.parametrize("override, key, why", [
+    ("stages.9.with.heldout=1", "stages.9.with.heldout", "'stages' has 2 entries, so there is no index 9"),
+    ("stages.-1.with.heldout=1", "stages.-1.with.heldout", "there is no index -1"),
+    ("stages.cpt.with.lr=1", "stages.cpt.with.lr",
+     "'stages' is a list of 2 entries: use an index, not 'cpt'"),
+    ("seed.x=1", "seed.x", "'seed' is a value (3), not a mapping or list, so it has no 'x'"),
+    ("stages.0.with..lr=1", "stages.0.with..lr", "empty part"),
+    ("seed=[1", "seed", "not valid YAML"),
+])
+def test_override_errors_name_the_key_and_why(override, key, why):
+    data = {"seed": 3, "stages": [{"with": {}}, {"with": {}}]}
+    with pytest.raises(ConfigError) as e:
+        apply_overrides(data, [override])
+    assert e.value.key == key and e.value.file == "command line"
+    assert f"key '{key}'" in str(e.value) and why in str(e.value)
+    assert data == {"seed": 3, "stages": [{"with": {}}, {"with": {}}]}

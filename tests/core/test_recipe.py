@@ -283,3 +283,18 @@ def test_references_may_go_down_and_back_inside_their_stage(tmp_path):
     plan = load_plan(write(tmp_path, SAFE.replace("@make/out.txt", "@make/sub/../out.txt")))
     assert plan.by_id()["read.a"].options["src"].startswith(str(plan.root / "stages" / "make.a"))
 
+
+@pytest.mark.parametrize("override, needle", [
+    ("stages.9.with.heldout=1", "key 'stages.9.with.heldout': the recipe has 5 stages (indexes 0 to 4)"),
+    ("stages.nope.with.x=1", "key 'stages.nope.with.x': no stage 'nope' (stage ids: make, read, pinned, "),
+    ("nope.with.x=1", "key 'nope.with.x': 'nope' is neither a stage id (make, read, pinned, labelled, last) "
+                      "nor a recipe key (name, seed, output_dir, imports, stages)"),
+    ("read.with.src.x=1", "key 'stages.1.with.src.x': 'stages.1.with.src' is a value ('@make/out.txt'), "
+                          "not a mapping or list, so it has no 'x' "
+                          "(the override as written: 'read.with.src.x')"),
+])
+def test_override_errors_name_the_key(tmp_path, override, needle):
+    p = write(tmp_path, LABELLED + "  - id: last\n    kind: test.write\n    with: {text: x}\n")
+    with pytest.raises(ConfigError) as e:
+        load_plan(p, [override])
+    assert str(e.value).startswith("command line: ") and needle in str(e.value), str(e.value)
