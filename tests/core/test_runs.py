@@ -1,4 +1,7 @@
 import json
+import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -62,3 +65,25 @@ def test_inside_follows_symbolic_links(tmp_path):
         with pytest.raises(LangadaptError, match="outside the run folder"):
             inside(tmp_path / "run", escaping)
 
+
+WRITE_FILES = """
+import os, sys
+os.umask(int(sys.argv[2], 8))
+from langadapt.runs import atomic_dir, atomic_write_json, atomic_write_text
+out = sys.argv[1]
+atomic_write_text(os.path.join(out, "a.txt"), "x")
+atomic_write_json(os.path.join(out, "stats.json"), {"n": 1})
+with atomic_dir(os.path.join(out, "stage")) as d:
+    (d / "inner.txt").write_text("y")
+"""
+
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_atomic_writes_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
+    # A fresh process: the umask is read once per process, as it is set before any write.
+    r = subprocess.run([sys.executable, "-c", WRITE_FILES, str(tmp_path), oct(umask)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
+    assert mode == {"a.txt": file_mode, "stats.json": file_mode, "stage": dir_mode,
+                    "inner.txt": 0o666 & ~umask}
