@@ -1,4 +1,4 @@
-"""CLI group `langadapt eval`: bpb | flores | choice | layers, one module each."""
+"""CLI group `langadapt eval`: bpb | flores | choice | layers | morph | speed, one module each."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "choice": "multiple-choice benchmarks (MM-Eval style JSONL, Belebele)",
     "layers": "logit lens and adapter-layer ablation",
     "morph": "morphology-aware score: lemma and suffix agreement (experimental)",
+    "speed": "generation speed: bytes of text per second, tokens per second, bytes per token",
 }
 
 

@@ -1,4 +1,5 @@
-"""Recipe stages `eval.bpb` (bits per byte of held-out text) and `eval.choice` (benchmarks).
+"""Recipe stages `eval.bpb` (bits per byte of held-out text), `eval.choice` (benchmarks),
+`eval.speed` (generation speed in bytes of text per second) and `eval.morph`.
 
     - id: heldout
       kind: eval.bpb
@@ -12,6 +13,12 @@
         model: "@cpt/model"
         task: belebele_khk           # bundled name or a task .yaml
         data: path/to/khk_Cyrl.jsonl
+    - id: speed
+      kind: eval.speed
+      with:
+        model: "@cpt/model"
+        text: [${data}/flores/khk_Cyrl.dev.txt]   # prompts: first words of each line
+        max_new_tokens: 64
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 from pydantic import Field
 
 from langadapt.config import StrictModel
+from langadapt.eval.speed import SpeedOptions
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_text
 from langadapt.stages import Stage, StageContext, register_stage
@@ -124,3 +132,27 @@ class MorphStage(Stage):
                             data=[opts.hyp, opts.ref])
         atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
         return rows
+
+
+@register_stage
+class SpeedStage(Stage):
+    """Greedy generation speed: bytes of text per second, tokens per second, bytes per token."""
+
+    kind = "eval.speed"
+
+    class Options(SpeedOptions):
+        model: str                                  # model folder, hub id or adapter folder
+        text: list[str]                             # files whose documents' first words are the prompts
+        variant: str | None = None
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        import json
+
+        from langadapt.eval.speed import evaluate_speed
+
+        speed = SpeedOptions(**{**opts.model_dump(include=set(SpeedOptions.model_fields)), "seed": ctx.seed})
+        res = evaluate_speed(opts.model, opts.text, speed, variant=opts.variant or ctx.variant)
+        atomic_write_text(ctx.out_dir / "generations.jsonl",
+                          "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in res.records))
+        atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in res.rows))
+        return res.rows

@@ -1,0 +1,191 @@
+"""Generation speed in bytes of text per second, the number an extended tokenizer should raise.
+
+Tokens per second hides what a user waits for: a tokenizer that writes Mongolian in a
+third of the tokens gives three times the text per second at the same token rate. Every
+model reads the same prompts: the first `prompt_words` words of the first `prompts`
+documents of the text files. Each prompt is continued greedily for exactly
+`max_new_tokens` tokens (`ignore_eos`, so every model does the same number of steps) in
+batches of `batch_size`, after `warmup` untimed generations (kernel selection, caches).
+
+* `speed.bytes_per_second` = Σ UTF-8 bytes of the new text / Σ wall seconds;
+* `speed.tokens_per_second` = Σ new tokens / Σ wall seconds;
+* `speed.bytes_per_token` = Σ bytes / Σ tokens;
+
+each with a bootstrap 95% CI over prompts (one timed `generate` call per batch; a
+batch's seconds are shared among its prompts in proportion to their tokens). The new
+text is the decoded prompt + continuation minus the decoded prompt, so a leading space
+that a tokenizer merges into a token is counted once. Wall time depends on the machine
+and its load: compare models measured in one process on one machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from langadapt.config import StrictModel
+from langadapt.errors import ConfigError, DataError
+from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
+from langadapt.runs import ResultRow, signature
+
+log = logging.getLogger(__name__)
+
+BYTES, TOKENS, SECONDS = range(3)
+
+
+class SpeedOptions(StrictModel):
+    """How generation speed is measured (the stage's and the CLI's options; in every signature)."""
+
+    prompts: int = Field(32, ge=1)           # documents whose first words are the prompts
+    prompt_words: int = Field(8, ge=1)       # words of each document used as its prompt
+    max_new_tokens: int = Field(64, ge=1)    # new tokens generated per prompt
+    ignore_eos: bool = True                  # always generate max_new_tokens (same steps everywhere)
+    batch_size: int = Field(1, ge=1)         # prompts per generate call (1: single-stream speed)
+    warmup: int = Field(2, ge=0)             # untimed generations before timing
+    field: str = "text"                      # JSONL field holding the text
+    n_bootstrap: int = Field(1000, ge=0)
+    seed: int = 0
+    device: str | None = None
+    dtype: str = "auto"
+
+
+@dataclass
+class SpeedResult:
+    rows: list[ResultRow]
+    records: list[dict] = field(default_factory=list)  # per prompt: prompt, text, tokens, bytes, seconds
+
+
+def read_prompts(files: Iterable[str | Path], opts: SpeedOptions) -> list[str]:
+    """The first `prompt_words` words of the first `prompts` non-empty documents."""
+    from langadapt.textio import iter_texts
+
+    out = []
+    for text in iter_texts(list(files), field=opts.field):
+        words = text.split()
+        if words:
+            out.append(" ".join(words[: opts.prompt_words]))
+        if len(out) == opts.prompts:
+            break
+    if not out:
+        raise DataError("no prompts: the text files hold no words", file=", ".join(map(str, files)))
+    return out
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _generate(loaded, prompts: Sequence[str], opts: SpeedOptions) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, new ids) per prompt, greedy, left-padded batches."""
+    import torch
+
+    tok, model = loaded.tokenizer, loaded.model
+    enc = [tok(p)["input_ids"] for p in prompts]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    width = max(len(x) for x in enc)
+    ids = torch.full((len(enc), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, x in enumerate(enc):
+        ids[i, width - len(x):] = torch.tensor(x)
+        mask[i, width - len(x):] = 1
+    kw = {"min_new_tokens": opts.max_new_tokens} if opts.ignore_eos else {}
+    with torch.no_grad():
+        out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                             max_new_tokens=opts.max_new_tokens, do_sample=False, num_beams=1,
+                             pad_token_id=pad, **kw)
+    new = out[:, width:].cpu().tolist()
+    # Padding after an early EOS is not generated text.
+    return [(x, [t for t in n if not (t == pad and not opts.ignore_eos)]) for x, n in zip(enc, new)]
+
+
+def new_text(tok, prompt_ids: list[int], new_ids: list[int]) -> str:
+    """The decoded continuation: decode(prompt + new) minus decode(prompt)."""
+    whole = tok.decode(prompt_ids + new_ids, skip_special_tokens=True)
+    head = tok.decode(prompt_ids, skip_special_tokens=True)
+    return whole[len(head):] if whole.startswith(head) else tok.decode(new_ids, skip_special_tokens=True)
+
+
+def measure(loaded, prompts: Sequence[str], opts: SpeedOptions,
+            clock: Callable[[], float] = time.perf_counter) -> tuple[np.ndarray, list[dict]]:
+    """Per prompt `[bytes, tokens, seconds]` and records, after `opts.warmup` untimed prompts."""
+    if loaded.is_seq2seq:
+        raise ConfigError("eval speed measures causal language models (decoder-only)", key="model")
+    device = loaded.model.device
+    for start in range(0, opts.warmup, opts.batch_size):
+        _generate(loaded, [prompts[i % len(prompts)] for i in range(start, min(opts.warmup,
+                                                                            start + opts.batch_size))], opts)
+    stats, records = np.zeros((len(prompts), 3)), []
+    for start in range(0, len(prompts), opts.batch_size):
+        batch = list(prompts[start: start + opts.batch_size])
+        _sync(device)
+        t0 = clock()
+        outs = _generate(loaded, batch, opts)
+        _sync(device)
+        seconds = clock() - t0
+        total = sum(len(n) for _, n in outs) or 1
+        for k, (prompt, (p_ids, n_ids)) in enumerate(zip(batch, outs)):
+            text = new_text(loaded.tokenizer, p_ids, n_ids)
+            row = [len(text.encode("utf-8")), len(n_ids), seconds * len(n_ids) / total]
+            stats[start + k] = row
+            records.append({"prompt": prompt, "text": text, "bytes": row[BYTES], "tokens": row[TOKENS],
+                            "seconds": row[SECONDS]})
+    return stats, records
+
+
+def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n_boot: int, seed: int,
+                    variant: str | None) -> list[ResultRow]:
+    fns = {"speed.bytes_per_second": ratio_of_sums(BYTES, SECONDS),
+           "speed.tokens_per_second": ratio_of_sums(TOKENS, SECONDS),
+           "speed.bytes_per_token": ratio_of_sums(BYTES, TOKENS)}
+    extra = {"bytes": int(stats[:, BYTES].sum()), "tokens": int(stats[:, TOKENS].sum()),
+             "seconds": float(stats[:, SECONDS].sum())}
+    rows = []
+    for metric, fn in fns.items():
+        value, low, high = bootstrap_ci(stats, fn, n=n_boot, seed=seed)
+        rows.append(ResultRow(metric=metric, value=value, ci=None if low is None else [low, high],
+                              n=len(stats), dataset=dataset, model=model, variant=variant, signature=sig,
+                              extra=extra))
+    return rows
+
+
+def evaluate_speed(model, files: Sequence[str | Path], opts: SpeedOptions | None = None, *,
+                   variant: str | None = None,
+                   clock: Callable[[], float] = time.perf_counter) -> SpeedResult:
+    """Bytes per second, tokens per second and bytes per token of greedy generation.
+
+    Args:
+        model: a model folder, hub id, adapter folder, or an already loaded `Loaded`.
+        files: text files (one document per line, or JSONL `opts.field`) giving the prompts.
+        clock: the wall clock (tests pass a fake one).
+    """
+    from langadapt.models.loading import load_model
+
+    opts = opts or SpeedOptions()
+    prompts = read_prompts(files, opts)
+    loaded = load_model(model, device=opts.device, dtype=opts.dtype)
+    log.info("speed: %d prompts, %d new tokens each, on %s", len(prompts), opts.max_new_tokens,
+             loaded.model.device)
+    stats, records = measure(loaded, prompts, opts, clock)
+    param = next(loaded.model.parameters())
+    sig_opts = {**opts.model_dump(exclude={"n_bootstrap", "device", "dtype", "seed"}),
+                "metric": "generation speed", "decoding": "greedy", "device": str(param.device),
+                "dtype": str(param.dtype), "tokenizer": type(loaded.tokenizer).__name__,
+                "vocab": len(loaded.tokenizer), "bootstrap": opts.n_bootstrap, "ci": 0.95}
+    if param.device.type == "cuda":
+        import torch
+
+        sig_opts["gpu"] = torch.cuda.get_device_name(param.device)
+    sig = signature(options=sig_opts, seed=opts.seed, data=list(files))
+    dataset = ",".join(Path(f).name for f in files)
+    rows = rows_from_stats(stats, dataset=dataset, model=loaded.name, sig=sig, n_boot=opts.n_bootstrap,
+                           seed=opts.seed, variant=variant)
+    return SpeedResult(rows, records)
