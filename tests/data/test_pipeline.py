@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from langadapt.data.pipeline import CleanOptions, clean
-from langadapt.errors import ConfigError
+from langadapt.errors import ConfigError, DataError
 from langadapt.textio import iter_texts
 
 
@@ -130,3 +130,41 @@ def test_killed_run_resumes_byte_identical(data_dir, tmp_path):
     assert not (out / "data").exists() or all(p.name.endswith(".jsonl.gz") for p in (out / "data").iterdir())
     subprocess.run([*args, "--out", str(out)], check=True, capture_output=True, env=env)
     assert _files(out) == _files(tmp_path / "ref")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "langadapt", "data", "clean", *args, "--no-dedup-near", "--json"]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """The CLI failed with exit status 2 and said why in one line (no traceback from any process)."""
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith("INFO ")]
+    assert len(lines) == 1 and lines[0].startswith("langadapt: error: "), proc.stderr
+    return lines[0]
+
+
+def test_truncated_input_fails_in_one_line_and_leaves_output_as_it_was(data_dir, tmp_path):
+    lines = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()
+    good = tmp_path / "good.txt"
+    good.write_text("\n".join(lines[:150]) + "\n", encoding="utf-8")
+    packed = gzip.compress(
+        "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in lines).encode()
+    )
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+
+    out = tmp_path / "out"
+    assert _cli(str(good), "--out", str(out)).returncode == 0
+    before = _files(out)
+    # two workers: the error is raised in a worker process and must reach the command
+    line = _one_error_line(_cli(str(good), str(cut), "--out", str(out), "--workers", "2"))
+    assert f"{cut}: cannot decompress after line " in line and "truncated or corrupt" in line
+    assert _files(out) == before and not (out / "work").exists()
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(DataError, match="cannot decompress"):
+        clean(CleanOptions(inputs=[str(cut)], dedup_near=False), fresh)
+    assert not fresh.exists() or not any(fresh.iterdir())

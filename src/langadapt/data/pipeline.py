@@ -8,14 +8,15 @@ Stages (each a list of datatrove steps run by an executor; `tasks` = workers):
 6. `output`  work shard -> exact filter -> MinHash filter -> `data/<rank>.jsonl.gz`
 
 `build_stages` returns them so any datatrove executor can run them (Slurm, Ray:
-see docs/data.md); `clean` runs them locally with `LocalPipelineExecutor`, whose
-completion markers make a re-run skip finished tasks, then writes `stats.json`
-and `rejected/`.
+see docs/data.md); `clean` runs them locally with datatrove's `LocalPipelineExecutor`
+(see `executor.py`), whose completion markers make a re-run skip finished tasks,
+then writes `stats.json` and `rejected/`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pydantic import Field
 
 from langadapt.config import StrictModel
 from langadapt.data.normalize import NormalizeOptions
-from langadapt.errors import ConfigError
+from langadapt.errors import ConfigError, LangadaptError
 from langadapt.runs import atomic_write_json, hash_obj
 
 log = logging.getLogger(__name__)
@@ -192,9 +193,11 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
 
 
 def _prepare(out: Path, key: str) -> None:
-    """Keep work from an interrupted run with the same options; clear what an older run wrote."""
-    import json
+    """Keep work from an interrupted run with the same options; start other work afresh.
 
+    The output of an earlier finished run stays until this run reaches its output
+    stage (`_clear_old_outputs`), so a run that fails on its input changes nothing.
+    """
     ours = (out / COMPLETE).exists() or (out / "work" / "key.json").exists()
     if not ours and any((out / name).exists() for name in ("data", "rejected", "stats.json")):
         # never delete a folder some other tool wrote (e.g. --out pointing at a project root)
@@ -203,40 +206,71 @@ def _prepare(out: Path, key: str) -> None:
             "choose another --out",
             file=str(out),
         )
-    work_key = out / "work" / "key.json"
-    if work_key.exists() and json.loads(work_key.read_text()).get("key") == key:
+    if _work_state(out).get("key") == key:
         return
-    for name in ("data", "rejected", "work"):
+    shutil.rmtree(out / "work", ignore_errors=True)
+    atomic_write_json(out / "work" / "key.json", {"key": key})
+
+
+def _work_state(out: Path) -> dict:
+    f = out / "work" / "key.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+def _clear_old_outputs(out: Path, key: str) -> None:
+    """Before the output stage: remove what an earlier run wrote (once; a resumed run keeps its own)."""
+    if _work_state(out).get("outputs_cleared"):
+        return
+    for name in ("data", "rejected"):
         shutil.rmtree(out / name, ignore_errors=True)
     for name in ("stats.json", COMPLETE):
         (out / name).unlink(missing_ok=True)
-    atomic_write_json(work_key, {"key": key})
+    atomic_write_json(out / "work" / "key.json", {"key": key, "outputs_cleared": True})
+
+
+def _discard(out: Path) -> None:
+    """After an input error: no work to resume (the input must change first), no partial output."""
+    if _work_state(out).get("outputs_cleared"):
+        for name in ("data", "rejected"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        (out / "stats.json").unlink(missing_ok=True)
+    shutil.rmtree(out / "work", ignore_errors=True)
 
 
 def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
-    """Run the pipeline locally (resumable); return the stats written to `stats.json`."""
-    from datatrove.executor import LocalPipelineExecutor
+    """Run the pipeline locally (resumable); return the stats written to `stats.json`.
+
+    Raises:
+        DataError: an input is unreadable (truncated or corrupt compressed file);
+            nothing half-written is left behind.
+    """
+    from langadapt.data.executor import LocalExecutor
 
     out = Path(out_dir)
     key = hash_obj(opts.model_dump())
     done = out / COMPLETE
     if done.exists() and (out / "stats.json").exists():
-        import json
-
         if json.loads(done.read_text()).get("key") == key:
             log.info("%s is complete for these options; nothing to do", out)
             return json.loads((out / "stats.json").read_text())
     _prepare(out, key)
     stages = build_stages(opts, out)
-    with _quiet_datatrove():
-        for st in stages:
-            log.info("data clean: stage %s (%d tasks)", st.name, st.tasks)
-            LocalPipelineExecutor(
-                st.pipeline,
-                tasks=st.tasks,
-                workers=min(opts.workers, st.tasks),
-                logging_dir=str(out / "work" / "logs" / st.name),
-            ).run()
+    try:
+        with _quiet_datatrove() as quiet:
+            for st in stages:
+                if st.name == "output":
+                    _clear_old_outputs(out, key)
+                log.info("data clean: stage %s (%d tasks)", st.name, st.tasks)
+                LocalExecutor(
+                    st.pipeline,
+                    tasks=st.tasks,
+                    workers=min(opts.workers, st.tasks),
+                    logging_dir=str(out / "work" / "logs" / st.name),
+                    quiet=quiet,
+                ).run()
+    except LangadaptError:
+        _discard(out)
+        raise
     return finalize(opts, out, [s.name for s in stages], key)
 
 
@@ -244,7 +278,7 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
 def _quiet_datatrove():
     """datatrove logs every task to stderr through loguru; keep that for --debug only.
 
-    (Worker processes started by `--workers N` still log their errors.)
+    Yields whether it is quiet, for the worker processes to follow.
     """
     from loguru import logger
 
@@ -252,7 +286,7 @@ def _quiet_datatrove():
     if quiet:
         logger.disable("datatrove")
     try:
-        yield
+        yield quiet
     finally:
         if quiet:
             logger.enable("datatrove")

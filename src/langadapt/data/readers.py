@@ -4,6 +4,9 @@ Every record is `(source, line, text)`: `line` is the 1-based line (txt, jsonl, 
 or record number (parquet, datasets) in that source, so a kept or dropped document
 can always be traced back. `InputReader` is the datatrove step that turns them into
 `Document`s and shares them round-robin between the pipeline's tasks.
+
+A truncated or corrupt compressed file raises `DataError` naming the file and how
+far it got.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import sys
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from datatrove.data import Document
@@ -62,25 +67,97 @@ def detect_encoding(path: str, legacy: list[str]) -> str:
     return enc.detect_file(path, legacy)
 
 
-def _open(path: str, encoding: str) -> io.TextIOBase:
-    if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=enc.ERROR_HANDLER)
-    if path.endswith(".zst"):
+class _ZstdStream(io.RawIOBase):
+    """Decompress a `.zst` file frame by frame; ending inside a frame is an error.
+
+    Hand-written because zstandard's `stream_reader` returns what it has and stops
+    silently when the file is cut short, which would drop the rest of a corpus unnoticed.
+    """
+
+    def __init__(self, raw: io.BufferedReader):
         import zstandard
 
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
-        return io.TextIOWrapper(raw, encoding="utf-8", errors=enc.ERROR_HANDLER)
-    return enc.open_text(path, encoding)
+        super().__init__()
+        self.raw, self._new = raw, zstandard.ZstdDecompressor().decompressobj
+        self._d, self._in_frame = self._new(), False
+        self._buf, self._pos = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self._d.eof:  # the next frame of a multi-frame file
+                self._d = self._new()
+            out.append(self._d.decompress(data))
+            self._in_frame = not self._d.eof
+            data = self._d.unused_data if self._d.eof else b""
+        return b"".join(out)
+
+    def readinto(self, b) -> int:
+        while self._pos >= len(self._buf):
+            chunk = self.raw.read(1 << 17)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("compressed file ended before the end of a zstd frame")
+                return 0
+            self._buf, self._pos = self._decompress(chunk), 0
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
 
 
-def _txt_lines(f: io.TextIOBase, path: str) -> Iterator[Record]:
+def _open(path: str, encoding: str) -> tuple[io.TextIOBase, io.BufferedReader | None]:
+    """The text stream of `path` and, for compressed files, the raw file (its position locates errors)."""
+    if path.endswith((".gz", ".zst")):
+        raw = open(path, "rb")
+        inner = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else io.BufferedReader(_ZstdStream(raw))
+        return io.TextIOWrapper(inner, encoding="utf-8", errors=enc.ERROR_HANDLER), raw
+    return enc.open_text(path, encoding), None
+
+
+class _CountedLines:
+    """The lines of a text stream, counted, so a decompression error can say how far it got."""
+
+    def __init__(self, f: io.TextIOBase):
+        self.f, self.n = f, 0
+
+    def __iter__(self) -> _CountedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.f)
+        self.n += 1
+        return line
+
+
+def _corrupt_errors() -> tuple[type[BaseException], ...]:
+    import zstandard
+
+    # EOFError: cut short; OSError: bad gzip header or CRC (BadGzipFile); zlib/zstd: bad data
+    return (EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+def _decompress_error(path: str, lines: int, raw: io.BufferedReader, e: BaseException) -> DataError:
+    size, pos = os.path.getsize(path), raw.tell()
+    reason = " ".join(str(e).split()) or type(e).__name__
+    return DataError(
+        f"cannot decompress after line {lines:,} (byte {pos:,} of {size:,}): {reason}; "
+        "the file is truncated or corrupt: download or compress it again",
+        file=path,
+    )
+
+
+def _txt_lines(f: Iterable[str], path: str) -> Iterator[Record]:
     for n, line in enumerate(f, 1):
         line = line.rstrip("\r\n")
         if line.strip():
             yield path, n, line
 
 
-def _txt_paragraphs(f: io.TextIOBase, path: str) -> Iterator[Record]:
+def _txt_paragraphs(f: Iterable[str], path: str) -> Iterator[Record]:
     buf: list[str] = []
     start = 0
     for n, line in enumerate(f, 1):
@@ -95,7 +172,7 @@ def _txt_paragraphs(f: io.TextIOBase, path: str) -> Iterator[Record]:
         yield path, start, "\n".join(buf)
 
 
-def _jsonl(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
+def _jsonl(f: Iterable[str], path: str, field: str) -> Iterator[Record]:
     for n, rec in json_objects(f, path):
         if field not in rec:
             raise DataError(f"record has no field '{field}' (choose one with --field)", file=path, line=n)
@@ -103,7 +180,7 @@ def _jsonl(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
             yield path, n, str(rec[field])
 
 
-def _table(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
+def _table(f: Iterable[str], path: str, field: str) -> Iterator[Record]:
     # Very long cells (whole articles) are normal in corpora.
     csv.field_size_limit(sys.maxsize)
     delim = "\t" if path.endswith(".tsv") else ","
@@ -126,13 +203,29 @@ def _table(f: io.TextIOBase, path: str, field: str) -> Iterator[Record]:
 
 
 def _parquet(path: str, field: str) -> Iterator[Record]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    bad = (pa.ArrowException, OSError)
+    try:
+        pf = pq.ParquetFile(path)
+    except bad as e:
+        raise DataError(f"cannot read parquet ({' '.join(str(e).split())})", file=path) from None
     if field not in pf.schema_arrow.names:
         raise DataError(f"no column '{field}' (columns: {pf.schema_arrow.names[:8]})", file=path)
     n = 0
-    for batch in pf.iter_batches(columns=[field], batch_size=1024):
+    batches = pf.iter_batches(columns=[field], batch_size=1024)
+    while True:
+        try:
+            batch = next(batches, None)
+        except bad as e:
+            raise DataError(
+                f"cannot read parquet after record {n:,} ({' '.join(str(e).split())}); "
+                "the file is truncated or corrupt",
+                file=path,
+            ) from None
+        if batch is None:
+            return
         for value in batch.column(0).to_pylist():
             n += 1
             if value:
@@ -168,15 +261,25 @@ def iter_records(
     elif path.endswith(".parquet"):
         yield from _parquet(path, field)
     else:
-        with _open(path, encoding) as f:
+        f, raw = _open(path, encoding)
+        lines = _CountedLines(f)
+        try:
             if ".jsonl" in p.name or path.endswith(".json.gz"):
-                yield from _jsonl(f, path, field)
+                yield from _jsonl(lines, path, field)
             elif path.endswith((".tsv", ".csv")):
-                yield from _table(f, path, field)
+                yield from _table(lines, path, field)
             elif txt_mode == "paragraph":
-                yield from _txt_paragraphs(f, path)
+                yield from _txt_paragraphs(lines, path)
             else:
-                yield from _txt_lines(f, path)
+                yield from _txt_lines(lines, path)
+        except _corrupt_errors() as e:
+            if raw is None:
+                raise
+            raise _decompress_error(path, lines.n, raw, e) from None
+        finally:
+            f.close()
+            if raw is not None:  # GzipFile and the zstd stream leave the file they were given open
+                raw.close()
 
 
 class InputReader(PipelineStep):
