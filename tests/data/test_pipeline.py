@@ -168,3 +168,20 @@ def test_truncated_input_fails_in_one_line_and_leaves_output_as_it_was(data_dir,
     with pytest.raises(DataError, match="cannot decompress"):
         clean(CleanOptions(inputs=[str(cut)], dedup_near=False), fresh)
     assert not fresh.exists() or not any(fresh.iterdir())
+
+
+def test_changed_input_is_cleaned_again(data_dir, tmp_path):
+    lines = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()[:100]
+    src, out = tmp_path / "in.txt", tmp_path / "out"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    opts = CleanOptions(inputs=[str(src)], dedup_near=False)
+    clean(opts, out)
+    old = next(t for t in _kept(out) if "а" in t)
+    new = old.replace("а", "э", 1)  # same size in UTF-8
+    st = src.stat()
+    src.write_text(src.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and time: only the content tells
+    clean(opts, out)
+    assert new in _kept(out) and old not in _kept(out)
+    src.write_text("\n".join(lines[:40]) + "\n", encoding="utf-8")
+    assert clean(opts, out)["read"] == 40

@@ -10,7 +10,8 @@ Stages (each a list of datatrove steps run by an executor; `tasks` = workers):
 `build_stages` returns them so any datatrove executor can run them (Slurm, Ray:
 see docs/data.md); `clean` runs them locally with datatrove's `LocalPipelineExecutor`
 (see `executor.py`), whose completion markers make a re-run skip finished tasks,
-then writes `stats.json` and `rejected/`.
+then writes `stats.json` and `rejected/`. The completion key covers the options and
+the inputs' size, time and content.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pydantic import Field
 from langadapt.config import StrictModel
 from langadapt.data.normalize import NormalizeOptions
 from langadapt.errors import ConfigError, LangadaptError
-from langadapt.runs import atomic_write_json, hash_obj
+from langadapt.runs import atomic_write_json, hash_files, hash_obj
 
 log = logging.getLogger(__name__)
 COMPLETE = ".complete.json"
@@ -192,8 +193,40 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
     return stages
 
 
+def input_fingerprints(opts: CleanOptions) -> list[dict]:
+    """Size, modification time and content hash of every local input and evaluation file.
+
+    Part of the completion key, so a changed input is cleaned again; hub datasets are
+    known by their id only.
+    """
+    from langadapt.data.readers import expand_inputs
+
+    out = []
+    for raw in [*expand_inputs(opts.inputs), *opts.decontaminate]:
+        p = Path(raw)
+        if not p.exists():
+            out.append({"path": raw})
+            continue
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        stats = [q.stat() for q in files]
+        out.append(
+            {
+                "path": raw,
+                "size": sum(st.st_size for st in stats),
+                "mtime_ns": max((st.st_mtime_ns for st in stats), default=0),
+                "sha256": hash_files([p]),
+            }
+        )
+    return out
+
+
+def run_key(opts: CleanOptions) -> str:
+    """The completion key of a run: its options and what its inputs hold."""
+    return hash_obj({"options": opts.model_dump(), "inputs": input_fingerprints(opts)})
+
+
 def _prepare(out: Path, key: str) -> None:
-    """Keep work from an interrupted run with the same options; start other work afresh.
+    """Keep work from an interrupted run with the same key; start other work afresh.
 
     The output of an earlier finished run stays until this run reaches its output
     stage (`_clear_old_outputs`), so a run that fails on its input changes nothing.
@@ -247,11 +280,11 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
     from langadapt.data.executor import LocalExecutor
 
     out = Path(out_dir)
-    key = hash_obj(opts.model_dump())
+    key = run_key(opts)
     done = out / COMPLETE
     if done.exists() and (out / "stats.json").exists():
         if json.loads(done.read_text()).get("key") == key:
-            log.info("%s is complete for these options; nothing to do", out)
+            log.info("%s is complete for these options and inputs; nothing to do", out)
             return json.loads((out / "stats.json").read_text())
     _prepare(out, key)
     stages = build_stages(opts, out)
@@ -301,5 +334,5 @@ def finalize(opts: CleanOptions, out_dir: str | Path, stage_names: list[str], ke
     write_outputs(out, stats, opts.rejected_samples)
     if not opts.keep_work:
         shutil.rmtree(out / "work", ignore_errors=True)
-    atomic_write_json(out / COMPLETE, {"key": key or hash_obj(opts.model_dump())})
+    atomic_write_json(out / COMPLETE, {"key": key or run_key(opts)})
     return stats
