@@ -7,6 +7,7 @@ first newline). Inputs are sorted by token length so each batch holds similar le
 and little padding; causal batches are left-padded with an attention mask, so a
 sentence gets the same greedy output in any batch. vLLM is used for causal models when
 it is installed and a GPU is present; HF `generate` is the fallback and the reference.
+`backend: openai` hands the texts to an OpenAI-compatible server (`langadapt.synth`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from pydantic import model_validator
 from tqdm.auto import tqdm
 
 from langadapt.config import StrictModel
 from langadapt.models.loading import Loaded, is_adapter_dir, load_model
 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
+from langadapt.synth.options import ServerOptions
 from langadapt.synth.prompt import LANG_NAMES, language_name  # noqa: F401 (re-exported)
 from langadapt.synth.prompt import THINK as _THINK
 
@@ -32,7 +35,11 @@ END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "
 
 
 class GenerationOptions(StrictModel):
-    """How to generate. Only `OUTPUT_KEYS` change the output; the rest change speed."""
+    """How to generate. Only `OUTPUT_KEYS` change the output; the rest change speed.
+
+    `backend: openai` sends the texts to the OpenAI-compatible server of `server`
+    (`langadapt.synth`), whose own settings then decide sampling and length.
+    """
 
     batch_size: int = 16
     max_new_tokens: int = 256
@@ -44,9 +51,17 @@ class GenerationOptions(StrictModel):
     seed: int = 0
     prompt: Literal["auto", "chat", "fewshot"] = "auto"
     few_shot: list[tuple[str, str]] = []
-    backend: Literal["auto", "hf", "vllm"] = "auto"
+    backend: Literal["auto", "hf", "vllm", "openai"] = "auto"
+    server: ServerOptions | None = None  # backend openai: the server and all its sampling settings
     device: str | None = None
     dtype: str | None = "auto"
+
+
+    @model_validator(mode="after")
+    def _server_for_openai(self):
+        if self.backend == "openai" and self.server is None:
+            raise ValueError("backend 'openai' needs 'server' (at least base_url)")
+        return self
 
 
 OUTPUT_KEYS = ("max_new_tokens", "max_input_tokens", "num_beams", "do_sample", "temperature",
@@ -55,6 +70,8 @@ OUTPUT_KEYS = ("max_new_tokens", "max_input_tokens", "num_beams", "do_sample", "
 
 def output_options(opts: GenerationOptions) -> dict:
     """The options that decide the text produced (for hashes and signatures)."""
+    if opts.backend == "openai":
+        return {"backend": "openai", "server": opts.server.signature()}
     return {k: getattr(opts, k) for k in OUTPUT_KEYS}
 
 
@@ -199,6 +216,14 @@ def translate_texts(model: str | Path | Loaded, texts: Sequence[str], src: str, 
     opts = opts or GenerationOptions()
     if not texts:
         return []
+    if opts.backend == "openai":
+        from langadapt.synth.run import translate_texts_openai
+
+        server = opts.server
+        if not server.model:  # the stage's model names the server's model
+            server = server.model_copy(update={"model": model.name if isinstance(model, Loaded)
+                                               else str(model)})
+        return translate_texts_openai(server, texts, src, tgt, progress=progress)
     if _use_vllm(model, opts):
         return _vllm_translate(str(model), texts, src, tgt, opts)
     loaded = load_model(model, device=opts.device, dtype=opts.dtype)

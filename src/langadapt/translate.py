@@ -190,7 +190,8 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
     reused = len(unique) - len(pending)
     step = flush_every or gen.batch_size * 8
     if pending:
-        loaded = model if isinstance(model, Loaded) else _load(model, gen)
+        # a server backend needs no local model: the name goes through to the server
+        loaded = model if isinstance(model, Loaded) or gen.backend == "openai" else _load(model, gen)
         groups = [pending[i:i + step] for i in range(0, len(pending), step)]
         for k, group in enumerate(tqdm(groups, desc="translate", unit="flush", disable=not progress)):
             outs = translate_texts(loaded, [unique[h] for h in group], src, tgt, gen)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from langadapt.config import StrictModel
 from langadapt.runs import ResultRow, atomic_write_json
@@ -43,6 +43,12 @@ class TranslateOpenAIStage(Stage):
         fields: list[str] | None = None          # .jsonl fields (default: recognised from the records)
         output_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
         server: ServerOptions                    # see docs/synthetic-data.md
+
+        @model_validator(mode="after")
+        def _named_model(self):
+            if not self.server.model:
+                raise ValueError("server.model: give the server's model name")
+            return self
 
     def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
         from langadapt.synth.run import translate_file_openai

@@ -49,7 +49,8 @@ class ServerOptions(StrictModel):
     """Where and how to ask. The API key is read from the environment variable named here."""
 
     base_url: str                                  # e.g. http://127.0.0.1:8000/v1
-    model: str                                     # the server's model name
+    model: str | None = None                       # the server's model name (required, except
+                                                   # under `generation:`, where the stage's model is)
     api_key_env: str | None = None                 # env variable holding the key (None: no key)
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(1024, ge=1)
@@ -70,6 +71,10 @@ class ServerOptions(StrictModel):
         """What decides an answer (for cache keys and signatures); never the key or the URL."""
         return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
                 "seed": self.seed}
+
+    def signature(self) -> dict:
+        """What decides the translations, for result signatures (no key, no URL)."""
+        return {**self.output_key(), "prompt": self.prompt.model_dump(), "protect": self.protect}
 
 
 def load_server_options(path: str | Path | None = None, **flags) -> ServerOptions:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 from collections import Counter
@@ -36,11 +37,12 @@ from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, has
 from langadapt.synth.client import Answer, ChatClient, Counts, Request
 from langadapt.synth.gates import REASONS, Gates
 from langadapt.synth.options import ServerOptions
-from langadapt.synth.prompt import build_messages
-from langadapt.synth.protect import protect
+from langadapt.synth.prompt import THINK, build_messages
+from langadapt.synth.protect import protect, restore
 from langadapt.textio import json_objects, read_lines
 from langadapt.translate import Document, read_document, render
 
+log = logging.getLogger(__name__)
 JOURNAL = "answers.jsonl"
 SHAPES = (("messages",), ("instruction", "input", "output"))
 
@@ -89,22 +91,29 @@ def read_journal(path: Path) -> dict[str, dict]:
 
 
 class Journal:
-    """Append-only answer store; each answer is on disk before the next one is asked for."""
+    """Append-only answer store; each answer is on disk before the next one is asked for.
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+    With no path, answers are only collected in memory (`new`).
+    """
+
+    def __init__(self, path: Path | None):
+        self.f = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self.new: dict[str, dict] = {}
 
     def add(self, answer: Answer) -> None:
         rec = asdict(answer)
-        self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        self.f.flush()  # in the OS's hands: survives a killed process
+        if self.f is not None:
+            self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            self.f.flush()  # in the OS's hands: survives a killed process
         self.new[answer.key] = rec
 
     def close(self) -> None:
-        os.fsync(self.f.fileno())
-        self.f.close()
+        if self.f is not None:
+            os.fsync(self.f.fileno())
+            self.f.close()
 
 
 # ---------------------------------------------------------------- main entry
@@ -137,6 +146,8 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
         on_answer: called after each answer is stored.
         progress: show a tqdm bar.
     """
+    if not opts.model:
+        raise ConfigError("the server's model name is required (--model)", key="model")
     inp, out = Path(inp), Path(out)
     doc = read_document(inp, tuple(fields) if fields else auto_fields(inp))
     key = api_key(opts)
@@ -150,17 +161,45 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
     counts, new, failures = _ask(opts, key, pending, journal, on_answer, progress)
     done.update(new)
     if failures:
-        shown = "; ".join(f"{f.id}: {f.reason}" for f in failures[:10])
-        raise GenerationFailed(f"{len(failures)} of {len(requests)} requests failed after their "
-                               f"retries ({shown}{' …' if len(failures) > 10 else ''}); "
-                               f"{len(done)} answers are kept in {journal.parent} and a re-run asks "
-                               "only for the missing ones")
+        raise _failed(failures, len(requests), f"{len(done)} answers are kept in {journal.parent} and "
+                                               "a re-run asks only for the missing ones")
     verdicts = {text: gates.check(text, Answer(**done[k]), spans[text]) for text, k in key_of.items()}
     kept, rejects = _write_outputs(doc, verdicts, out,
                                    Path(rejected_dir) if rejected_dir else out.parent / "rejected")
     shutil.rmtree(journal.parent, ignore_errors=True)
     return _rows(opts, doc, src, tgt, kept, rejects, counts, new, done,
                  len(requests) - len(pending), len(pending))
+
+
+def _failed(failures: list, total: int, kept: str) -> GenerationFailed:
+    shown = "; ".join(f"{f.id}: {f.reason}" for f in failures[:10])
+    return GenerationFailed(f"{len(failures)} of {total} requests failed after their retries "
+                            f"({shown}{' …' if len(failures) > 10 else ''}); {kept}")
+
+
+def translate_texts_openai(opts: ServerOptions, texts: Sequence[str], src: str, tgt: str, *,
+                           progress: bool = False) -> list[str]:
+    """Translations of `texts`, in order, as the server gave them: markers restored, no gates.
+
+    For hypotheses (`eval.flores`, the `translate` stage with `generation.backend: openai`):
+    every answer is kept, and the counts of cut-off or refused ones are logged.
+    """
+    doc = Document(Path("<texts>"), list(texts), None, [(i, None, None) for i in range(len(texts))],
+                   list(texts))
+    requests, key_of, spans = _requests(doc, opts, src, tgt)
+    _, new, failures = _ask(opts, api_key(opts), list(requests.values()), None, None, progress)
+    if failures:
+        raise _failed(failures, len(requests), "nothing was kept")
+    problems = Counter()
+    out = {}
+    for text, k in key_of.items():
+        answer = Answer(**new[k])
+        if answer.finish_reason not in (None, "stop"):
+            problems[f"finish_reason {answer.finish_reason}"] += 1
+        out[text] = restore(THINK.sub("", answer.text).strip(), spans[text])[0]
+    if problems:
+        log.warning("%s of %d answers: %s", sum(problems.values()), len(requests), dict(problems))
+    return [out[t] for t in texts]
 
 
 def _requests(doc: Document, opts: ServerOptions, src: str, tgt: str
@@ -180,7 +219,7 @@ def _requests(doc: Document, opts: ServerOptions, src: str, tgt: str
     return requests, key_of, spans
 
 
-def _ask(opts: ServerOptions, key: str | None, pending: list[Request], journal_file: Path,
+def _ask(opts: ServerOptions, key: str | None, pending: list[Request], journal_file: Path | None,
          on_answer: Callable[[Answer], None] | None, progress: bool
          ) -> tuple[Counts, dict[str, dict], list]:
     """Send `pending`, journalling each answer; return the counts, new answers and failures."""
@@ -230,8 +269,7 @@ def _write_outputs(doc: Document, verdicts: dict, out: Path, rejected_dir: Path)
 
 def _rows(opts: ServerOptions, doc: Document, src: str, tgt: str, kept: int, rejects: Counter,
           counts: Counts, new: dict, done: dict, reused: int, asked: int) -> list[ResultRow]:
-    sig = signature(options={"src": src, "tgt": tgt, "backend": "openai", "server": opts.output_key(),
-                             "prompt": opts.prompt.model_dump(), "protect": opts.protect,
+    sig = signature(options={"src": src, "tgt": tgt, "backend": "openai", "server": opts.signature(),
                              "gates": opts.gates.model_dump()},
                     seed=opts.seed, data=[doc.path])
     n = len(doc.records if doc.records is not None else doc.lines)

@@ -1,0 +1,55 @@
+"""`generation.backend: openai`: the stages that generate (translate, eval.flores) reach a server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from langadapt.generate import GenerationOptions, output_options
+from langadapt.stages import StageContext, get_stage
+
+
+def _ctx(tmp_path, stage_id):
+    out = tmp_path / "run" / "stages" / f".{stage_id}.tmp"
+    out.mkdir(parents=True)
+    return StageContext(stage_id=stage_id, out_dir=out, run_dir=tmp_path / "run", seed=3, variant="v1")
+
+
+def _generation(server):
+    return {"backend": "openai", "server": {"base_url": server.url, "backoff_s": 0.01, "timeout_s": 5}}
+
+
+def test_translate_stage_through_a_server(server, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("Good morning\n\nThe river is wide {x}\nGood morning\n", encoding="utf-8")
+    stage = get_stage("translate")
+    opts = stage.Options(model="served-model", input=str(src), src="eng_Latn", tgt="khk_Cyrl",
+                         generation=_generation(server))
+    ctx = _ctx(tmp_path, "mt")
+    rows = {r.metric: r for r in stage().run(opts, ctx)}
+    lines = (ctx.out_dir / "in.txt").read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 5 and lines[1] == "" and lines[0] == lines[3] and lines[2].endswith("{x}")
+    assert rows["translate.new"].value == 2 and rows["translate.wrong_language"].value == 0
+    assert {r["body"]["model"] for r in server.log} == {"served-model"} and len(server.log) == 2
+    assert rows["translate.new"].signature["options"]["gen"]["backend"] == "openai"
+
+
+def test_flores_stage_generates_through_a_server(server, data_dir, tmp_path):
+    server.script = ["500", "length"]  # retried, and a cut-off hypothesis is still a hypothesis
+    stage = get_stage("eval.flores")
+    opts = stage.Options(model="served-model", src="eng_Latn", tgt="khk_Cyrl", metrics=["chrf++"],
+                         n_bootstrap=20, limit=12, generation=_generation(server))
+    rows = stage().run(opts, _ctx(tmp_path, "flores"))
+    assert [r.metric for r in rows] == ["chrf++"] and rows[0].n == 12
+    assert len(server.log) == 13
+    assert rows[0].model == "served-model" and '"backend": "openai"' in rows[0].to_json()
+
+
+def test_openai_generation_needs_a_server():
+    with pytest.raises(ValidationError, match="needs 'server'"):
+        GenerationOptions(backend="openai")
+    sig = output_options(GenerationOptions(backend="openai", server={"base_url": "http://h/v1",
+                                                                     "api_key_env": "K"}))
+    assert "base_url" not in json.dumps(sig) and "api_key_env" not in json.dumps(sig)
