@@ -69,3 +69,15 @@ def test_clean_stage(tmp_path, data_dir):
 
 def test_bitext_stage_registered():
     assert get_stage("data.bitext").Options.model_fields["src"].default == "khk_Cyrl"
+
+
+def test_cli_binary_input_exits_2(tmp_path, capsys):
+    f = tmp_path / "photo.txt"
+    f.write_bytes(bytes(range(256)) * 200)
+    assert main(["data", "clean", str(f), "--out", str(tmp_path / "o"), "--no-dedup-near"]) == 2
+    assert "not a text file" in capsys.readouterr().err
+    g = tmp_path / "garbage.txt"
+    g.write_bytes(b"\x80\x81\x82\x83 \x84\x85\x86\n" * 50)
+    assert main(["data", "clean", str(g), "--out", str(tmp_path / "o"), "--no-dedup-near"]) == 2
+    assert "nothing decodable: all 50 documents" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "work").exists()

@@ -185,3 +185,17 @@ def test_changed_input_is_cleaned_again(data_dir, tmp_path):
     assert new in _kept(out) and old not in _kept(out)
     src.write_text("\n".join(lines[:40]) + "\n", encoding="utf-8")
     assert clean(opts, out)["read"] == 40
+
+
+@pytest.mark.parametrize("quality", [True, False])
+def test_undecodable_lines_are_dropped_counted_and_reported(data_dir, tmp_path, caplog, quality):
+    lines = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()[:60]
+    src = tmp_path / "in.txt"
+    broken = [ln.encode("utf-8")[:40] + b"\xff\xfe" + ln.encode("utf-8")[40:] for ln in lines[:3]]
+    src.write_bytes(b"\n".join([*broken, *(ln.encode("utf-8") for ln in lines[3:])]) + b"\n")
+    with caplog.at_level("WARNING", logger="langadapt"):
+        stats = clean(CleanOptions(inputs=[str(src)], dedup_near=False, quality=quality), tmp_path / "out")
+    assert stats["undecodable_docs"] == {str(src): 3} and stats["undecodable_bytes"] == 6
+    assert stats["dropped"]["undecodable"] == 3 and stats["invariant_ok"]
+    assert f"{src}: 3 documents hold bytes that could not be decoded" in caplog.text
+    assert not any("\ufffd" in t for t in _kept(tmp_path / "out"))

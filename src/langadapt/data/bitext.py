@@ -179,6 +179,7 @@ def clean_bitext(opts: BitextOptions, out_dir: str | Path) -> dict:
         "invariant_ok": read == len(kept) + sum(dropped.values()),
         "encodings": {},
         "undecodable_bytes": 0,
+        "undecodable_docs": {},
         "steps": [step],
     }
     atomic_write_json(out / "stats.json", stats)

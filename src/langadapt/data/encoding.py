@@ -89,6 +89,17 @@ def detect_bytes(sample: bytes, legacy: list[str] | tuple[str, ...] = ("cp1251",
     return best
 
 
+def nul_bytes(sample: bytes) -> int:
+    """NUL bytes in `sample` that text cannot hold: 0 for text and for UTF-16/32 with a BOM.
+
+    More than a stray one or two mean a binary file (or UTF-16/32 without a BOM);
+    git and grep call a file binary on the same evidence.
+    """
+    if any(sample.startswith(bom) for bom, _ in _BOMS):
+        return 0
+    return sample.count(0)
+
+
 def detect_file(path: str | Path, legacy: list[str] | tuple[str, ...] = ("cp1251", "koi8_r")) -> str:
     """Detect the encoding of a file from its first MiB."""
     with open(path, "rb") as f:

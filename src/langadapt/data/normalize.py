@@ -139,7 +139,8 @@ def normalize(text: str, steps: list[tuple[str, Callable]]) -> tuple[str, dict[s
 
 
 class Normalize(PipelineStep):
-    """Normalise each document; drop it (reason `empty`) if nothing is left."""
+    """Normalise each document; drop it if it holds undecodable bytes (U+FFFD, reason
+    `undecodable`) or if nothing is left (reason `empty`)."""
 
     name = "normalize"
     type = "✂️ - FORMAT"
@@ -153,6 +154,11 @@ class Normalize(PipelineStep):
         steps = self._steps = self._steps or build_steps(self.opts, self.profile)
         for doc in data:
             self.stat_update("total")
+            if "\ufffd" in doc.text:
+                # bytes the reader could not decode (counted there): the text is damaged, and
+                # judging it first by language would hide why it was dropped
+                self.stat_update("dropped", "dropped_undecodable")
+                continue
             doc.text, fixes = normalize(doc.text, steps)
             if fixes:
                 doc.metadata["fixes"] = fixes

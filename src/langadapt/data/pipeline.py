@@ -274,8 +274,8 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
     """Run the pipeline locally (resumable); return the stats written to `stats.json`.
 
     Raises:
-        DataError: an input is unreadable (truncated or corrupt compressed file);
-            nothing half-written is left behind.
+        DataError: an input is unreadable (truncated or corrupt compressed file, binary
+            file, nothing decodable); nothing half-written is left behind.
     """
     from langadapt.data.executor import LocalExecutor
 
@@ -331,6 +331,12 @@ def finalize(opts: CleanOptions, out_dir: str | Path, stage_names: list[str], ke
 
     out = Path(out_dir)
     stats = collect_stats(out / "work" / "logs", stage_names)
+    for source, n in stats["undecodable_docs"].items():
+        log.warning(
+            "%s: %d documents hold bytes that could not be decoded; dropped with reason 'undecodable'",
+            source,
+            n,
+        )
     write_outputs(out, stats, opts.rejected_samples)
     if not opts.keep_work:
         shutil.rmtree(out / "work", ignore_errors=True)

@@ -5,8 +5,8 @@ or record number (parquet, datasets) in that source, so a kept or dropped docume
 can always be traced back. `InputReader` is the datatrove step that turns them into
 `Document`s and shares them round-robin between the pipeline's tasks.
 
-A truncated or corrupt compressed file raises `DataError` naming the file and how
-far it got.
+A truncated or corrupt compressed file, a binary file and a file in which no
+document could be decoded raise `DataError` naming the file and how far it got.
 """
 
 from __future__ import annotations
@@ -61,10 +61,23 @@ def _looks_like_hub_id(raw: str) -> bool:
 
 
 def detect_encoding(path: str, legacy: list[str]) -> str:
-    """Encoding of a plain text file; compressed and binary formats are UTF-8 by definition."""
+    """Encoding of a plain text file; compressed and binary formats are UTF-8 by definition.
+
+    Raises:
+        DataError: the file holds NUL bytes (a binary file, or UTF-16/32 without a BOM).
+    """
     if path.endswith((".gz", ".zst", ".parquet")) or Path(path).is_dir() or not Path(path).exists():
         return "utf-8"
-    return enc.detect_file(path, legacy)
+    with open(path, "rb") as f:
+        sample = f.read(enc.SAMPLE_BYTES)
+    nul = enc.nul_bytes(sample)
+    if nul > max(2, len(sample) // 10_000):
+        raise DataError(
+            f"not a text file: {nul:,} NUL bytes in its first {len(sample):,} bytes "
+            "(a binary file, or UTF-16/32 without a byte-order mark?); give txt, jsonl, csv/tsv or parquet",
+            file=path,
+        )
+    return enc.detect_bytes(sample, legacy)
 
 
 class _ZstdStream(io.RawIOBase):
@@ -286,7 +299,9 @@ class InputReader(PipelineStep):
     """Reads all inputs; task `rank` keeps documents `rank, rank + world_size, ...`.
 
     Round-robin by document (not by file) so one big file still spreads over all
-    workers. Only task 0 counts per-file facts (encodings, undecodable bytes).
+    workers. Every task reads every record, so each can tell that a file held nothing
+    decodable; only task 0 counts per-file facts (encodings, undecodable bytes and
+    documents).
     """
 
     name = "read"
@@ -308,15 +323,20 @@ class InputReader(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         i = 0
         for path in self.inputs:
+            if self.limit is not None and i >= self.limit:
+                break
             encoding = detect_encoding(path, self.legacy)
             enc.reset_count()
             if rank == 0:
                 self.stat_update(f"encoding_{encoding}", unit="file")
+            docs = broken = 0
             for source, line, text in iter_records(
                 path, field=self.field, txt_mode=self.txt_mode, encoding=encoding, split=self.split
             ):
                 if self.limit is not None and i >= self.limit:
                     break
+                docs += 1
+                broken += "\ufffd" in text
                 mine = i % world_size == rank
                 i += 1
                 if not mine:
@@ -327,5 +347,20 @@ class InputReader(PipelineStep):
                     id=f"{source}:{line}",
                     metadata={"source": source, "line": line, "encoding": encoding},
                 )
-            if rank == 0 and enc.undecodable_bytes():
-                self.stat_update("undecodable_bytes", value=enc.undecodable_bytes(), unit="byte")
+            self._check_decoded(path, encoding, docs, broken, rank)
+
+    def _check_decoded(self, path: str, encoding: str, docs: int, broken: int, rank: int) -> None:
+        """Fail on a file with nothing decodable; count undecodable bytes and documents otherwise."""
+        replaced = enc.undecodable_bytes()
+        if not replaced:
+            return
+        if broken == docs:
+            raise DataError(
+                f"nothing decodable: all {docs:,} documents hold bytes that are not valid {encoding} "
+                f"({replaced:,} bytes replaced); is the file in an encoding the language profile "
+                "does not list (legacy_encodings), or not text at all?",
+                file=path,
+            )
+        if rank == 0:
+            self.stat_update("undecodable_bytes", value=replaced, unit="byte")
+            self.stat_update(f"undecodable_docs:{path}", value=broken, unit="doc")

@@ -3,7 +3,7 @@
 Schema (documented in docs/data.md):
 
     {"read": N, "kept": K, "dropped": {reason: n}, "invariant_ok": N == K + sum(dropped),
-     "encodings": {encoding: files}, "undecodable_bytes": n,
+     "encodings": {encoding: files}, "undecodable_bytes": n, "undecodable_docs": {file: n},
      "steps": [{"step": name, "in": n, "kept": n, "dropped": {reason: n},
                 "docs_changed": {fix: n}, "chars_changed": {fix: n}, "lines_dropped": n}]}
 
@@ -75,6 +75,7 @@ def collect_stats(logs: Path, stage_names: list[str]) -> dict:
     read, kept = 0, 0
     encodings: Counter = Counter()
     undecodable = 0
+    undecodable_docs: dict[str, int] = {}
     rows = []
     for stage in stage_names:
         if stage == "minhash_sig":  # re-applies the exact filter only to number documents alike
@@ -83,6 +84,9 @@ def collect_stats(logs: Path, stage_names: list[str]) -> dict:
             if name == "read":
                 read = c.get("documents", 0)
                 undecodable = c.get("undecodable_bytes", 0)
+                undecodable_docs = {
+                    k.split(":", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("undecodable_docs:")
+                }
                 encodings.update(
                     {k.removeprefix("encoding_"): v for k, v in c.items() if k.startswith("encoding_")}
                 )
@@ -100,6 +104,7 @@ def collect_stats(logs: Path, stage_names: list[str]) -> dict:
         "invariant_ok": read == kept + sum(dropped.values()),
         "encodings": dict(sorted(encodings.items())),
         "undecodable_bytes": undecodable,
+        "undecodable_docs": undecodable_docs,
         "steps": rows,
     }
 
