@@ -18,7 +18,7 @@ FIXTURE = Path(__file__).resolve().parents[2] / "recipes" / "data" / "instructio
 
 @pytest.fixture()
 def server():
-    with FakeServer(slow_s=1.0) as s:
+    with FakeServer(slow_s=2.0) as s:
         yield s
 
 
@@ -31,7 +31,8 @@ def fixture_file() -> Path:
 def fast_options(server):
     """`fast_options(**changes)`: settings for `server` with short timeouts and backoffs."""
     def make(**kw) -> ServerOptions:
-        base = dict(base_url=server.url, model="test-model", concurrency=4, timeout_s=0.5,
+        # generous timeouts: a loaded test machine must not turn into retries the tests count
+        base = dict(base_url=server.url, model="test-model", concurrency=4, timeout_s=5.0,
                     max_retries=3, backoff_s=0.01, backoff_max_s=0.05)
         base.update(kw)
         return ServerOptions(**base)

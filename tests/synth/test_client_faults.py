@@ -22,19 +22,20 @@ def _rows(rows):
 def test_every_transient_fault_is_retried_and_counted(server, fast_options, fixture_file, tmp_path):
     server.script = ["429", "500", "drop", "malformed", "slow"]
     out = tmp_path / "out.jsonl"
-    rows = _rows(translate_file_openai(fast_options(), fixture_file, out, src="eng_Latn",
+    rows = _rows(translate_file_openai(fast_options(timeout_s=1.0), fixture_file, out, src="eng_Latn",
                                        tgt="khk_Cyrl"))
-    assert rows["translate.retries"].value == 5
-    assert rows["translate.retries"].extra["errors"] == {
-        "connection": 1, "http_429": 1, "http_500": 1, "malformed": 1, "timeout": 1}
-    distinct = rows["translate.new"].value
-    assert rows["translate.requests"].value == distinct + 5 == len(server.log)
+    errors = rows["translate.retries"].extra["errors"]
+    for kind in ("connection", "http_429", "http_500", "malformed", "timeout"):
+        assert errors.get(kind, 0) >= 1, kind  # (more timeouts only if the machine stalls)
+    retries = rows["translate.retries"].value
+    assert retries == sum(errors.values()) >= 5
+    assert rows["translate.requests"].value == rows["translate.new"].value + retries == len(server.log)
     assert rows["translate.kept"].value == 30
     assert len(out.read_text(encoding="utf-8").splitlines()) == 30
 
 
 def test_concurrency_bounds_the_requests_in_flight(server, fast_options, fixture_file, tmp_path):
-    server.delay_s = 0.03
+    server.delay_s = 0.05
     translate_file_openai(fast_options(concurrency=3), fixture_file, tmp_path / "o.jsonl", src="eng_Latn",
                           tgt="khk_Cyrl")
     assert server.max_in_flight == 3
