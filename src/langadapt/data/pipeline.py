@@ -9,9 +9,9 @@ Stages (each a list of datatrove steps run by an executor; `tasks` = workers):
 
 `build_stages` returns them so any datatrove executor can run them (Slurm, Ray:
 see docs/data.md); `clean` runs them locally with datatrove's `LocalPipelineExecutor`
-(see `executor.py`), whose completion markers make a re-run skip finished tasks,
-then writes `stats.json` and `rejected/`. The completion key covers the options and
-the inputs' size, time and content.
+(whose workers die with the command, see `executor.py`), whose completion markers
+make a re-run skip finished tasks, then writes `stats.json` and `rejected/`. The
+completion key covers the options and the inputs' size, time and content.
 """
 
 from __future__ import annotations
