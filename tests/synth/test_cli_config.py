@@ -75,3 +75,18 @@ def test_a_failed_request_exits_non_zero_naming_it(server, tmp_path, capsys):
     assert main(args) == 0
     assert [r["text"] for r in server.log].count("The steppe is wide") == 1  # kept, not asked again
     assert out.read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_request_fields_for_other_servers(server, tmp_path):
+    from langadapt.synth.options import ServerOptions
+    from langadapt.synth.run import translate_file_openai
+
+    inp = tmp_path / "in.txt"
+    inp.write_text("The river is wide\n", encoding="utf-8")
+    opts = ServerOptions(base_url=server.url, model="m", temperature=None,
+                         max_tokens_param="max_completion_tokens",
+                         extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    translate_file_openai(opts, inp, tmp_path / "out.txt", src="eng_Latn", tgt="khk_Cyrl")
+    body = server.log[0]["body"]
+    assert body["max_completion_tokens"] == 1024 and "max_tokens" not in body
+    assert "temperature" not in body and body["chat_template_kwargs"] == {"enable_thinking": False}

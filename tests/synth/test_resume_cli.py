@@ -23,7 +23,7 @@ def _cli(server, inp, out, *extra):
 
 def _key(body):
     """The cache key of a logged request, as the client computes it."""
-    server = {"model": body["model"], "temperature": body["temperature"],
+    server = {"model": body["model"], "temperature": body["temperature"],  # as ServerOptions.output_key
               "max_tokens": body["max_tokens"], "seed": body.get("seed")}
     return hash_obj({"server": server, "messages": body["messages"]})
 

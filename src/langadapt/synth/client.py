@@ -142,14 +142,19 @@ class ChatClient:
 
     async def _ask(self, req: Request) -> Answer | Failure:
         o, oa = self.opts, self.openai
-        extra = {"seed": o.seed} if o.seed is not None else {}
+        params = {o.max_tokens_param: o.max_tokens}
+        if o.temperature is not None:
+            params["temperature"] = o.temperature
+        if o.seed is not None:
+            params["seed"] = o.seed
+        if o.extra_body:
+            params["extra_body"] = o.extra_body
         for attempt in range(o.max_retries + 1):
             self.counts.requests += 1
             retry_after = None
             try:
-                r = await self.client.chat.completions.create(
-                    model=o.model, messages=req.messages, temperature=o.temperature,
-                    max_tokens=o.max_tokens, **extra)
+                r = await self.client.chat.completions.create(model=o.model, messages=req.messages,
+                                                              **params)
                 if not r.choices:
                     raise ValueError("an answer without choices")
                 choice, usage = r.choices[0], r.usage

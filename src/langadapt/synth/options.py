@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -52,9 +53,12 @@ class ServerOptions(StrictModel):
     model: str | None = None                       # the server's model name (required, except
                                                    # under `generation:`, where the stage's model is)
     api_key_env: str | None = None                 # env variable holding the key (None: no key)
-    temperature: float = Field(0.0, ge=0)
+    temperature: float | None = Field(0.0, ge=0)   # None: not sent (models that fix it)
     max_tokens: int = Field(1024, ge=1)
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"  # newer APIs
     seed: int | None = None                        # sent when set (servers that honour it)
+    extra_body: dict[str, Any] = {}                # server-specific request fields, sent as they are
+                                                   # (vLLM: {chat_template_kwargs: {enable_thinking: false}})
     concurrency: int = Field(8, ge=1)              # requests in flight
     timeout_s: float = Field(120.0, gt=0)          # per request
     max_retries: int = Field(5, ge=0)              # after the first try
@@ -69,8 +73,11 @@ class ServerOptions(StrictModel):
 
     def output_key(self) -> dict:
         """What decides an answer (for cache keys and signatures); never the key or the URL."""
-        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "seed": self.seed}
+        key = {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
+               "seed": self.seed}
+        if self.extra_body:  # only when set, so keys of plain requests stay as they were
+            key["extra_body"] = self.extra_body
+        return key
 
     def signature(self) -> dict:
         """What decides the translations, for result signatures (no key, no URL)."""
