@@ -22,9 +22,10 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from langadapt.config import StrictModel
+from langadapt.names import FileName
 from langadapt.runs import ResultRow, atomic_write_json
 from langadapt.stages import Stage, StageContext, register_stage
 from langadapt.synth.options import ServerOptions
@@ -41,7 +42,7 @@ class TranslateOpenAIStage(Stage):
         src: str                                 # FLORES code of the input language
         tgt: str                                 # FLORES code to translate into
         fields: list[str] | None = None          # .jsonl fields (default: recognised from the records)
-        output_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+        output_name: FileName | None = None      # default: the input's file name
         server: ServerOptions                    # see docs/synthetic-data.md
 
         @model_validator(mode="after")
