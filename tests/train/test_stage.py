@@ -57,6 +57,15 @@ def test_train_stage_resumes_from_the_runner_work_dir(small_model, data_dir, tmp
     assert json.loads((out / "train_summary.json").read_text())["resumed_from"].endswith("checkpoint-1")
     assert (out / "model.safetensors").is_file() and not (out / "checkpoints").exists()
     assert rows and all(r.model == str(out) for r in rows)
+    # the runner did not commit that attempt: the next one finds the final checkpoint and
+    # finishes from it without training a step past max_steps
+    rows2 = stage().run(opts, ctx(2))
+    out2 = tmp_path / "attempt2"
+    assert (out2 / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
+    assert [r["step"] for r in read_log(out2 / "train_log.jsonl") if "loss" in r] == [1, 2]
+    assert json.loads((out2 / "train_summary.json").read_text())["steps"] == 2
+    assert [r.value for r in rows2 if r.metric == "train_loss"] == \
+        [r.value for r in rows if r.metric == "train_loss"]
     # options changed (new key): stale checkpoints are not resumed
     ctx2 = StageContext(stage_id="cpt", out_dir=tmp_path / "a2", run_dir=tmp_path,
                         extra={"key": "k2", "work_dir": work})

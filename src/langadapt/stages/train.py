@@ -42,6 +42,7 @@ class TrainStage(Stage):
     Options = TrainOptions
 
     def run(self, opts: TrainOptions, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.train.callbacks import LOG_NAME
         from langadapt.train.trainer import CHECKPOINTS, train
 
         data = opts.model_dump(exclude={"objective"})
@@ -54,7 +55,11 @@ class TrainStage(Stage):
         if work != ctx.out_dir:
             ctx.out_dir.mkdir(parents=True, exist_ok=True)
             for item in work.iterdir():
-                if item.name not in (CHECKPOINTS, _KEY_FILE):
+                if item.name == LOG_NAME:
+                    # a copy stays: should this attempt not be committed, the next one finishes
+                    # from the last checkpoint without training and still has the loss curve
+                    shutil.copy2(item, ctx.out_dir / item.name)
+                elif item.name not in (CHECKPOINTS, _KEY_FILE):
                     shutil.move(str(item), str(ctx.out_dir / item.name))
             result.output_dir = ctx.out_dir
         return result.rows(variant=ctx.variant, config=opts.model_dump())

@@ -9,7 +9,7 @@ Output folder layout (the contract other stages rely on):
     <output_dir>/            HF model folder (full, embeddings) or PEFT adapter (lora, qlora)
                              + tokenizer files, loadable by `langadapt.models.loading.load_model`
     <output_dir>/train_log.jsonl
-    <output_dir>/train_summary.json   written last: its presence means the run finished
+    <output_dir>/train_summary.json   written last: the finished run (a rerun with `resume` returns it)
     <output_dir>/checkpoints/checkpoint-N/   resumable checkpoints (`save_steps`)
 """
 
@@ -291,30 +291,41 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     at_end = check_checkpoint(trainer, ckpt)
     if trainer.is_world_process_zero():
         truncate_log(out / LOG_NAME, ckpt.step)
+    wall = _run(trainer, ckpt, at_end)
+    final_eval = _final_eval(trainer) if data.eval is not None else None
+    trainer.save_model(str(out))
+    summary = {"objective": objective, "method": cfg.method, "seed": cfg.seed, **params,
+               **_run_totals(trainer.state, data, wall), "eval_loss": final_eval,
+               "resumed_from": ckpt.path, "world_size": args.world_size,
+               "dataset": ", ".join(Path(p).name for p in cfg.data.train),
+               "data_files": [*cfg.data.train, *(cfg.data.eval or []), *(cfg.data.replay or [])],
+               "options_hash": options}
+    if trainer.is_world_process_zero():
+        atomic_write_json(out / SUMMARY_NAME, summary)
+    return TrainResult(out, summary, read_log(out / LOG_NAME))
+
+
+def _run(trainer: LangadaptTrainer, ckpt: Checkpoint, at_end: bool) -> float:
+    """Train from `ckpt` to the last step (or only load it, when it is the last step).
+
+    Returns the run's training wall time: the earlier segments' plus this one's.
+    """
     t0 = time.perf_counter()
     trainer.run_clock = (ckpt.run_time_s, t0)
     if at_end:
         load_final_checkpoint(trainer, ckpt)
-    else:
-        trainer.train(resume_from_checkpoint=ckpt.path)
-    wall = ckpt.run_time_s + (time.perf_counter() - t0 if not at_end else 0.0)
-    final_eval = _final_eval(trainer) if data.eval is not None else None
-    trainer.save_model(str(out))
-    state = trainer.state
+        return ckpt.run_time_s
+    trainer.train(resume_from_checkpoint=ckpt.path)
+    return ckpt.run_time_s + time.perf_counter() - t0
+
+
+def _run_totals(state, data, wall: float) -> dict:
+    """Steps, tokens, bytes, time and mean loss of the whole run, from step 0."""
     tokens = int(state.num_input_tokens_seen)
-    summary = {
-        "objective": objective, "method": cfg.method, "seed": cfg.seed, **params,
-        "steps": state.global_step, "total_tokens": tokens, "total_bytes": data.bytes_for(tokens),
-        "tokens_per_epoch": data.num_train_tokens, "bytes_per_epoch": data.num_train_bytes,
-        "wall_time_s": wall, "tokens_per_second": tokens / wall if wall > 0 else None,
-        "train_loss": mean_train_loss(state.log_history, state.global_step), "eval_loss": final_eval,
-        "resumed_from": ckpt.path, "world_size": args.world_size,
-        "dataset": ", ".join(Path(p).name for p in cfg.data.train),
-        "data_files": [*cfg.data.train, *(cfg.data.eval or []), *(cfg.data.replay or [])],
-        "options_hash": options}
-    if trainer.is_world_process_zero():
-        atomic_write_json(out / SUMMARY_NAME, summary)
-    return TrainResult(out, summary, read_log(out / LOG_NAME))
+    return {"steps": state.global_step, "total_tokens": tokens, "total_bytes": data.bytes_for(tokens),
+            "tokens_per_epoch": data.num_train_tokens, "bytes_per_epoch": data.num_train_bytes,
+            "wall_time_s": wall, "tokens_per_second": tokens / wall if wall > 0 else None,
+            "train_loss": mean_train_loss(state.log_history, state.global_step)}
 
 
 def _final_eval(trainer: Trainer) -> float:
