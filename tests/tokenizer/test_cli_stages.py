@@ -83,3 +83,17 @@ def test_stages_registered_and_run(tokenizers_dir, small_corpus, flores, tmp_pat
     assert {r.metric: r.value for r in rows} == {"added_tokens": 50, "vocab_size": len(size) + 50}
     with pytest.raises(ValueError):
         ext.Options(base="x", corpus=["c"], add=5, typo=1)
+
+
+def test_sweep_stage_writes_each_size_and_its_fertility(tokenizers_dir, small_corpus, flores, tmp_path):
+    sweep = get_stage("tokenizer.sweep")
+    ctx = StageContext(stage_id="sweep", out_dir=tmp_path / "sweep", run_dir=tmp_path)
+    opts = sweep.Options(base=str(tokenizers_dir / "llama3"), corpus=[str(small_corpus)], add=[200, 50],
+                         text=[str(flores["khk_Cyrl"])], metrics=["fertility"], check_lines=200)
+    rows = sweep().run(opts, ctx)
+    fert = {r.extra["added"]: r.value for r in rows if r.metric == "fertility"}
+    assert list(fert) == [0, 50, 200] and fert[0] > fert[50] > fert[200]
+    assert (tmp_path / "sweep" / "add200" / "new_tokens.jsonl").read_text().count("\n") == 200
+    assert (tmp_path / "sweep" / "sweep.png").is_file()
+    with pytest.raises(ValueError):
+        sweep.Options(base="x", corpus=["c"], add=[])

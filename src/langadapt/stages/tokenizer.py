@@ -1,4 +1,5 @@
-"""Recipe stages for tokenizers: `tokenizer.train`, `tokenizer.extend`, `tokenizer.trim`, `tokenizer.stats`.
+"""Recipe stages for tokenizers: `tokenizer.train`, `tokenizer.extend`, `tokenizer.sweep`,
+`tokenizer.trim`, `tokenizer.stats`.
 
 Train, extend and trim write the tokenizer folder as the stage's output folder, so later
 stages refer to it as `@stage_id` (e.g. `model.resize` with `tokenizer: "@ext"`).
@@ -78,6 +79,34 @@ class ExtendTokenizerStage(Stage):
                          min_count=opts.min_count, seed=ctx.seed)
         return _summary_rows(summary, {"added_tokens": "added", "vocab_size": "size"}, ctx.stage_id,
                              ctx, opts)
+
+
+@register_stage
+class SweepTokenizerStage(Stage):
+    """Extensions of several sizes from one BPE run (`tokenizer extend --add N,N…`).
+
+    Writes `add<N>/` per size (a later stage picks one as `@stage/add<N>`) and the
+    fertility of the base and of every size on `text`, plotted in `sweep.png`.
+    """
+
+    kind = "tokenizer.sweep"
+
+    class Options(_CorpusOptions):
+        base: str                               # tokenizer folder or hub id
+        add: list[int] = Field(min_length=1)    # sizes to write, e.g. [1000, 4000, 16000]
+        text: list[str] = []                    # fertility is measured on these
+        metrics: list[str] = ["fertility", "bytes_per_token"]
+        check_lines: int = Field(2000, ge=0)
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.tokenizer.sweep import plot_sweep, sweep
+
+        rows = sweep(expand(opts.base), opts.to_corpus(), opts.add, ctx.out_dir, texts=_paths(opts.text),
+                     eval_files=_paths(opts.text), metrics=opts.metrics,
+                     check_lines=opts.check_lines, seed=ctx.seed)
+        if any(r.metric == "fertility" for r in rows):
+            plot_sweep(rows, ctx.out_dir / "sweep.png")
+        return rows
 
 
 @register_stage
