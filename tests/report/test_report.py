@@ -135,3 +135,26 @@ def test_one_system_with_many_metrics_is_transposed(tmp_path):
     (t,) = build_tables(load_run(tmp_path))
     assert t.corner == "metric" and t.columns == ["clean"]
     assert [m for m, _ in t.rows] == [f"docs_dropped:{k}" for k in "abcde"]
+
+
+def test_training_budget_table_and_paired_verdicts(tmp_path):
+    root = make_run(tmp_path / "run")
+    atomic_write_json(root / "stages/train.lora/train_summary.json",
+                      {"steps": 40, "total_tokens": 40960, "total_bytes": 160000, "wall_time_s": 600.5,
+                       "tokens_per_second": 68.2, "trainable_params": 1000})
+    rows = [ResultRow(metric="bpb_delta", value=d, ci=ci, dataset="heldout.txt", variant=v, signature=SIG,
+                      extra={"kind": "eval.bpb", "stage": f"bpb.{v}", "baseline": "b"})
+            for v, d, ci in (("worse", 0.05, [0.01, 0.09]), ("tie", 0.0, [-0.02, 0.02]),
+                             ("better", -0.1, [-0.2, -0.05]))]
+    rows.append(ResultRow(metric="bpb_delta_p", value=0.004, dataset="heldout.txt", variant="worse",
+                          extra={"kind": "eval.bpb", "stage": "bpb.worse"}))
+    write_results(root / "results.jsonl", [*load_run(root).rows, *rows])
+    budget = [t for t in build_tables(load_run(root)) if t.title == "Training budget"]
+    assert len(budget) == 1 and budget[0].columns[:4] == ["steps", "tokens", "bytes of text", "wall seconds"]
+    assert [c.value if c else None for c in budget[0].rows[0][1][:4]] == [40, 40960, 160000, 600.5]
+    build_report(root)
+    md = (root / "results.md").read_text()
+    assert ("On heldout.txt, worse is WORSE than its base: +0.0500 bits per byte [+0.0100, +0.0900], "
+            "paired bootstrap p = 0.004.") in md
+    assert "tie is not distinguishable from its base" in md and "better is better than its base" in md
+    assert "## Training budget" in md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from langadapt.report.budget import COLUMNS, budget_cells, budget_rows
 from langadapt.report.store import RunData, system_label
 from langadapt.runs import ResultRow
 
@@ -75,6 +76,11 @@ def build_tables(run: RunData) -> list[Table]:
             t = Table(title=title, columns=metrics)
             t.rows = [(s, [cell.get((s, m)) for m in metrics]) for s in systems]
         tables.append(t)
+    budget = budget_rows(run)
+    if budget:
+        t = Table(title="Training budget", columns=[c for c, _ in COLUMNS], corner="training stage")
+        t.rows = [(label, budget_cells(summary)) for label, summary in budget]
+        tables.append(t)
     return tables
 
 
@@ -105,4 +111,25 @@ def headlines(run: RunData) -> list[str]:
             delta = f" ({(r.value - base.value) / base.value:+.1%} vs base)" if base and r is not base else ""
             parts.append(f"{system_label(r)} {r.value:.3f}{delta}")
         out.append(f"Bits per byte on {ds or 'held-out text'} (lower is better): " + "; ".join(parts) + ".")
+    return out + paired_headlines(run)
+
+
+def paired_headlines(run: RunData) -> list[str]:
+    """One sentence per paired comparison (`bpb_delta` rows): better, worse, or no difference."""
+    out = []
+    for r in run.rows:
+        if r.metric != "bpb_delta" or r.value is None or not r.ci:
+            continue
+        p = next((q.value for q in run.rows if q.metric == "bpb_delta_p" and q.variant == r.variant
+                  and q.dataset == r.dataset and q.extra.get("stage") == r.extra.get("stage")), None)
+        lo, hi = r.ci
+        if lo > 0:
+            verdict = "is WORSE than its base"
+        elif hi < 0:
+            verdict = "is better than its base"
+        else:
+            verdict = "is not distinguishable from its base"
+        p_text = f", paired bootstrap p = {p:.3g}" if p is not None else ""
+        out.append(f"On {r.dataset}, {system_label(r)} {verdict}: {r.value:+.4f} bits per byte "
+                   f"[{lo:+.4f}, {hi:+.4f}]{p_text}.")
     return out
