@@ -28,11 +28,10 @@ from langadapt.runs import (
     RunStore,
     atomic_dir,
     atomic_write_json,
-    atomic_write_text,
     hash_files,
     hash_obj,
     signature,
-    write_results,
+    write_text_if_changed,
 )
 
 log = logging.getLogger(__name__)
@@ -114,12 +113,16 @@ def _clean_stale(root: Path) -> None:
 
 
 def write_resolved(plan: Plan, keys: dict[str, str]) -> Path:
-    """`recipe.resolved.yaml`: the recipe after overrides and expansion, plus the plan."""
+    """`recipe.resolved.yaml`: the recipe after overrides and expansion, plus the plan.
+
+    Rewritten only when it changes, so re-running a finished recipe touches no file.
+    """
     data = dict(plan.resolved)
     data["plan"] = [{"id": s.id, "kind": s.kind, "variant": s.variant, "key": keys[s.id],
                      "with": s.options} for s in plan.stages]
-    return atomic_write_text(plan.root / "recipe.resolved.yaml",
-                             yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    path = plan.root / "recipe.resolved.yaml"
+    write_text_if_changed(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
 
 
 def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
@@ -168,8 +171,23 @@ def sync_results(plan: Plan) -> list[ResultRow]:
         info = store.done_info(inst.id)
         if info:
             rows.extend(ResultRow.model_validate(r) for r in info.get("rows", []))
-    write_results(store.results_path, rows)
+    write_text_if_changed(store.results_path, "".join(r.to_json() + "\n" for r in rows))
     return rows
+
+
+def report_is_current(root: Path) -> bool:
+    """True when `report.html` (written last by the report) is newer than everything it reads.
+
+    Like make: a re-run that ran nothing and changed no result leaves the report alone, so
+    its files (and the time stamp inside report.html) do not change; an interrupted report,
+    a new result or a finished stage makes it stale.
+    """
+    html = root / "report.html"
+    if not html.is_file():
+        return False
+    inputs = [root / "results.jsonl", root / "recipe.resolved.yaml", *(root / "stages").glob(f"*/{DONE}")]
+    built = html.stat().st_mtime_ns
+    return all(not p.exists() or p.stat().st_mtime_ns <= built for p in inputs)
 
 
 def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True) -> list[StageStatus]:
@@ -197,7 +215,7 @@ def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True) 
             log.info("%s finished in %.1f s with %d result rows", inst.id, st.seconds, len(rows))
         out.append(st)
     sync_results(plan)
-    if report:
+    if report and not report_is_current(plan.root):
         from langadapt.report import build_report
 
         build_report(plan.root, plan.root)

@@ -56,6 +56,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_text_if_changed(path: str | Path, text: str) -> bool:
+    """Atomically write `text` unless `path` already holds exactly it; True when it wrote.
+
+    A re-run that changes nothing then leaves the file (and its modification time) alone.
+    """
+    path = Path(path)
+    data = text.encode("utf-8")
+    with contextlib.suppress(OSError):
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    atomic_write_bytes(path, data)
+    return True
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

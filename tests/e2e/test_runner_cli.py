@@ -143,3 +143,62 @@ def test_force_reruns_stage_and_downstream(setup):
 def test_helpful_cli(setup):
     r = subprocess.run([sys.executable, "-m", "langadapt", "run", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--dry-run" in r.stdout and "--force" in r.stdout
+
+
+TRAINING = """\
+name: rerun
+seed: 0
+output_dir: {out}
+stages:
+  - id: split
+    kind: text.split
+    with: {{inputs: ["{text}"], heldout: 4}}
+  - id: init
+    kind: model.tiny
+    with: {{arch: qwen3, tokenizer: "${{tokenizers}}/qwen3", layers: 1, hidden: 16, heads: 2,
+           kv_heads: 1, intermediate: 32}}
+  - id: cpt
+    kind: train
+    with: {{model: "@init", objective: cpt, data: {{train: ["@split/train.txt"]}},
+           max_steps: 2, seq_len: 16, batch_size: 2}}
+    variants:
+      lora: {{method: lora}}
+      full: {{method: full}}
+"""
+
+
+def _fingerprint(root) -> dict:
+    """Every entry under `root`: mode, and for files content hash and modification time."""
+    import hashlib
+
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+        out[str(p.relative_to(root))] = (st.st_mode, digest, st.st_mtime_ns if digest else None)
+    return out
+
+
+def test_second_run_of_a_finished_recipe_changes_no_file(tmp_path, data_dir, tokenizers_dir):
+    """Caching is the runner's job: a finished stage (here two training variants) is not run
+    again, and nothing in the run folder is rewritten, not even the report."""
+    docs = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()[:40]
+    text = tmp_path / "news.txt"
+    text.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(TRAINING.format(out=out, text=text), encoding="utf-8")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "langadapt", "run", str(recipe)]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert (out / "report.html").is_file() and (out / "stages" / "cpt.full" / "DONE.json").is_file()
+    before = _fingerprint(out)
+    time.sleep(0.05)  # a rewrite, even of identical bytes, would show as a newer time
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    stage_lines = [ln for ln in second.stdout.splitlines() if ln.startswith("  ")]
+    assert len(stage_lines) == 4 and all(ln.rstrip().endswith("cached") for ln in stage_lines)
+    after = _fingerprint(out)
+    assert {k: v for k, v in after.items() if before.get(k) != v} == {}
+    assert set(before) == set(after)
