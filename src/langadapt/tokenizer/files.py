@@ -91,7 +91,14 @@ class TokenizerFiles:
         return Tokenizer.from_str(json.dumps(self.spec, ensure_ascii=False))
 
     @property
+    def is_unigram(self) -> bool:
+        return self.model.get("type") == "Unigram"
+
+    @property
     def vocab(self) -> dict[str, int]:
+        """Vocab string -> id; for Unigram a dict built from the `[piece, score]` list (edit that)."""
+        if self.is_unigram:
+            return {piece: i for i, (piece, _) in enumerate(self.model["vocab"])}
         return self.model["vocab"]
 
     def merge_pairs(self) -> list[tuple[str, str]]:

@@ -1,11 +1,19 @@
-"""Trim a BPE vocabulary to the tokens a corpus uses, so the corpus tokenizes exactly as before.
+"""Trim a BPE or Unigram vocabulary to the tokens a corpus uses; the corpus tokenizes as before.
 
-Kept: every token the corpus (and the rendered chat template) encodes to, every byte
+BPE keeps every token the corpus (and the rendered chat template) encodes to, every byte
 token (any text stays encodable), every added/special token, and, closed transitively,
 both parts of every merge that produces a kept token. Kept merges are those whose
 parts and result are all kept, in their original order. On corpus text BPE then
 applies exactly the merges it applied before: each merge on the base's path produces
 a kept token, and the kept merges are a subset of the base's with the same ranks.
+
+Unigram keeps the pieces the corpus encodes to, byte-fallback pieces, added tokens, the
+unknown piece and the lowest-scored piece, with their scores. Unigram picks the
+best-scoring segmentation among the pieces present; the base's choice for a corpus text
+uses kept pieces only and the others can only be fewer, so it stays the best. The
+lowest-scored piece is kept because `tokenizers` scores an unknown character at the
+vocabulary's minimum score minus 10: where a longer piece covers a character that has no
+piece of its own, that penalty decides between them, so it must not move.
 
 Output: an ordinary HF tokenizer folder plus `id_map.json`:
 `{"base_vocab_size": int, "kept_old_ids": [int, ...]}` (new id i = old id kept_old_ids[i]).
@@ -104,6 +112,39 @@ def build_trimmed(base: TokenizerFiles, keep: set[str]) -> tuple[TokenizerFiles,
     pairs = base.merge_pairs()
     new.model["merges"] = [m for m, (a, b) in zip(merges, pairs)
                            if a in keep and b in keep and a + b in keep]
+    _renumber_added(new, id_map)
+    return new, kept_old
+
+
+def unigram_always_kept(files: TokenizerFiles) -> set[int]:
+    """Ids of byte-fallback pieces, added tokens, the unknown piece and the lowest-scored piece."""
+    pieces = files.model["vocab"]
+    keep = set(files.added_ids().values())
+    keep |= {i for i, (piece, _) in enumerate(pieces) if files.is_byte_token(piece)}
+    if files.model.get("unk_id") is not None:
+        keep.add(files.model["unk_id"])
+    if pieces:  # fixes the unknown-character penalty (minimum score - 10)
+        keep.add(min(range(len(pieces)), key=lambda i: pieces[i][1]))
+    return keep
+
+
+def build_trimmed_unigram(base: TokenizerFiles, keep: set[int]) -> tuple[TokenizerFiles, list[int]]:
+    """Unigram: the trimmed files (kept pieces with their scores) and `kept_old_ids`."""
+    new = base.copy()
+    pieces = new.model["vocab"]
+    kept_old = sorted(keep)
+    id_map = {old: i for i, old in enumerate(kept_old)}
+    # Added tokens outside the piece list sort last, so they stay after the pieces, where
+    # `tokenizers` numbers them; check_old_ids confirms every id.
+    new.model["vocab"] = [pieces[i] for i in kept_old if i < len(pieces)]
+    if new.model.get("unk_id") is not None:
+        new.model["unk_id"] = id_map[new.model["unk_id"]]
+    _renumber_added(new, id_map)
+    return new, kept_old
+
+
+def _renumber_added(new: TokenizerFiles, id_map: dict[int, int]) -> None:
+    """Give added tokens, post-processor templates and the config's decoder table their new ids."""
     for t in new.spec.get("added_tokens", []):
         t["id"] = id_map[t["id"]]
     if new.spec.get("post_processor"):
@@ -112,8 +153,7 @@ def build_trimmed(base: TokenizerFiles, keep: set[str]) -> tuple[TokenizerFiles,
     if isinstance(decoder, dict):
         new.config["added_tokens_decoder"] = {str(id_map[int(k)]): v for k, v in decoder.items()
                                               if int(k) in id_map}
-    new.__dict__.pop("tokenizer", None)
-    return new, kept_old
+    new.__dict__.pop("tokenizer", None)  # the cached Tokenizer belongs to the base
 
 
 def check_same_tokens(base: TokenizerFiles, new: TokenizerFiles, texts: Iterable[str],
@@ -134,22 +174,30 @@ def check_same_tokens(base: TokenizerFiles, new: TokenizerFiles, texts: Iterable
 def trim(base_ref: str | Path, corpus: Corpus, out: str | Path) -> dict:
     """Trim `base_ref` to the tokens `corpus` uses; check and write the folder + `id_map.json`."""
     base = load_files(base_ref)
+    if base.model.get("type") not in ("BPE", "Unigram"):
+        raise DataError(f"only BPE and Unigram tokenizers can be trimmed; this one is "
+                        f"{base.model.get('type')}", file=base.name)
+    kind = "unigram" if base.is_unigram else base.kind  # BPE: refuses unsupported flavours early
     # The chat template's own text (role names, headers) must tokenize as before too.
     chat = checks.render_chat(base.source) if base.source else None
     used, n_texts = used_ids(base, itertools.chain(corpus.texts(), [chat] if chat else []))
-    id_to_tok = {i: t for t, i in base.vocab.items()}
-    id_to_tok.update({i: t for t, i in base.added_ids().items()})
-    keep = merge_closure({id_to_tok[i] for i in used} | always_kept(base), base.merge_pairs())
-    new, kept_old = build_trimmed(base, keep)
+    if base.is_unigram:
+        new, kept_old = build_trimmed_unigram(base, used | unigram_always_kept(base))
+    else:
+        id_to_tok = {i: t for t, i in base.vocab.items()}
+        id_to_tok.update({i: t for t, i in base.added_ids().items()})
+        keep = merge_closure({id_to_tok[i] for i in used} | always_kept(base), base.merge_pairs())
+        new, kept_old = build_trimmed(base, keep)
     new.name = Path(out).name
     id_map = {old: i for i, old in enumerate(kept_old)}
     checks.check_old_ids(base.tokenizer, new.tokenizer, new.name, id_map=id_map)
     checked = check_same_tokens(base, new, corpus.texts(), id_map)
-    summary = {"base": base.source or base.name, "kind": base.kind, "base_size": base.size(),
+    summary = {"base": base.source or base.name, "kind": kind, "base_size": base.size(),
                "size": len(kept_old), "kept_fraction": len(kept_old) / base.size(),
-               "used_by_corpus": len(used), "merges": len(new.model["merges"]),
-               "base_merges": len(base.model["merges"]), "corpus": [str(p) for p in corpus.paths],
+               "used_by_corpus": len(used), "corpus": [str(p) for p in corpus.paths],
                "texts": n_texts - (1 if chat else 0), "checks": {"same_tokens_texts": checked}}
+    if not base.is_unigram:
+        summary.update(merges=len(new.model["merges"]), base_merges=len(base.model["merges"]))
     with atomic_dir(out) as tmp:
         write_folder(new, tmp, {"id_map.json": json.dumps(
             {"base_vocab_size": base.size(), "kept_old_ids": kept_old}) + "\n"})
