@@ -49,6 +49,15 @@ def test_sweep_refuses_repeated_or_empty_sizes(tokenizers_dir, small_corpus, tmp
     assert not (tmp_path / "sweep").exists()
 
 
+def test_sweep_stage_refuses_repeated_sizes_when_read():
+    from pydantic import ValidationError
+
+    options = get_stage("tokenizer.sweep").Options
+    with pytest.raises(ValidationError, match="size 50 is given twice"):
+        options(base="b", corpus=["c.txt"], add=[50, 200, 50])
+    assert options(base="b", corpus=["c.txt"], add=[50, 200]).add == [50, 200]
+
+
 def test_sweep_prints_fertility_per_size(tokenizers_dir, small_corpus, flores, tmp_path, capsys):
     code = main(["tokenizer", "extend", str(tokenizers_dir / "llama3"), "--corpus", str(small_corpus),
                  "--add", "50,200", "--out", str(tmp_path / "sweep"), "--eval", str(flores["khk_Cyrl"]),

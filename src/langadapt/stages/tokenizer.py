@@ -7,7 +7,7 @@ stages refer to it as `@stage_id` (e.g. `model.resize` with `tokenizer: "@ext"`)
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from langadapt.config import StrictModel
 from langadapt.paths import expand
@@ -97,6 +97,18 @@ class SweepTokenizerStage(Stage):
         text: list[str] = []                    # fertility is measured on these
         metrics: list[str] = ["fertility", "bytes_per_token"]
         check_lines: int = Field(2000, ge=0)
+
+        @field_validator("add")
+        @classmethod
+        def _distinct_positive(cls, sizes: list[int]) -> list[int]:
+            """Refused when the recipe is read, not after the first sizes were written."""
+            from langadapt.errors import ConfigError
+            from langadapt.tokenizer.sweep import check_sizes
+
+            try:
+                return check_sizes(sizes, key=None)
+            except ConfigError as e:
+                raise ValueError(str(e)) from None
 
     def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
         from langadapt.tokenizer.sweep import plot_sweep, sweep

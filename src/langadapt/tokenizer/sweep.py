@@ -20,7 +20,7 @@ from langadapt.tokenizer.stats import stats_rows
 log = logging.getLogger(__name__)
 
 
-def check_sizes(adds: Sequence[int], key: str = "add") -> list[int]:
+def check_sizes(adds: Sequence[int], key: str | None = "add") -> list[int]:
     """The requested sizes, refused when one is not positive or appears twice (a sweep point lost)."""
     if not adds:
         raise ConfigError("give at least one number of tokens to add", key=key)
