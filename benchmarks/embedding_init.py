@@ -7,7 +7,7 @@ each init method, and held-out bpb is measured (the base model's bpb is the base
 so `ratio` = bpb(method) / bpb(base); 1.0 means the new tokens cost nothing).
 
     python benchmarks/embedding_init.py [--work DIR] [--pretrain-steps 1000] [--add 1000]
-        [--train-steps 0] [--methods fvt mean random focus] [--trim] [--layers 2] [--hidden 128]
+        [--train-steps 0] [--methods fvt mean random focus calibrated] [--trim] [--layers 2] [--hidden 128]
         [--untied]
 
 `--trim` first trims the Qwen3 tokenizer to the ids the training text (plus the byte
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--add", type=int, default=1000)
     ap.add_argument("--train-steps", type=int, default=0, help="embeddings-only steps after init")
     ap.add_argument("--heldout", type=int, default=200)
-    ap.add_argument("--methods", nargs="+", default=["fvt", "mean", "random", "focus"])
+    ap.add_argument("--methods", nargs="+", default=["fvt", "mean", "random", "focus", "calibrated"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trim", action="store_true", help="trim the base tokenizer to the corpus first")
     ap.add_argument("--layers", type=int, default=2, help="tiny base: decoder layers")
@@ -122,7 +122,7 @@ def main() -> None:
     emit("bpb.base", base_bpb, base_bpb)
     for m in args.methods:
         out = work / f"resized-{m}"
-        opts = {"corpus": [str(train_txt)]} if m == "focus" else {}
+        opts = {"corpus": [str(train_txt)]} if m in ("focus", "calibrated") else {}
         resize_model(base, tok, out, init=m, init_options=opts, seed=args.seed)
         emit(f"bpb.step0.{m}", bpb(out, heldout, args.heldout), base_bpb)
         if args.train_steps:

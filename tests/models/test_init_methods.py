@@ -43,13 +43,17 @@ def _many_new(n=2000):
     return [NewToken(6 + i, "x", "x", (0,)) for i in range(n)]
 
 
-def test_random_follows_the_base_rows_scale_and_is_seeded():
+def test_random_follows_the_base_rows_mean_and_covariance_and_is_seeded():
     g = torch.Generator().manual_seed(0)
-    base = 3.0 + 50.0 * torch.randn(500, 64, generator=g) * torch.linspace(0.5, 2, 64)
-    big = InitContext(new_tokens=_many_new(), n_base=500, seed=3, initializer_range=0.02)
+    mix = torch.randn(64, 64, generator=g)  # anisotropic, correlated dimensions, as real embeddings
+    base = 3.0 + 50.0 * torch.randn(3000, 64, generator=g) @ mix
+    big = InitContext(new_tokens=_many_new(), n_base=3000, seed=3, initializer_range=0.02)
     rows = make_init("random", big).rows(base, "input")
     assert torch.allclose(rows.mean(0), base.mean(0), atol=0.15 * base.std(0).mean().item())
     assert torch.allclose(rows.std(0), base.std(0), rtol=0.1)
+    # What decides the softmax: the spread of h·row along any direction h matches the old rows'.
+    h = torch.randn(16, 64, generator=g)
+    assert torch.allclose((rows @ h.T).std(0), (base @ h.T).std(0), rtol=0.1)
     assert torch.equal(rows, make_init("random", big).rows(base, "input"))
     assert not torch.equal(rows, make_init("random", big).rows(base, "output"))
 
