@@ -35,7 +35,7 @@ SMOKE = [
     "bpb_en_base.with.n_bootstrap=50", "bpb_en.with.n_bootstrap=50",
     "cpt.with.max_steps=2", "cpt.with.seq_len=32", "cpt.with.batch_size=2", "cpt.with.save_steps=1",
     "cpt.with.warmup_steps=0", "cpt.with.data.limit=100",
-    "mt.with.max_steps=2", "mt.with.seq_len=64", "mt.with.batch_size=2", "mt.with.warmup_steps=0",
+    "mt.with.max_steps=2", "mt.with.seq_len=384", "mt.with.batch_size=2", "mt.with.warmup_steps=0",
     "mt.with.data.limit=20",
     "speed.with.prompts=2", "speed.with.max_new_tokens=4", "speed.with.warmup=0",
     "speed.with.n_bootstrap=50",
