@@ -63,3 +63,19 @@ def test_sft_messages_and_instruction_jsonl(small_model, tmp_path):
     res = train(cfg, "sft")
     assert res.summary["eval_loss"] is not None
     assert not load_model(res.output_dir).is_peft
+
+
+def test_causal_mt_all_examples_too_long_is_one_error(small_model, data_dir, tmp_path):
+    """seq_len shorter than every translation example: a DataError naming the data, not a torch crash."""
+    import pytest
+
+    from langadapt.errors import DataError
+
+    cfg = TrainConfig.model_validate(dict(
+        model=str(small_model("qwen3")), output_dir=str(tmp_path / "out"), method="lora", lora={"r": 4},
+        data={"train": [str(data_dir / "parallel" / "mn_en.tsv")], "limit": 8},
+        seq_len=8, batch_size=2, max_steps=1))
+    with pytest.raises(DataError, match="longer than seq_len 8") as e:
+        train(cfg, "mt")
+    assert "mn_en.tsv" in str(e.value)
+    assert not (tmp_path / "out" / "adapter_config.json").exists()

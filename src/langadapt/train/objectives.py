@@ -89,6 +89,19 @@ def _counting(texts, sizes: list[int]):
         yield t
 
 
+def _fitting(out: list, what: str, cfg: TrainConfig, paths: list[str]) -> list:
+    """Drop the examples that did not fit `seq_len` (None), counting them; refuse when none fit."""
+    kept = [x for x in out if x is not None]
+    dropped = len(out) - len(kept)
+    if out and not kept:
+        raise DataError(f"all {len(out)} {what} are longer than seq_len {cfg.seq_len}; raise seq_len",
+                        file=", ".join(paths))
+    if dropped:
+        log.warning("%d of %d %s are longer than seq_len %d and are left out", dropped, len(out),
+                    what, cfg.seq_len)
+    return kept
+
+
 def _nonempty(items: list, what: str, paths: list[str]) -> list:
     if not items:
         raise DataError(f"no usable {what} in the training data", file=", ".join(paths))
@@ -153,7 +166,7 @@ def sft_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
                 if e.file is not None:
                     raise
                 raise DataError(str(e), file=file, line=line) from None
-        return [x for x in out if x is not None]
+        return _fitting(out, "conversations", cfg, paths)
 
     items = _nonempty(enc(d.train, d.limit), "conversations", d.train)
     items, ev = _split(items, cfg, enc(d.eval, d.eval_limit) if d.eval else None)
@@ -179,5 +192,5 @@ def mt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
         def enc(ps):
             out = [encode_causal(tok, m.prompt, ex, cfg.seq_len)
                    for ex in directed(ps, m.columns, m.directions)]
-            return [x for x in out if x is not None]
+            return _fitting(out, "translation examples", cfg, d.train)
     return _padded(tok, enc(pairs), enc(ev_pairs) if ev_pairs else None)
