@@ -70,14 +70,19 @@ def write_text_if_changed(path: str | Path, text: str) -> bool:
     return True
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Any]:
+    """Write `path` through a binary file object: a temp file renamed into place on success.
+
+    An exception inside the block leaves nothing at `path` (and no temp file behind).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -85,7 +90,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    with atomic_file(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:

