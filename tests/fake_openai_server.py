@@ -3,6 +3,8 @@
 Its "translation" of the last user message is deterministic: every Latin word becomes
 a Mongolian word chosen by a hash of the word (so language ID says Mongolian), and
 everything else (digits, punctuation, markdown, protection markers, whitespace) is kept.
+A text it gave as an answer before is "translated back" to the text it came from, so a
+round trip (back-translation) returns the source exactly.
 
 Faults, applied in order of arrival (`script`) or to every request whose text contains a
 substring (`always`): `429` (with Retry-After), `500`, `400`, `401`, `slow` (answers after `slow_s`),
@@ -50,6 +52,7 @@ class FakeServer:
         self.script: list[str] = []           # faults for the next requests, in arrival order
         self.always: dict[str, str] = {}      # text substring -> fault on every such request
         self.log: list[dict] = []             # every request: {text, fault, time, auth, body}
+        self.produced: dict[str, str] = {}    # answer given -> the text it translated
         self.lock = threading.Lock()
         self.in_flight = self.max_in_flight = 0  # requests being answered at once
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -132,7 +135,12 @@ def _handler(server: FakeServer):
                 return self._send(200, b'{"id": "x", "choices": [')
             if fault == "slow":
                 time.sleep(server.slow_s)
-            answer, finish = translate(text), "stop"
+            with server.lock:
+                answer = server.produced.get(text)
+                if answer is None:
+                    answer = translate(text)
+                    server.produced.setdefault(answer, text)
+            finish = "stop"
             if fault == "length":
                 answer, finish = answer[: len(answer) // 2], "length"
             elif fault == "empty":

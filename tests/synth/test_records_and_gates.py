@@ -46,6 +46,10 @@ def test_restore_names_lost_repeated_and_invented_markers(answer, bad):
 def test_numbers_and_markdown_checks():
     assert missing_numbers("3 cats, 3 dogs, 1.5 kg", "3 муур, 1.5 кг") == ["3"]
     assert missing_numbers("In 1206", "1206 онд") == []
+    # a number written the target language's way is the same number; a changed one is not
+    assert missing_numbers("12,500 people, 3.5 km, 1,000,000", "12 500 хүн, 3,5 км, 1\u00a0000\u00a0000") == []
+    assert missing_numbers("12,500 people", "12 600 хүн") == ["12500"]
+    assert missing_numbers("In 1206, 500 soldiers", "1206 онд 500 цэрэг") == []
     assert markdown_signs("## Plan\n\n1. a\n2. b\n- c\n**d**") == ["##", "1.", "1.", "-", "**", "**"]
 
 
@@ -114,3 +118,69 @@ def test_gates_on_restored_text(server, fast_options):
     assert g.judge("Sunlight has many colours and 7 of them are easy to see. " * 3, loop + "7") \
         == "repetition"
     assert g.judge("- a\n- b", "- нэг\nхоёр") == "markdown"
+
+
+@pytest.mark.parametrize("source, answer, refused", [
+    ("Tell me a joke.", "I'm sorry, but I can't help with that.", True),
+    ("Tell me a joke.", "Уучлаарай, би энэ хүсэлтэд тусалж чадахгүй.", True),
+    ("Tell me a joke.", "Би үүнийг орчуулж чадахгүй.", True),
+    ("Tell me a joke.", "Хиймэл оюун ухааны хувьд би хошигнол хэлдэггүй.", True),
+    ("Tell me a joke.", "Надад нэг хошигнол хэлээч.", False),
+    # the source opens that way: its translation does too, and is no refusal
+    ("I'm sorry, I cannot come tomorrow.", "Уучлаарай, би маргааш ирж чадахгүй.", False),
+    ("I can't swim.", "Би сэлж чадахгүй.", False),
+])
+def test_refusals_in_english_and_mongolian(server, fast_options, source, answer, refused):
+    from langadapt.synth.client import Answer
+    from langadapt.synth.gates import Gates
+
+    g = Gates(fast_options(), "khk_Cyrl")
+    a = Answer(key="k", text=answer, finish_reason="stop", refusal=None, prompt_tokens=1,
+               completion_tokens=1, retries=0)
+    assert (g.raw_text(a, source)[1] == "refusal") is refused
+
+
+def test_back_translation_scores_and_gates(server, fast_options, tmp_path):
+    from fake_openai_server import translate
+
+    inp, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    inp.write_text("The steppe is wide and green in summer\nWolves live in the high mountains\n",
+                   encoding="utf-8")
+    # the second line's translation comes back as something else: its round trip is poor
+    server.always = {translate("Wolves live in the high mountains"): "english"}
+    bt = {"min_chrf": 50}
+    rows = {r.metric: r for r in translate_file_openai(fast_options(back_translation=bt), inp, out,
+                                                       src="eng_Latn", tgt="khk_Cyrl")}
+    row = rows["translate.backtranslation_chrf"]
+    assert row.n == 2 and row.extra["below_min"] == 1 and 40 < row.value < 60  # 100 and a low one
+    assert out.read_text(encoding="utf-8").split("\n")[:2] == [translate("The steppe is wide and green "
+                                                                         "in summer"), ""]
+    assert _rejected(tmp_path / "rejected")["backtranslation"][0]["where"] == "line 2"
+    scores = _records(tmp_path / "out.txt.bt_chrf.jsonl")
+    assert scores[0] == {"where": "line 1", "bt_chrf": 100.0} and scores[1]["bt_chrf"] < 20
+    assert rows["translate.requests"].value == 4  # two there, two back
+    # only scored (no threshold): nothing rejected for it; answers are reused from nowhere (new
+    # output, journal gone), so the server is asked again
+    rows = {r.metric: r for r in translate_file_openai(fast_options(back_translation={}), inp,
+                                                       tmp_path / "o2.txt", src="eng_Latn",
+                                                       tgt="khk_Cyrl")}
+    assert rows["translate.kept"].value == 2 and rows["translate.backtranslation_chrf"].extra[
+        "below_min"] is None
+
+
+def test_back_translation_failures_keep_every_answer_for_the_rerun(server, fast_options, tmp_path):
+    from fake_openai_server import translate
+
+    from langadapt.synth.run import GenerationFailed
+
+    inp, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    inp.write_text("The steppe is wide and green in summer\n", encoding="utf-8")
+    server.always = {translate("The steppe"): "500"}  # the way back fails
+    opts = fast_options(back_translation={}, max_retries=0)
+    with pytest.raises(GenerationFailed, match="1 of 1 requests failed"):
+        translate_file_openai(opts, inp, out, src="eng_Latn", tgt="khk_Cyrl")
+    assert not out.exists() and len(server.log) == 2
+    server.always = {}
+    translate_file_openai(opts, inp, out, src="eng_Latn", tgt="khk_Cyrl")
+    assert [r["text"] for r in server.log].count("The steppe is wide and green in summer") == 1
+    assert len(server.log) == 3

@@ -63,6 +63,12 @@ class Counts:
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
+    def add(self, other: Counts) -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        for kind, n in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
+
 
 def retry_after_s(headers) -> float | None:
     """Seconds asked for by `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 MIN_RATIO_CHARS = 20      # length ratios of shorter sources are noise ("OK" -> "Тийм ээ")
 MIN_LOOP_WORDS = 20       # a repeated 5-gram in fewer words is a phrase, not a loop
 REASONS = ("truncated", "content_filter", "refusal", "empty", "lost_protected", "copied", "language",
-           "length_ratio", "repetition", "lost_numbers", "markdown")
+           "length_ratio", "repetition", "lost_numbers", "markdown", "backtranslation")
 
 
 def _norm(s: str) -> str:
@@ -60,14 +60,19 @@ class Gates:
                                       dup_para_char_frac=None, top_n_grams=(), dup_n_grams=dup,
                                       language=RegexWordTokenizer(tgt))
 
-    def raw_text(self, answer: Answer) -> tuple[str, str | None]:
+    def refused(self, source: str, text: str) -> bool:
+        """A refusal-shaped answer, unless the source itself opens that way ("Sorry, I …")."""
+        return any(p.search(text) for p in self.refusals) and \
+            not any(p.search(source) for p in self.refusals)
+
+    def raw_text(self, answer: Answer, source: str = "") -> tuple[str, str | None]:
         """The answer's text (thinking removed) and the reason it cannot be used, if any."""
         text = THINK.sub("", answer.text).strip()
         if answer.finish_reason == "length":
             return text, "truncated"
         if answer.finish_reason == "content_filter":
             return text, "content_filter"
-        if answer.refusal or any(p.search(text) for p in self.refusals):
+        if answer.refusal or self.refused(source, text):
             return text, "refusal"
         if not text:
             return text, "empty"
@@ -75,7 +80,7 @@ class Gates:
 
     def check(self, source: str, answer: Answer, spans: list[str]) -> tuple[str, str | None]:
         """The restored translation of `source` and the first failing check (None: accepted)."""
-        text, reason = self.raw_text(answer)
+        text, reason = self.raw_text(answer, source)
         if reason:
             return text, reason
         text, bad = restore(text, spans)

@@ -14,8 +14,12 @@ DEFAULT_SYSTEM = (
     "You are a professional translator. Translate the user's text from {src} to {tgt}. "
     "Keep every marker such as ⟦0⟧, every number, URL, code span and markdown sign exactly "
     "as it is.{glossary} Reply with the translation only.")
+# Refusal-shaped openings, English and Mongolian ("Уучлаарай" sorry; "Би … чадахгүй" I cannot;
+# "Хиймэл оюун ухааны хувьд" as an AI). Not applied when the source opens the same way.
 DEFAULT_REFUSALS = [r"^\s*(I'?m|I am) sorry\b", r"^\s*I (cannot|can'?t|won'?t|am unable to)\b",
-                    r"^\s*As an AI\b", r"^\s*Sorry, (but )?I\b"]
+                    r"^\s*As an AI\b", r"^\s*Sorry, (but )?I\b",
+                    r"^\s*Уучлаарай,? би\b", r"^\s*Би (үүнийг |энийг |та(ны|нд) )?(\w+ )?"
+                    r"(чадахгүй|чадсангүй|боломжгүй)", r"^\s*Хиймэл оюун(ы| ухааны)"]
 
 
 class PromptTemplate(StrictModel):
@@ -46,6 +50,12 @@ class Gates(StrictModel):
     markdown: bool = True                          # line-leading markdown signs come back
 
 
+class BackTranslation(StrictModel):
+    """Send accepted translations back into the source language and score them with chrF."""
+
+    min_chrf: float | None = Field(None, ge=0, le=100)  # below it: rejected; None: only scored
+
+
 class ServerOptions(StrictModel):
     """Where and how to ask. The API key is read from the environment variable named here."""
 
@@ -69,6 +79,7 @@ class ServerOptions(StrictModel):
     refusal_patterns: list[str] = DEFAULT_REFUSALS  # regexes (case-insensitive) of refusals
     protect: list[str] = ["code", "url", "placeholder"]  # spans sent as markers, restored after
     gates: Gates = Gates()
+    back_translation: BackTranslation | None = None  # optional chrF of the round trip
     prices: Prices | None = None
 
     def output_key(self) -> dict:
@@ -81,7 +92,10 @@ class ServerOptions(StrictModel):
 
     def signature(self) -> dict:
         """What decides the translations, for result signatures (no key, no URL)."""
-        return {**self.output_key(), "prompt": self.prompt.model_dump(), "protect": self.protect}
+        sig = {**self.output_key(), "prompt": self.prompt.model_dump(), "protect": self.protect}
+        if self.back_translation is not None:
+            sig["back_translation"] = self.back_translation.model_dump()
+        return sig
 
 
 def load_server_options(path: str | Path | None = None, **flags) -> ServerOptions:

@@ -57,13 +57,23 @@ def restore(answer: str, spans: Sequence[str]) -> tuple[str, list[int]]:
     return text, bad
 
 
+# A number as written: space-grouped thousands ("12 500", also no-break and thin spaces, as
+# Mongolian and most of Europe write them), else digits with inner . , : / separators.
+_WRITTEN_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,:/]\d+)*")
+
+
 def numbers(text: str) -> Counter:
-    """Multiset of the numbers written in `text` (digits with inner separators)."""
-    return Counter(_NUMBER.findall(text))
+    """Multiset of the numbers written in `text`, each as its digits only.
+
+    Separators are dropped, so a translation may write a number its language's way:
+    "12,500" = "12 500" = "12500", "3.5" = "3,5". (Only the digits are compared: a
+    translator that moves a decimal point is not caught.)
+    """
+    return Counter(re.sub(r"\D", "", m) for m in _WRITTEN_NUMBER.findall(text))
 
 
 def missing_numbers(source: str, answer: str) -> list[str]:
-    """Numbers of `source` that `answer` does not carry (as often as the source has them)."""
+    """Numbers of `source` (as digits) that `answer` does not carry, as often as the source has them."""
     return sorted((numbers(source) - numbers(answer)).elements())
 
 

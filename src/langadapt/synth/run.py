@@ -164,11 +164,61 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
         raise _failed(failures, len(requests), f"{len(done)} answers are kept in {journal.parent} and "
                                                "a re-run asks only for the missing ones")
     verdicts = {text: gates.check(text, Answer(**done[k]), spans[text]) for text, k in key_of.items()}
+    chrf = None
+    if opts.back_translation is not None:
+        verdicts, chrf = _back_translation(opts, key, verdicts, done, journal, counts, new, src, tgt,
+                                           progress)
     kept, rejects = _write_outputs(doc, verdicts, out,
                                    Path(rejected_dir) if rejected_dir else out.parent / "rejected")
+    if chrf is not None:
+        _write_scores(doc, chrf, Path(f"{out}.bt_chrf.jsonl"))
     shutil.rmtree(journal.parent, ignore_errors=True)
-    return _rows(opts, doc, src, tgt, kept, rejects, counts, new, done,
+    rows = _rows(opts, doc, src, tgt, kept, rejects, counts, new, done,
                  len(requests) - len(pending), len(pending))
+    if chrf is not None:
+        rows.append(_chrf_row(opts, chrf, rows[0]))
+    return rows
+
+
+def _back_translation(opts, key, verdicts, done, journal, counts, new, src, tgt, progress):
+    """Verdicts with `backtranslation` rejections (if `min_chrf`), and each scored text's chrF."""
+    from langadapt.synth.backtranslate import back_translate
+
+    bt = back_translate(opts, key, verdicts, done, journal, src, tgt, progress)
+    counts.add(bt.counts)
+    new.update(bt.new)
+    done.update(bt.new)
+    if bt.failures:
+        raise _failed(bt.failures, len(bt.failures), f"every answer is kept in {journal.parent} and a "
+                                                     "re-run asks only for the missing ones")
+    low = opts.back_translation.min_chrf
+    if low is not None:
+        verdicts = {s: (t, "backtranslation" if r is None and bt.chrf[s] < low else r)
+                    for s, (t, r) in verdicts.items()}
+    return verdicts, bt.chrf
+
+
+def _write_scores(doc: Document, chrf: dict[str, float], path: Path) -> None:
+    """One line per record (or `.txt` line) with texts: where, and its lowest text's chrF
+    (null: none of its texts was accepted, so none was scored)."""
+    scores: dict[int, list[float]] = {}
+    for slot, text in zip(doc.slots, doc.texts):
+        scores.setdefault(slot[0], []).extend([chrf[text]] if text in chrf else [])
+    atomic_write_text(path, "".join(
+        json.dumps({"where": _slot_id(doc, (i, None, None)), "bt_chrf": round(min(v), 2) if v else None},
+                   ensure_ascii=False) + "\n" for i, v in sorted(scores.items())))
+
+
+def _chrf_row(opts: ServerOptions, chrf: dict[str, float], like: ResultRow) -> ResultRow:
+    values = sorted(chrf.values())
+    low = opts.back_translation.min_chrf
+    return ResultRow(metric="translate.backtranslation_chrf",
+                     value=round(sum(values) / len(values), 2) if values else 0.0,
+                     n=len(values), model=like.model, signature=like.signature,
+                     extra={"note": "mean sentence chrF of the accepted texts translated back",
+                            "median": round(values[len(values) // 2], 2) if values else None,
+                            "min_chrf": low,
+                            "below_min": sum(v < low for v in values) if low is not None else None})
 
 
 def _failed(failures: list, total: int, kept: str) -> GenerationFailed:
