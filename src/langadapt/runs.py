@@ -102,6 +102,15 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def _settle_modes(folder: Path) -> None:
+    """Files a library wrote through mkstemp (0600: transformers' safetensors, for one) get
+    the mode open() would have given them; any other mode is left as it was written."""
+    mode = 0o666 & ~_umask()
+    for f in folder.rglob("*"):
+        if f.is_file() and not f.is_symlink() and f.stat().st_mode & 0o777 == 0o600 != mode:
+            f.chmod(mode)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it replaces `path` whole."""
@@ -111,6 +120,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     try:
         tmp.chmod(0o777 & ~_umask())  # as mkdir would create it, not mkdtemp's 0700
         yield tmp
+        _settle_modes(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -75,6 +75,12 @@ atomic_write_text(os.path.join(out, "a.txt"), "x")
 atomic_write_json(os.path.join(out, "stats.json"), {"n": 1})
 with atomic_dir(os.path.join(out, "stage")) as d:
     (d / "inner.txt").write_text("y")
+    import tempfile
+    fd, name = tempfile.mkstemp(dir=d)  # as libraries write (0600): settled to the umask's mode
+    os.close(fd)
+    os.rename(name, d / "weights.bin")
+    (d / "script.sh").write_text("#!/bin/sh")
+    (d / "script.sh").chmod(0o750)  # a mode written on purpose stays
 """
 
 
@@ -86,4 +92,4 @@ def test_atomic_writes_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
     assert r.returncode == 0, r.stderr
     mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
     assert mode == {"a.txt": file_mode, "stats.json": file_mode, "stage": dir_mode,
-                    "inner.txt": 0o666 & ~umask}
+                    "inner.txt": 0o666 & ~umask, "weights.bin": 0o666 & ~umask, "script.sh": 0o750}
