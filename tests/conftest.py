@@ -16,6 +16,12 @@ from langadapt.paths import data_root, tokenizers_root
 TOKENIZER_OF = {"qwen3": "qwen3", "llama": "llama3", "gemma3": "gemma3", "m2m100": "qwen3"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _token_cache(tmp_path_factory):
+    """Token shards that training makes go to a temporary cache, not the user's."""
+    os.environ.setdefault("LANGADAPT_TOKENIZED", str(tmp_path_factory.mktemp("tokenized")))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     root = data_root(required=False)

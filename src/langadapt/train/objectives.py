@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from torch.utils.data import Dataset
-from transformers import DataCollatorForSeq2Seq, default_data_collator
+from transformers import DataCollatorForSeq2Seq
 
 from langadapt.errors import ConfigError, DataError
-from langadapt.textio import iter_texts
 from langadapt.train.chat import encode_chat, ensure_chat_template, iter_located_conversations
 from langadapt.train.config import TrainConfig
 from langadapt.train.mt import directed, encode_causal, encode_seq2seq, iter_pairs
-from langadapt.train.packing import PackedDataset, mix_replay, pack, tokenize_documents, tokenize_sample
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +80,6 @@ def decoded_bytes(tok, sequences) -> int:
     return sum(len(t.encode("utf-8")) for t in texts)
 
 
-def _counting(texts, sizes: list[int]):
-    """Pass `texts` through, recording each one's UTF-8 size in `sizes`."""
-    for t in texts:
-        sizes.append(len(t.encode("utf-8")))
-        yield t
-
-
 def _fitting(out: list, what: str, cfg: TrainConfig, paths: list[str]) -> list:
     """Drop the examples that did not fit `seq_len` (None), counting them; refuse when none fit."""
     kept = [x for x in out if x is not None]
@@ -113,33 +104,9 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     """Causal LM on packed documents, with an optional replay corpus mixed in."""
     if is_seq2seq:
         raise ConfigError("objective cpt needs a causal LM; use mt for seq2seq models", key="model")
-    d = cfg.data
-    sizes: list[int] = []   # bytes of each training document, in the order of `docs`
-    docs = tokenize_documents(tok, _counting(iter_texts(d.train, d.field, d.limit), sizes))
-    ev = tokenize_documents(tok, iter_texts(d.eval, d.field, d.eval_limit)) if d.eval else None
-    docs, ev = _split(_nonempty(docs, "documents", d.train), cfg, ev)
-    n_bytes = sum(sizes[:len(docs)])
-    if d.replay and d.replay_ratio > 0:
-        budget = int(sum(len(x) for x in docs) * d.replay_ratio / (1.0 - d.replay_ratio)) + 1
-        replay = tokenize_sample(tok, list(iter_texts(d.replay, d.field)), budget, cfg.seed)
-        main = len(docs)
-        docs = mix_replay(docs, replay, d.replay_ratio, cfg.seed)
-        n_bytes += decoded_bytes(tok, docs[main:])
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    ids, n_real = pack(docs, cfg.seq_len, tok.eos_token_id,
-                       shuffle_seed=cfg.seed if d.shuffle_documents else None)
-    if len(ids) == 0:
-        raise DataError(f"fewer training tokens than one sequence of {cfg.seq_len}",
-                        file=", ".join(d.train))
-    sep = tok.eos_token_id if d.separate_documents else None
-    train = PackedDataset(ids, n_real, eos_id=sep)
-    eval_ds = PackedDataset(*pack(ev, cfg.seq_len, tok.eos_token_id, keep_remainder=True,
-                                  pad_id=pad), eos_id=sep) if ev else None
-    log.info("cpt: %d packed blocks of %d tokens%s", len(train), cfg.seq_len,
-             f", {len(eval_ds)} eval blocks" if eval_ds else "")
-    # the blocks hold every document but the tail of the last one (< seq_len tokens)
-    return TrainData(train, eval_ds, default_data_collator, train.num_tokens, padded=False,
-                     num_train_bytes=n_bytes)
+    from langadapt.train.cpt_data import cpt_data as from_shards
+
+    return from_shards(cfg, tok)
 
 
 def _padded(tok, items: list[dict], eval_items: list[dict] | None) -> TrainData:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+from array import array
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -128,6 +129,21 @@ def document_positions(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
     return idx - first
 
 
+def block_item(ids: torch.Tensor, n_real: int, eos_id: int | None, padded: bool) -> dict[str, torch.Tensor]:
+    """One training example from a block and its count of real tokens (see `PackedDataset`)."""
+    if eos_id is not None:
+        labels = ids.clone()
+        labels[n_real:] = -100
+        return {"input_ids": ids, "labels": labels, "position_ids": document_positions(ids, eos_id)}
+    if not padded:
+        return {"input_ids": ids, "labels": ids}
+    mask = torch.zeros_like(ids)
+    mask[:n_real] = 1
+    labels = ids.clone()
+    labels[n_real:] = -100
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
 class PackedDataset(Dataset):
     """Fixed-length blocks; labels equal the inputs (the model shifts them), padding is -100.
 
@@ -145,20 +161,95 @@ class PackedDataset(Dataset):
         return self.input_ids.shape[0]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        ids = self.input_ids[i]
-        if self.eos_id is not None:
-            labels = ids.clone()
-            labels[int(self.n_real[i]):] = -100
-            return {"input_ids": ids, "labels": labels, "position_ids": document_positions(ids, self.eos_id)}
-        if not self.padded:
-            return {"input_ids": ids, "labels": ids}
-        n = int(self.n_real[i])
-        mask = torch.zeros_like(ids)
-        mask[:n] = 1
-        labels = ids.clone()
-        labels[n:] = -100
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        return block_item(self.input_ids[i], int(self.n_real[i]), self.eos_id, self.padded)
 
     @property
     def num_tokens(self) -> int:
         return int(self.n_real.sum())
+
+
+# ---------------------------------------------------------------- blocks from token shards
+def seeded_order(n: int, seed: int) -> np.ndarray:
+    """`random.Random(seed).shuffle(list(range(n)))` as int64, without a list of n Python ints.
+
+    The same draws as the in-memory path's shuffles, so both give the same order.
+    """
+    order = array("q", range(n))
+    random.Random(seed).shuffle(order)
+    return np.frombuffer(order, dtype=np.int64)
+
+
+class PackedShards(Dataset):
+    """`pack` + `PackedDataset` over memory-mapped token shards: the same blocks, read on demand.
+
+    `docs` lists the documents (ids in `corpus`, a `TokenShards`) in the order the
+    in-memory path would hold them; they are shuffled with `shuffle_seed`, joined with
+    EOS and cut into `seq_len` blocks exactly as `pack` does. Only where each block
+    starts (document and offset) is kept in memory, plus the document order; a block's
+    tokens are read from the map when it is asked for, so each data-parallel rank reads
+    only the blocks its sampler gives it.
+    """
+
+    _CHUNK = 1 << 20   # documents whose lengths are read at a time
+
+    def __init__(self, corpus, docs: np.ndarray, seq_len: int, eos_id: int, *,
+                 shuffle_seed: int | None = None, keep_remainder: bool = False, pad_id: int = 0,
+                 separate_eos: int | None = None):
+        docs = np.asarray(docs, dtype=np.int64)
+        if shuffle_seed is not None:
+            docs = docs[seeded_order(len(docs), shuffle_seed)]
+        self.corpus, self.seq_len, self.eos, self.pad_id = corpus, seq_len, eos_id, pad_id
+        self.docs = docs.astype(np.int32) if corpus.num_docs < 2**31 else docs
+        self.eos_id = separate_eos  # the `PackedDataset` meaning: keep documents apart
+        self.start_doc, self.start_off, total = self._block_starts()
+        n_full = total // seq_len
+        self.rest = total - n_full * seq_len if keep_remainder else 0
+        n_blocks = n_full + (1 if self.rest else 0)
+        self.start_doc, self.start_off = self.start_doc[:n_blocks], self.start_off[:n_blocks]
+        self.padded = bool(self.rest)
+
+    def _block_starts(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(position in `docs`, offset in that document) where each block starts; total tokens."""
+        L, carry, where, offset = self.seq_len, 0, [], []
+        for c0 in range(0, len(self.docs), self._CHUNK):
+            lens = self.corpus.lengths(self.docs[c0:c0 + self._CHUNK]) + 1   # + EOS
+            ends = carry + np.cumsum(lens)
+            starts = np.arange(-(-carry // L), -(-int(ends[-1]) // L), dtype=np.int64) * L
+            j = np.searchsorted(ends, starts, side="right")
+            where.append(c0 + j)
+            offset.append(starts - (ends[j] - lens[j]))
+            carry = int(ends[-1])
+        if not where:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        return np.concatenate(where), np.concatenate(offset), carry
+
+    def __len__(self) -> int:
+        return len(self.start_doc)
+
+    def n_real(self, i: int) -> int:
+        return self.rest if (self.rest and i == len(self) - 1) else self.seq_len
+
+    def block(self, i: int) -> torch.Tensor:
+        """The token ids of block i (int64; a short last block is padded with `pad_id`)."""
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        need, out = self.n_real(i), np.full(self.seq_len, self.pad_id, dtype=np.int64)
+        pos, off, filled = int(self.start_doc[i]), int(self.start_off[i]), 0
+        while filled < need:
+            toks = self.corpus.tokens(int(self.docs[pos]))
+            take = min(len(toks) - off, need - filled)
+            if take > 0:
+                out[filled:filled + take] = toks[off:off + take]
+                filled += take
+            if filled < need:   # this document's EOS
+                out[filled] = self.eos
+                filled += 1
+            pos, off = pos + 1, 0
+        return torch.from_numpy(out)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return block_item(self.block(i), self.n_real(i), self.eos_id, self.padded)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self) * self.seq_len - (self.seq_len - self.rest if self.rest else 0)
