@@ -377,5 +377,16 @@ def check_inputs(inst: PlannedStage) -> None:
     """Raise a DataError naming the first input file that does not exist."""
     for p in input_paths(inst):
         if not p.exists():
-            raise DataError(f"input of stage '{inst.id}' not found (check the path or LANGADAPT_DATA)",
-                            file=str(p))
+            raise DataError(f"input of stage '{inst.id}' not found ({_missing_hint(p)})", file=str(p))
+
+
+def _missing_hint(path: Path) -> str:
+    """How to get a missing input: the fetch command for a known checkpoint, else where to look."""
+    from langadapt.models.fetch import CHECKPOINTS
+    from langadapt.paths import models_root
+
+    for name, ck in CHECKPOINTS.items():
+        if path.name == ck.file:
+            return f"run 'langadapt model fetch {name}' or 'make models'; the model cache is " \
+                   f"{models_root()} (LANGADAPT_MODELS)"
+    return "check the path or LANGADAPT_DATA"

@@ -35,3 +35,13 @@ def test_gpu_overrides_validate(tiny_model, tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "cpt.fvt.lora-emb" in out.out and not (tmp_path / "run" / "stages").exists()
+
+
+def test_a_missing_checkpoint_names_the_fetch_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LANGADAPT_MODELS", str(tmp_path / "empty-cache"))
+    rc = main(["run", str(ROOT / "recipes" / "gemma3-270m-mongolian.yaml"),
+               f"output_dir={tmp_path / 'run'}", "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "gemma-3-270m-q4_k_m.gguf" in err and "run 'langadapt model fetch gemma3-270m'" in err
+    assert str(tmp_path / "empty-cache") in err
