@@ -14,6 +14,7 @@ BASE = {"model": "m", "data": {"train": "t.txt"}, "output_dir": "out"}
     ({"lora": {"rank": 8}}, [], r"train.yaml:\d+: key 'lora.rank': unknown key"),
     ({}, ["method=adapterz"], r"key 'method'"),
     ({"method": "full", "lora": {"train_embeddings": True}}, [], r"train_embeddings"),
+    ({"lora": {"train_embeddings": "some"}}, [], r"key 'lora.train_embeddings'"),
     ({}, ["data.replay_ratio=1.5"], r"key 'data.replay_ratio'"),
 ])
 def test_bad_configs_are_located(write_config, extra, overrides, match):

@@ -33,16 +33,20 @@ def test_m2m100_lora_both_directions_saved_reloaded_generates(small_model, data_
 def test_qwen3_sft_as_translator(small_model, data_dir, tmp_path):
     """Causal mt: a translation prompt through the chat template, loss on the target only."""
     out = tmp_path / "qwen-translator"
+    base_emb = load_model(small_model("qwen3")).model.get_input_embeddings().weight
+    first_new = base_emb.shape[0] - 3000   # the last 3000 rows play the new tokens
     cfg = TrainConfig.model_validate(dict(
         model=str(small_model("qwen3")), output_dir=str(out), method="lora",
         lora={"r": 4, "train_embeddings": True}, embedding_lr=1e-3,
+        embeddings={"base_vocab_size": first_new},
         data={"train": [str(data_dir / "parallel" / "mn_en.tsv")], "limit": 20},
         seq_len=96, batch_size=4, max_steps=2, lr=1e-2))
     res = train(cfg, "mt")
     assert res.summary["steps"] == 2
     loaded = load_model(out)
-    base_emb = load_model(small_model("qwen3")).model.get_input_embeddings().weight
-    assert not torch.equal(base_emb, loaded.model.get_input_embeddings().weight)  # trained, saved, tied
+    merged = load_model(out).model.merge_and_unload().get_input_embeddings().weight
+    assert torch.equal(base_emb[:first_new], merged[:first_new])
+    assert not torch.equal(base_emb[first_new:], merged[first_new:])   # trained, saved, tied
     tok = loaded.tokenizer
     prompt = tok.apply_chat_template([{"role": "user", "content": "Translate: Сайн уу"}],
                                      tokenize=False, add_generation_prompt=True)

@@ -70,14 +70,28 @@ def test_resume_after_kill_equals_uninterrupted(small_model, data_dir, tmp_path)
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-6, atol=1e-7)
 
 
-def test_embeddings_new_rows_only_leaves_everything_else_bit_identical(small_model, data_dir, tmp_path):
-    base = small_model("qwen3")
+def _adam_state_numel(checkpoint):
+    state = torch.load(checkpoint / "optimizer.pt", weights_only=True)["state"]
+    return sum(t.numel() for s in state.values() for k, t in s.items() if k != "step")
+
+
+@pytest.mark.parametrize("arch, matrices", [("qwen3", 1), ("llama", 2)])   # tied / untied head
+def test_embeddings_new_rows_only_leaves_everything_else_bit_identical(small_model, data_dir, tmp_path,
+                                                                      arch, matrices):
+    base = small_model(arch)
     n_vocab = load_model(base).model.get_input_embeddings().weight.shape[0]
-    first_new = n_vocab - 3000  # pretend the last 3000 rows are new tokens (ids the bible text uses)
+    n_new = 3000   # pretend the last 3000 rows are new tokens
+    first_new = n_vocab - n_new
     cfg = _cfg(base, data_dir, tmp_path / "emb", method="embeddings", lr=5e-2, weight_decay=0.1,
-               embeddings={"new_rows_only": True, "base_vocab_size": first_new})
+               save_steps=4, embeddings={"new_rows_only": True, "base_vocab_size": first_new})
     res = train(cfg, "cpt")
-    assert res.summary["trainable_params"] == n_vocab * 16   # tied: one matrix
+    # PEFT trainable tokens: only the new rows are parameters (one copy for a tied head) ...
+    assert res.summary["trainable_params"] == matrices * n_new * 16
+    # ... so Adam keeps two moments of the new rows only, not of whole matrices
+    assert _adam_state_numel(tmp_path / "emb" / "checkpoints" / "checkpoint-4") == 2 * matrices * n_new * 16
+    # the output is the merged model folder, as before
+    assert (res.output_dir / "model.safetensors").is_file()
+    assert not (res.output_dir / "adapter_config.json").exists()
     old = load_model(base).model.state_dict()
     new = load_model(res.output_dir).model.state_dict()
     assert old.keys() == new.keys()
@@ -86,34 +100,88 @@ def test_embeddings_new_rows_only_leaves_everything_else_bit_identical(small_mod
             assert torch.equal(v[:first_new], new[k][:first_new]), k
         else:
             assert torch.equal(v, new[k]), k
-    emb = "model.embed_tokens.weight"
-    assert not torch.equal(old[emb][first_new:], new[emb][first_new:])
+    # the head's new rows train (Llama 3's last ids are reserved specials the text never uses as input)
+    head = "lm_head.weight" if matrices == 2 else "model.embed_tokens.weight"
+    assert not torch.equal(old[head][first_new:], new[head][first_new:])
+
+
+def test_new_rows_only_finishes_from_its_final_checkpoint(small_model, data_dir, tmp_path):
+    """An uncommitted finished attempt: the trainable-token checkpoint becomes the merged model."""
+    base = small_model("qwen3")
+    first_new = load_model(base).model.get_input_embeddings().weight.shape[0] - 3000
+    cfg = _cfg(base, data_dir, tmp_path / "fin", method="embeddings", max_steps=2, save_steps=2,
+               embeddings={"new_rows_only": True, "base_vocab_size": first_new})
+    res = train(cfg, "cpt")
+    first = load_file(res.output_dir / "model.safetensors")
+    for f in ("train_summary.json", "model.safetensors", "config.json"):
+        (res.output_dir / f).unlink()
+    again = train(cfg.model_copy(update={"resume": True}), "cpt")
+    assert again.summary["resumed_from"].endswith("checkpoint-2")
+    second = load_file(again.output_dir / "model.safetensors")
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 @pytest.mark.parametrize("var", ["ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"])
-def test_new_rows_only_refuses_sharded_launches(small_model, data_dir, tmp_path, monkeypatch, var):
-    from langadapt.errors import ConfigError
+def test_new_rows_only_is_not_refused_under_sharded_launches(small_model, monkeypatch, var):
+    """The rows are their own parameter (no gradient hook on the whole weight to lose to sharding)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from langadapt.train.methods import prepare_model
 
     monkeypatch.setenv(var, "true")   # what `accelerate launch` sets for an FSDP / DeepSpeed config
-    cfg = _cfg(small_model("qwen3"), data_dir, tmp_path / "sh", method="embeddings",
-               embeddings={"new_rows_only": True, "base_vocab_size": 100})
-    with pytest.raises(ConfigError, match=r"key 'embeddings.new_rows_only': new_rows_only is not supported"):
-        train(cfg, "cpt")
-    assert not (tmp_path / "sh" / "model.safetensors").exists()
+    model = AutoModelForCausalLM.from_pretrained(small_model("llama"))
+    tok = AutoTokenizer.from_pretrained(small_model("llama"))
+    cfg = TrainConfig.model_validate(dict(
+        model="m", output_dir="o", data={"train": ["t"]}, method="embeddings",
+        embeddings={"new_rows_only": True, "base_vocab_size": len(tok) - 5}))
+    prepared = prepare_model(model, cfg, tok)
+    trainable = {n: p.shape for n, p in prepared.model.named_parameters() if p.requires_grad}
+    assert sorted(trainable.values()) == [(5, 16), (5, 16)]
+    assert [p.shape for p in prepared.embedding_params] == [(5, 16), (5, 16)]
 
 
-def test_lora_with_trainable_embeddings_and_own_lr(small_model, data_dir, tmp_path):
+def test_lora_with_new_token_rows_and_own_lr(small_model, data_dir, tmp_path):
+    from langadapt.models.merge import merge_adapter
+
+    n_vocab = load_model(small_model("llama")).model.get_input_embeddings().weight.shape[0]
+    first_new = n_vocab - 3000
     cfg = _cfg(small_model("llama"), data_dir, tmp_path / "le", method="lora", embedding_lr=1e-2,
-               lora={"r": 2, "layers": "last:1", "train_embeddings": True}, max_steps=2)
+               lora={"r": 2, "layers": "last:1", "train_embeddings": True}, max_steps=2,
+               embeddings={"base_vocab_size": first_new})
     res = train(cfg, "cpt")
+    # the adapter holds the new rows of the (untied) input embeddings and head, not whole matrices
+    saved = load_file(res.output_dir / "adapter_model.safetensors")
+    rows = {k: v.shape for k, v in saved.items() if "lora_" not in k}
+    assert len(rows) == 2 and all(shape == (3000, 16) for shape in rows.values()), rows
+    assert any("embed_tokens" in k for k in rows) and any("lm_head" in k for k in rows)
+    assert not any("layers.0." in k and "lora_A" in k for k in saved)
     loaded = load_model(res.output_dir)
     assert loaded.is_peft
-    sd = loaded.model.state_dict()
+    # it merges like any adapter; the merged model changed the new rows only
+    merge_adapter(res.output_dir, tmp_path / "merged")
+    old = load_model(small_model("llama")).model.state_dict()
+    merged = load_model(tmp_path / "merged").model.state_dict()
+    for k in ("model.embed_tokens.weight", "lm_head.weight"):
+        assert torch.equal(old[k][:first_new], merged[k][:first_new]), k
+    assert not torch.equal(old["lm_head.weight"][first_new:], merged["lm_head.weight"][first_new:])
+
+
+def test_lora_train_embeddings_all_saves_whole_matrices(small_model, data_dir, tmp_path):
+    cfg = _cfg(small_model("llama"), data_dir, tmp_path / "la", method="lora",
+               lora={"r": 2, "layers": "last:1", "train_embeddings": "all"}, max_steps=1)
+    res = train(cfg, "cpt")
+    sd = load_model(res.output_dir).model.state_dict()
     assert any("modules_to_save" in k and "embed_tokens" in k for k in sd)
     assert any("modules_to_save" in k and "lm_head" in k for k in sd)
-    assert not any("layers.0." in k and "lora_A" in k for k in sd)
-    base = load_model(small_model("llama")).model.get_input_embeddings().weight
-    assert not torch.equal(base, loaded.model.get_input_embeddings().weight)
+
+
+def test_lora_train_embeddings_without_new_rows_says_what_to_set(small_model, data_dir, tmp_path):
+    from langadapt.errors import ConfigError
+
+    cfg = _cfg(small_model("qwen3"), data_dir, tmp_path / "ln", method="lora",
+               lora={"r": 2, "train_embeddings": True}, max_steps=1)
+    with pytest.raises(ConfigError, match=r"key 'embeddings.base_vocab_size': lora.train_embeddings needs"):
+        train(cfg, "cpt")
 
 
 def test_embedding_lr_gets_its_own_optimizer_group(small_model):

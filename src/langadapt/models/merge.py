@@ -1,14 +1,19 @@
-"""Merge a PEFT (LoRA) adapter into its base model and save an ordinary HF folder.
+"""Merge a PEFT adapter (LoRA, trainable tokens) into its base model and save an ordinary HF folder.
 
 The merged folder loads with `AutoModelFor*` and vLLM without peft. Before writing, the
 merged model's logits are compared with the adapter model's on a probe, so a merge that
 changed behaviour is never written silently; `merge.json` records the comparison.
+`merge_in_place` turns a training output folder holding a trainable-tokens adapter into
+a model folder (the `embeddings` method with `new_rows_only`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -68,6 +73,39 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | No
         atomic_write_json(tmp / REPORT, report)
     log.info("merged %s into %s (max |logit diff| %.3g)", adapter, out, diff)
     return _rows(report)
+
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md")
+
+
+def merge_in_place(folder: str | Path, *, base: str | Path, dtype: torch.dtype) -> None:
+    """Replace the adapter in `folder` by its base merged with it; other files stay.
+
+    For trainable tokens the merge writes the trained rows into the base matrices
+    (an exact copy), so every other value of the base is kept bit for bit.
+    """
+    from peft import PeftModel
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    from langadapt.models.adapters import tied_tokens_quiet
+
+    folder = Path(folder)
+    config = AutoConfig.from_pretrained(str(base))
+    auto = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
+    model = auto.from_pretrained(str(base), dtype=dtype)
+    with tied_tokens_quiet():
+        merged = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".merged.", suffix=".tmp"))
+    try:
+        merged.save_pretrained(tmp)
+        # the model files arrive before the adapter leaves: the folder always loads as one or the other
+        for f in tmp.iterdir():
+            os.replace(f, folder / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for name in ADAPTER_FILES:
+        (folder / name).unlink(missing_ok=True)
+    log.info("merged the trained rows of %s into a model folder", folder)
 
 
 def _rows(report: dict) -> list[ResultRow]:

@@ -67,7 +67,9 @@ class LoraOptions(StrictModel):
     layers: str | int | list = "all"          # all | last:4 | 0-3 | early,late | ...
     encoder_layers: str | int | list | None = None  # seq2seq: default = same as `layers`
     rslora: bool = False
-    train_embeddings: bool = False           # input embeddings + head trainable alongside (saved too)
+    # true: the new tokens' rows of the input embeddings + head train alongside (PEFT trainable
+    # tokens; new rows as for embeddings.new_rows_only); all: both whole matrices (modules_to_save)
+    train_embeddings: Literal[False, True, "all"] = False
 
 
 class EmbeddingOptions(StrictModel):

@@ -3,6 +3,11 @@
 A method is one registered function `prepare(model, cfg, tok) -> Prepared`; it
 freezes/wraps the model and names the embedding parameters, which get their own
 optimizer group (`embedding_lr`, no weight decay).
+
+New-token rows train through PEFT's trainable tokens (`embeddings.new_rows_only`,
+`lora.train_embeddings: true`): the trainable parameters, their optimizer state and the
+saved adapter hold only the rows of the new tokens; the rest of each matrix is frozen
+by construction (tied output heads share the same rows), so sharded launches work too.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 class Prepared:
     model: Any
     embedding_params: list[torch.nn.Parameter] = field(default_factory=list)
+    # run on the main process after the trainer saved the output folder (e.g. merge an adapter)
+    finish: Callable[[Path], None] | None = None
 
 
 _METHODS: dict[str, Callable[..., Prepared]] = {}
@@ -73,7 +80,7 @@ def full(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
     return Prepared(model, _embedding_weights(model) if cfg.embedding_lr else [])
 
 
-def base_vocab_size(cfg: TrainConfig, tok: Any) -> int:
+def base_vocab_size(cfg: TrainConfig, tok: Any, key: str = "embeddings.new_rows_only") -> int:
     """Rows below this id are 'old'. From config, else from `new_tokens.jsonl` beside the tokenizer."""
     if cfg.embeddings.base_vocab_size is not None:
         return cfg.embeddings.base_vocab_size
@@ -82,31 +89,53 @@ def base_vocab_size(cfg: TrainConfig, tok: Any) -> int:
         if folder and f.is_file():
             n_new = sum(1 for line in f.read_text(encoding="utf-8").splitlines() if line.strip())
             return len(tok) - n_new
-    raise ConfigError("new_rows_only needs embeddings.base_vocab_size (or a new_tokens.jsonl beside "
-                      "the tokenizer) to know which rows are new", key="embeddings.base_vocab_size")
+    raise ConfigError(f"{key} needs embeddings.base_vocab_size (or a new_tokens.jsonl beside the "
+                      "tokenizer) to know which rows are new", key="embeddings.base_vocab_size")
+
+
+def new_token_ids(model: Any, cfg: TrainConfig, tok: Any, key: str = "embeddings.new_rows_only") -> list[int]:
+    """Ids of the new rows: `base_vocab_size` to the last row of the embedding matrix."""
+    first_new = base_vocab_size(cfg, tok, key)
+    rows = model.get_input_embeddings().weight.shape[0]
+    if not 0 < first_new < rows:
+        raise ConfigError(f"base vocabulary size {first_new} leaves no new rows in an embedding "
+                          f"of {rows} rows", key="embeddings.base_vocab_size")
+    return list(range(first_new, rows))
+
+
+def token_deltas(peft_model: Any) -> list[torch.nn.Parameter]:
+    """The trainable-token rows PEFT added (one tensor per untied matrix)."""
+    return [p for n, p in peft_model.named_parameters() if p.requires_grad and "trainable_tokens_delta" in n]
 
 
 @register_method("embeddings")
 def embeddings(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
     """Input embeddings + output head only; optionally only the rows of new tokens."""
+    if cfg.embeddings.new_rows_only:
+        return _new_rows(model, cfg, tok)
     for p in model.parameters():
         p.requires_grad_(False)
     weights = _embedding_weights(model)
     for w in weights:
         w.requires_grad_(True)
-    if cfg.embeddings.new_rows_only:
-        _check_unsharded()
-        first_new = base_vocab_size(cfg, tok)
-        if not 0 < first_new < weights[0].shape[0]:
-            raise ConfigError(f"base vocabulary size {first_new} leaves no new rows in an embedding "
-                              f"of {weights[0].shape[0]} rows", key="embeddings.base_vocab_size")
-        for w in weights:
-            mask = torch.zeros(w.shape[0], 1, dtype=w.dtype, device=w.device)
-            mask[first_new:] = 1
-            # zero gradients of old rows; with Adam and no weight decay their update is exactly 0
-            w.register_hook(lambda g, m=mask: g * m)
-        log.info("embeddings: training rows %d.. only", first_new)
     return Prepared(model, weights)
+
+
+def _new_rows(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
+    """Trainable tokens on the new rows; the saved adapter is merged into an HF model folder."""
+    from peft import get_peft_model
+
+    from langadapt.models.adapters import tied_tokens_quiet, trainable_tokens_config
+    from langadapt.models.merge import merge_in_place
+
+    ids = new_token_ids(model, cfg, tok)
+    dtype = model.dtype
+    with tied_tokens_quiet():
+        peft_model = get_peft_model(model, trainable_tokens_config(model, ids))
+    log.info("embeddings: training rows %d.. only (%d rows, PEFT trainable tokens)", ids[0], len(ids))
+    # merged from the saved adapter (not the live model), so a sharded run merges the gathered rows
+    return Prepared(peft_model, token_deltas(peft_model),
+                    finish=lambda out: merge_in_place(out, base=cfg.model, dtype=dtype))
 
 
 def sharding_engine() -> str | None:
@@ -119,33 +148,25 @@ def sharding_engine() -> str | None:
     return None
 
 
-def _check_unsharded() -> None:
-    """new_rows_only masks gradients with a hook on the whole weight; FSDP swaps the weight for
-    sharded copies (the hook would be lost and every row trained), so refuse rather than drift."""
-    engine = sharding_engine()
-    if engine:
-        raise ConfigError(f"new_rows_only is not supported under {engine}: its gradient mask would "
-                          "not reach the sharded weights; launch plain data-parallel instead "
-                          "(accelerate launch --num_processes N, or torchrun)",
-                          key="embeddings.new_rows_only")
-
-
 @register_method("lora")
 def lora(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
     from peft import get_peft_model
 
     lc = cfg.lora
+    ids = new_token_ids(model, cfg, tok, "lora.train_embeddings") if lc.train_embeddings is True else None
     pcfg = lora_config(model, r=lc.r, alpha=lc.alpha, dropout=lc.dropout, layers=lc.layers,
                        encoder_layers=lc.encoder_layers, target_modules=lc.target_modules,
-                       rslora=lc.rslora, train_embeddings=lc.train_embeddings)
+                       rslora=lc.rslora, train_embeddings=lc.train_embeddings, token_ids=ids)
     if cfg.gradient_checkpointing:
         model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
     peft_model = get_peft_model(model, pcfg)
     emb = []
-    if lc.train_embeddings:
+    if lc.train_embeddings == "all":
         names = set(pcfg.modules_to_save or [])
         emb = [p for n, p in peft_model.named_parameters()
                if p.requires_grad and "modules_to_save" in n and any(f".{m}." in n for m in names)]
+    elif lc.train_embeddings:
+        emb = token_deltas(peft_model)
     return Prepared(peft_model, emb)
 
 

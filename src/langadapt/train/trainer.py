@@ -294,6 +294,10 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     wall = _run(trainer, ckpt, at_end)
     final_eval = _final_eval(trainer) if data.eval is not None else None
     trainer.save_model(str(out))
+    if prepared.finish is not None:
+        if trainer.is_world_process_zero():
+            prepared.finish(out)
+        trainer.accelerator.wait_for_everyone()
     summary = {"objective": objective, "method": cfg.method, "seed": cfg.seed, **params,
                **_run_totals(trainer.state, data, wall), "eval_loss": final_eval,
                "resumed_from": ckpt.path, "world_size": args.world_size,
