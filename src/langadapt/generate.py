@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from langadapt.config import StrictModel
 from langadapt.models.loading import Loaded, is_adapter_dir, load_model
 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
+from langadapt.padding import pad
 from langadapt.synth.options import ServerOptions
 from langadapt.synth.prompt import LANG_NAMES, language_name  # noqa: F401 (re-exported)
 from langadapt.synth.prompt import THINK as _THINK
@@ -147,24 +148,13 @@ def encode_inputs(loaded: Loaded, texts: Sequence[str], src: str, tgt: str,
     return out
 
 
-def _pad(batch: Sequence[list[int]], pad_id: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(x) for x in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, x in enumerate(batch):
-        sl = slice(width - len(x), width) if left else slice(0, len(x))
-        ids[i, sl] = torch.tensor(x, dtype=torch.long)
-        mask[i, sl] = 1
-    return ids, mask
-
-
 def generate_batch(loaded: Loaded, batch: Sequence[list[int]], tgt: str,
                    opts: GenerationOptions) -> list[list[int]]:
     """Generate for one batch of encoded inputs; return the new token ids of each row."""
     tok, model = loaded.tokenizer, loaded.model
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     # Causal models continue from the right edge, so pad on the left.
-    ids, mask = _pad(batch, pad_id, left=not loaded.is_seq2seq)
+    ids, mask = pad(batch, pad_id, left=not loaded.is_seq2seq)
     device = next(model.parameters()).device
     kwargs = dict(max_new_tokens=opts.max_new_tokens, num_beams=opts.num_beams,
                   do_sample=opts.do_sample, pad_token_id=pad_id)

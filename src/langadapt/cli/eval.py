@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from langadapt.cli._common import not_built
+from langadapt.registry import import_optional
 
 SUBCOMMANDS = {
     "bpb": "bits per byte, token and word perplexity on held-out text",
@@ -19,14 +17,11 @@ SUBCOMMANDS = {
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a model: " + " | ".join(SUBCOMMANDS))
     esub = p.add_subparsers(dest="eval_cmd", metavar="CMD")
-    for name, summary in SUBCOMMANDS.items():
-        mod = f"langadapt.cli.eval_{name}"
-        try:
-            importlib.import_module(mod).register(esub)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-            not_built(esub, name, summary, "see the project's issue tracker")
+    for name in SUBCOMMANDS:
+        # a missing langadapt module raises; only an optional dependency skips (with a warning)
+        module = import_optional(f"langadapt.cli.eval_{name}")
+        if module is not None:
+            module.register(esub)
 
     def run(args):
         p.print_help()

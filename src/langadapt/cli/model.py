@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from langadapt.models import ARCHS
+from langadapt.registry import import_optional
 
 # Further subcommands live in their own modules: each has `register(model_subparsers)`.
 EXTRA = ("langadapt.cli.model_surgery", "langadapt.cli.model_gguf")
@@ -26,11 +25,10 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_tiny)
     for mod in EXTRA:
-        try:
-            importlib.import_module(mod).register(msub)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+        # a missing langadapt module raises; only an optional dependency skips (with a warning)
+        module = import_optional(mod)
+        if module is not None:
+            module.register(msub)
     p.set_defaults(func=_help(p))
 
 

@@ -32,18 +32,16 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from langadapt.errors import ConfigError
 from langadapt.languages import LanguageProfile
+from langadapt.registry import Registry
 
 Predictor = Callable[[str], tuple[str, float]]
-BACKENDS: dict[str, Callable[[], Predictor]] = {}
+BACKENDS: Registry[Callable[[], Predictor]] = Registry("language-ID backend", key="langid")
 DEFAULT_BACKEND = "py3langid"
 
 
 def register_backend(name: str):
-    def wrap(factory: Callable[[], Predictor]):
-        BACKENDS[name] = factory
-        return factory
-
-    return wrap
+    """Decorator: register a predictor factory as backend `name`."""
+    return BACKENDS.register(name)
 
 
 @register_backend("fasttext176")
@@ -97,11 +95,7 @@ def _lingua() -> Predictor:
 @lru_cache(maxsize=8)
 def get_backend(name: str) -> Predictor:
     """A loaded predictor (cached per process)."""
-    if name not in BACKENDS:
-        raise ConfigError(
-            f"unknown language-ID backend '{name}'; known: {', '.join(sorted(BACKENDS))}", key="langid"
-        )
-    return BACKENDS[name]()
+    return BACKENDS.get(name)()
 
 
 def predict_many(name: str, texts: list[str]) -> list[tuple[str, float]]:

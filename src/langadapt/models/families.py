@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from langadapt.errors import ConfigError
+from langadapt.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,13 @@ class Family:
                                      "down_proj")
 
 
-_FAMILIES: dict[str, Family] = {}
+FAMILIES: Registry[Family] = Registry("model type")
 
 
 def register_family(family: Family) -> Family:
+    """Register `family` under each of its HF `model_type`s."""
     for t in family.model_types:
-        _FAMILIES[t] = family
+        FAMILIES.add(t, family)
     return family
 
 
@@ -50,8 +52,8 @@ def family_of(model_or_config) -> Family:
     """The family of a model (or config); decoder-only unknowns get the Llama layout."""
     config = getattr(model_or_config, "config", model_or_config)
     model_type = getattr(config, "model_type", None)
-    if model_type in _FAMILIES:
-        return _FAMILIES[model_type]
+    if model_type in FAMILIES:
+        return FAMILIES.get(model_type)
     if getattr(config, "is_encoder_decoder", False):
         raise ConfigError(f"no family registered for encoder-decoder model type '{model_type}'; "
                           "register one in langadapt.models.families")

@@ -8,18 +8,16 @@ absent, and the report says so. Other modules add plots the same way (listed in
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+from langadapt.figures import pyplot, save_figure
+from langadapt.registry import Registry
+from langadapt.report.store import RunData, system_label
 
-matplotlib.use("Agg")  # files only, no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-
-from langadapt.report.store import RunData, system_label  # noqa: E402
+plt = pyplot()  # Agg: files only, no display
 
 PLOT_MODULES = ("langadapt.report.plots", "langadapt.report.plots_data", "langadapt.report.plots_eval",
                 "langadapt.report.plots_layers")
@@ -38,33 +36,19 @@ class PlotSpec:
     fn: Callable[[RunData, Path], str]
 
 
-_PLOTS: dict[str, PlotSpec] = {}
+PLOTS: Registry[PlotSpec] = Registry("plot", modules=PLOT_MODULES)
 
 
 def register_plot(name: str, title: str, needs: str):
     """Decorator: register `fn(run, path) -> caption` as plot `name`."""
     def deco(fn):
-        _PLOTS[name] = PlotSpec(name, title, needs, fn)
+        PLOTS.add(name, PlotSpec(name, title, needs, fn))
         return fn
     return deco
 
 
 def plots() -> list[PlotSpec]:
-    for mod in PLOT_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-    return list(_PLOTS.values())
-
-
-def save(fig, path: Path) -> None:
-    """Save a figure as PNG via a temp name + rename, then close it."""
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    return list(PLOTS.as_dict().values())
 
 
 def bar_with_ci(ax, labels: list[str], values: list[float], cis: list, xlabel: str) -> None:
@@ -95,7 +79,7 @@ def plot_bpb(run: RunData, path: Path) -> str:
                     "bits per UTF-8 byte")
         ax.set_title(Path(ds).name or "held-out text", fontsize=9)
     fig.suptitle("Held-out bits per byte (95% bootstrap CI)")
-    save(fig, path)
+    save_figure(fig, path)
     return "Bits per UTF-8 byte on held-out text; whiskers are 95% bootstrap CIs over documents."
 
 
@@ -133,7 +117,7 @@ def plot_train_loss(run: RunData, path: Path) -> str:
     ax.set_ylabel("loss (nats/token)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    save(fig, path)
+    save_figure(fig, path)
     return ("Training loss per step (solid) and held-out loss (dashed) of each training stage. "
             "Losses are per token, so stages with different tokenizers are not comparable here: "
             "compare bits per byte.")

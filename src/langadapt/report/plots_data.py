@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from langadapt.report.plots import Skip, bar_with_ci, plt, register_plot, save
+from langadapt.figures import save_figure
+from langadapt.report.plots import Skip, bar_with_ci, plt, register_plot
 from langadapt.report.store import RunData, system_label
 
 
@@ -47,7 +48,7 @@ def plot_funnel(run: RunData, path: Path) -> str:
             ax.annotate(f"{v:,}", (v, y), xytext=(3, -3), textcoords="offset points", fontsize=8)
         ax.set_title(stage.id, fontsize=9)
         ax.set_xlabel("documents")
-    save(fig, path)
+    save_figure(fig, path)
     return "Documents read, dropped by reason, and kept by each cleaning stage."
 
 
@@ -64,5 +65,5 @@ def plot_fertility(run: RunData, path: Path) -> str:
         labels = [system_label(r) for r in sel]
         bar_with_ci(ax, labels, [r.value for r in sel], [r.ci for r in sel], metric)
         ax.set_title(Path(ds).name or metric, fontsize=9)
-    save(fig, path)
+    save_figure(fig, path)
     return "Tokens per word (fertility; lower means the tokenizer fits the language better)."

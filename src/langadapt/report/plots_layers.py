@@ -8,15 +8,13 @@ the global backend or needs a display.
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from langadapt.runs import ResultRow, atomic_write_bytes
+from langadapt.figures import save_figure
+from langadapt.runs import ResultRow
 
 LENS_PANELS = (
     ("to final: KL(final ‖ layer), nats", ("lens_kl_to_final",)),
@@ -25,15 +23,6 @@ LENS_PANELS = (
 )
 LABELS = {"lens_cos_to_final": "cosine", "lens_top1_to_final": "top-1 agreement",
           "lens_base_cos": "cosine(base, adapted)", "lens_base_top1": "top-1 agreement"}
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # missing glyphs (CJK tokens) are not worth a warning each
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _series(rows: list[ResultRow], metric: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -63,7 +52,7 @@ def plot_lens(rows: Iterable[ResultRow], path: str | Path) -> Path:
         ax.set_xlabel("layer (-1 = embeddings)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lens_heatmap(detail: dict, path: str | Path, title: str = "logit lens: top-1 token") -> Path:
@@ -86,7 +75,7 @@ def plot_lens_heatmap(detail: dict, path: str | Path, title: str = "logit lens: 
     ax.set_ylabel("layer")
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, label="top-1 probability")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_ablation(rows: Iterable[ResultRow], path: str | Path) -> Path:
@@ -115,4 +104,4 @@ def plot_ablation(rows: Iterable[ResultRow], path: str | Path) -> Path:
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("LoRA off in")
         ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -20,13 +20,12 @@ Adding a kind:
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from langadapt.config import StrictModel
-from langadapt.errors import ConfigError
+from langadapt.registry import Registry
 from langadapt.runs import ResultRow
 
 # Modules that register stage kinds; each imports only what it needs when it runs.
@@ -34,7 +33,7 @@ STAGE_MODULES = ("langadapt.stages.core", "langadapt.stages.data", "langadapt.st
                  "langadapt.stages.model", "langadapt.stages.train", "langadapt.stages.eval",
                  "langadapt.stages.translate", "langadapt.stages.layers", "langadapt.stages.synth")
 
-_REGISTRY: dict[str, type[Stage]] = {}
+STAGES: Registry[type[Stage]] = Registry("stage kind", key="kind", modules=STAGE_MODULES)
 
 
 @dataclass
@@ -49,6 +48,7 @@ class StageContext:
     extra: dict = field(default_factory=dict)
 
 
+
 class Stage:
     kind: ClassVar[str]
     Options: ClassVar[type[StrictModel]]
@@ -58,28 +58,13 @@ class Stage:
 
 
 def register_stage(cls: type[Stage]) -> type[Stage]:
-    if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
-        raise ValueError(f"stage kind '{cls.kind}' registered twice")
-    _REGISTRY[cls.kind] = cls
-    return cls
-
-
-def _load_all() -> None:
-    for mod in STAGE_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+    """Class decorator: register a stage under its `kind`."""
+    return STAGES.add(cls.kind, cls)
 
 
 def stage_kinds() -> dict[str, type[Stage]]:
-    _load_all()
-    return dict(_REGISTRY)
+    return STAGES.as_dict()
 
 
 def get_stage(kind: str) -> type[Stage]:
-    kinds = stage_kinds()
-    if kind not in kinds:
-        raise ConfigError(f"unknown stage kind '{kind}'; known: {', '.join(sorted(kinds))}", key="kind")
-    return kinds[kind]
+    return STAGES.get(kind)

@@ -132,10 +132,9 @@ def comparison_table(rows: Sequence[ResultRow]) -> str:
 def plot_rows(rows: Sequence[ResultRow], out: str | Path, metric: str = "fertility",
               title: str | None = None) -> Path:
     """Grouped bar chart of one metric: a group per text file, a bar per tokenizer (PNG)."""
-    import matplotlib
+    from langadapt.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [r for r in rows if r.metric == metric]
     datasets = list(dict.fromkeys(r.dataset for r in rows))
@@ -153,8 +152,4 @@ def plot_rows(rows: Sequence[ResultRow], out: str | Path, metric: str = "fertili
     ax.set_title(title or metric)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -62,10 +62,9 @@ def sweep(base_ref: str | Path, corpus: Corpus, adds: Sequence[int], out: str | 
 
 def plot_sweep(rows: Sequence[ResultRow], out: str | Path, metric: str = "fertility") -> Path:
     """Line chart: `metric` against added tokens, one line per text file (PNG)."""
-    import matplotlib
+    from langadapt.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for ds in dict.fromkeys(r.dataset for r in rows if r.metric == metric):
@@ -77,8 +76,4 @@ def plot_sweep(rows: Sequence[ResultRow], out: str | Path, metric: str = "fertil
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -18,14 +18,13 @@ first (a copy of the embeddings), so its output rows can differ from its input r
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 
 from langadapt.config import StrictModel, validate
-from langadapt.errors import ConfigError
+from langadapt.registry import Registry
 
 # Modules that register methods; imported on first lookup.
 INIT_MODULES = ("langadapt.models.init.basic", "langadapt.models.init.similarity",
@@ -85,29 +84,21 @@ class InitMethod:
         raise NotImplementedError
 
 
-_REGISTRY: dict[str, type[InitMethod]] = {}
+METHODS: Registry[type[InitMethod]] = Registry("init method", key="init", modules=INIT_MODULES)
 
 
 def register_init(cls: type[InitMethod]) -> type[InitMethod]:
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"init method '{cls.name}' registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+    """Class decorator: register an init method under its `name`."""
+    return METHODS.add(cls.name, cls)
 
 
 def init_methods() -> dict[str, type[InitMethod]]:
-    for mod in INIT_MODULES:
-        importlib.import_module(mod)
-    return dict(_REGISTRY)
+    return METHODS.as_dict()
 
 
 def validate_init(name: str, options: dict | None = None) -> tuple[type[InitMethod], StrictModel]:
     """The method class and its validated options; unknown methods or keys are ConfigErrors."""
-    methods = init_methods()
-    if name not in methods:
-        raise ConfigError(f"unknown init method '{name}'; known: {', '.join(sorted(methods))}",
-                          key="init")
-    cls = methods[name]
+    cls = METHODS.get(name)
     return cls, validate(cls.Options, options or {}, file="init options")
 
 
