@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from langadapt.eval.perplexity import BpbOptions, score_documents
+from langadapt.eval.perplexity import BpbScoring, score_documents
 from langadapt.models.loading import load_model
 from langadapt.models.tiny import make_tiny
 from langadapt.paths import data_root, tokenizers_root
@@ -26,7 +26,7 @@ N_DOCS = 64
 
 def timed(loaded, texts, batch_size):
     t0 = time.perf_counter()
-    stats = score_documents(loaded, texts, BpbOptions(batch_size=batch_size))
+    stats = score_documents(loaded, texts, BpbScoring(batch_size=batch_size))
     return time.perf_counter() - t0, stats[:, 0].sum() / (stats[:, 2].sum() * math.log(2))
 
 

@@ -59,8 +59,8 @@ def fit(model: Path, tok: Path | None, data: Path, out: Path, method: str, steps
 
 
 def bpb(model: Path, heldout: Path, docs: int) -> float:
-    rows = evaluate_bpb(str(model), [heldout], BpbOptions(batch_size=8, max_length=256, n_boot=0),
-                        max_docs=docs)
+    rows = evaluate_bpb(BpbOptions(model=str(model), text=[str(heldout)], batch_size=8, max_length=256,
+                                   resamples=0, max_docs=docs))
     return next(r.value for r in rows if r.metric == "bpb")
 
 

@@ -20,7 +20,7 @@ def _ctx(tmp_path, stage_id):
 def test_flores_stage_scores_a_file(data_dir, tmp_path):
     stage = get_stage("eval.flores")
     opts = stage.Options(hyp=str(data_dir / "flores" / "google_mt.eng_Latn.dev.txt"), src="khk_Cyrl",
-                         tgt="eng_Latn", metrics=["bleu", "chrf++"], n_bootstrap=50, limit=50)
+                         tgt="eng_Latn", metrics=["bleu", "chrf++"], resamples=50, limit=50)
     ctx = _ctx(tmp_path, "flores")
     rows = stage().run(opts, ctx)
     assert [(r.metric, r.n, r.variant) for r in rows] == [("bleu", 50, "v1"), ("chrf++", 50, "v1")]

@@ -26,7 +26,7 @@ SMALL = [
     "cpt.with.data.limit=300", "cpt.with.data.eval_limit=5",
     "mt_base.with.max_steps=3", "mt_base.with.batch_size=4", "mt_base.with.seq_len=32",
     "mt_lora.with.max_steps=3", "mt_lora.with.batch_size=4", "mt_lora.with.seq_len=32",
-    "flores.with.limit=8", "flores.with.generation.max_new_tokens=8", "flores.with.n_bootstrap=50",
+    "flores.with.limit=8", "flores.with.generation.max_new_tokens=8", "flores.with.resamples=50",
     "ablation.with.inputs.limit=8",
 ]
 

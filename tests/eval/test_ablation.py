@@ -209,9 +209,9 @@ def _items_row(spec, items, metric="mean_nll"):
 
 
 @pytest.mark.parametrize("variant_items, delta, ci, p", [
-    ([[2, 1], [3, 1], [4, 1]], 1.0, [1.0, 1.0], 0.0),    # every item 1 nat worse: certain
-    ([[1, 1], [2, 1], [3, 1]], 0.0, [0.0, 0.0], 1.0),    # identical to the full adapter
-    ([[0, 1], [1, 1], [2, 1]], -1.0, [-1.0, -1.0], 0.0),  # every item 1 nat better
+    ([[2, 1], [3, 1], [4, 1]], 1.0, [1.0, 1.0], 1 / 1001),    # every item 1 nat worse: the least p
+    ([[1, 1], [2, 1], [3, 1]], 0.0, [0.0, 0.0], 1.0),         # identical to the full adapter
+    ([[0, 1], [1, 1], [2, 1]], -1.0, [-1.0, -1.0], 1 / 1001),  # every item 1 nat better
 ])
 def test_paired_deltas(variant_items, delta, ci, p):
     none = _items_row("none", [[1, 1], [2, 1], [3, 1]])
@@ -221,4 +221,5 @@ def test_paired_deltas(variant_items, delta, ci, p):
     assert got.value == pytest.approx(delta)
     assert got.ci == pytest.approx(ci)
     assert got.extra["p_value"] == pytest.approx(p)
+    assert got.extra["test"] == "paired_bootstrap" and got.extra["resamples"] == 1000
     assert "items" not in got.extra

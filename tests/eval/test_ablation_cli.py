@@ -78,9 +78,9 @@ def test_plugged_metrics_all_layers_off_is_base(setup, tmp_path):
     """bpb, FLORES and choice through the ablation switch: `all` scores exactly as the base."""
     inputs = EvalInputs(text=str(setup["text"]), src_lang="khk_Cyrl", tgt_lang="eng_Latn", limit=2,
                         max_length=48, task="mmeval_khk",
-                        options={"generation": {"max_new_tokens": 4}, "bpb": {"n_boot": 50},
-                                 "flores": {"n_bootstrap": 50},
-                                 "choice": {"data": str(setup["mmeval"]), "n_boot": 50}})
+                        options={"generation": {"max_new_tokens": 4}, "bpb": {"resamples": 50},
+                                 "flores": {"resamples": 50},
+                                 "choice": {"data": str(setup["mmeval"]), "resamples": 50}})
     metrics = ["bpb", "flores", "choice"]
     rows = run_ablation(load_model(setup["lora"]), ["all"], inputs, metrics=metrics, out_dir=tmp_path)
     base = {r.metric: r.value for r in evaluate(load_model(setup["base"]), metrics, inputs)}

@@ -16,6 +16,14 @@ from langadapt.eval.choice import ChoiceOptions, evaluate_choice, first_number, 
 from langadapt.eval.tasks import Task, load_belebele, load_items, load_mmeval, load_numeric, load_task
 
 
+def _choice(model, task, **kw):
+    """`evaluate_choice` of a loaded model or a model path on a task name or `Task`."""
+    name = task.name if isinstance(task, Task) else task
+    if isinstance(model, str):
+        return evaluate_choice(ChoiceOptions(model=model, task=name, **kw))
+    return evaluate_choice(ChoiceOptions(model=model.name, task=name, **kw), loaded=model,
+                           task=task if isinstance(task, Task) else None)
+
 def _write_jsonl(path, records):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path
@@ -128,8 +136,8 @@ def test_task_errors(tmp_path, files):
 
 
 def test_choice_scores_match_hand_computation(qwen, files):
-    res = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), batch_size=3,
-                                                            limit=3))
+    res = _choice(qwen, "mmeval_khk", data=str(files["mmeval"]), batch_size=3,
+                                                            limit=3)
     task = load_task("mmeval_khk")
     items = load_items(task, files["mmeval"], limit=3)
     tok = qwen.tokenizer
@@ -150,25 +158,25 @@ def test_choice_scores_match_hand_computation(qwen, files):
 
 def test_accuracy_follows_the_gold_answers(qwen, files, tmp_path):
     """Gold = the model's own pick gives 1.0; gold = another option gives 0.0."""
-    first = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), limit=3))
+    first = _choice(qwen, "mmeval_khk", data=str(files["mmeval"]), limit=3)
     recs = [json.loads(x) for x in files["mmeval"].read_text(encoding="utf-8").splitlines()][:3]
     for answer_of, expected in ((lambda p: p["pred"], 1.0), (lambda p: (p["pred"] + 1) % 4, 0.0)):
         for rec, p in zip(recs, first.predictions):
             rec["answer"] = "ABCD"[answer_of(p)]
         path = _write_jsonl(tmp_path / "gold.jsonl", recs)
-        res = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(path)))
+        res = _choice(qwen, "mmeval_khk", data=str(path))
         assert res.rows[0].metric == "acc" and res.rows[0].value == expected
 
 
 def test_generate_mode_exact_match(qwen, files, tmp_path):
-    res = evaluate_choice(qwen, "numeric_khk", ChoiceOptions(data=str(files["numeric"])))
+    res = _choice(qwen, "numeric_khk", data=str(files["numeric"]))
     assert [r.metric for r in res.rows] == ["exact_match"]
     # Make the gold answer the model's own number where it wrote one: exact match follows.
     recs = [json.loads(x) for x in files["numeric"].read_text(encoding="utf-8").splitlines()]
     for rec, p in zip(recs, res.predictions):
         rec["answer"] = p["pred"] if p["pred"] is not None else "123456789"
-    again = evaluate_choice(qwen, "numeric_khk", ChoiceOptions(data=str(_write_jsonl(tmp_path / "n.jsonl",
-                                                                                        recs))))
+    again = _choice(qwen, "numeric_khk", data=str(_write_jsonl(tmp_path / "n.jsonl",
+                                                                                        recs)))
     expected = sum(p["pred"] is not None for p in res.predictions) / len(recs)
     assert again.rows[0].value == pytest.approx(expected)
 
@@ -176,10 +184,10 @@ def test_generate_mode_exact_match(qwen, files, tmp_path):
 def test_translate_first_option(qwen, tiny_model, files):
     mt = str(tiny_model("m2m100"))
     # A random tiny MT model never stops by itself: a few new tokens are enough here.
-    res = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), limit=1,
-                                                            translate_model=mt, translate_max_new_tokens=4))
+    res = _choice(qwen, "mmeval_khk", data=str(files["mmeval"]), limit=1,
+                                                            translate_model=mt, translate_max_new_tokens=4)
     assert res.rows[0].signature["options"]["translate_model"] == mt
-    plain = evaluate_choice(qwen, "mmeval_khk", ChoiceOptions(data=str(files["mmeval"]), limit=1))
+    plain = _choice(qwen, "mmeval_khk", data=str(files["mmeval"]), limit=1)
     assert res.predictions[0]["logprobs"] != plain.predictions[0]["logprobs"]
 
 
@@ -208,7 +216,7 @@ def test_stage_writes_predictions(tiny_model, files, tmp_path):
 
     cls = get_stage("eval.choice")
     opts = cls.Options(model=str(tiny_model("qwen3")), task="mmeval_khk_letters",
-                       data=str(files["mmeval"]), limit=2, n_bootstrap=20)
+                       data=str(files["mmeval"]), limit=2, resamples=20)
     rows = cls().run(opts, StageContext("mc", tmp_path, tmp_path, variant="lora"))
     assert {r.variant for r in rows} == {"lora"} and rows[0].n == 2
     assert len((tmp_path / "predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 2
@@ -221,7 +229,7 @@ def test_option_logprobs_match_lm_evaluation_harness(qwen, files):
 
     task = load_task("belebele_khk")
     items = load_items(task, files["belebele"])[:2]
-    ours = evaluate_choice(qwen, task, ChoiceOptions(data=str(files["belebele"]), limit=2)).predictions
+    ours = _choice(qwen, task, data=str(files["belebele"]), limit=2).predictions
     lm = HFLM(pretrained=qwen.model, tokenizer=qwen.tokenizer, batch_size=4)
     reqs = [Instance(request_type="loglikelihood", doc={}, arguments=(task.render(it), c), idx=0)
             for it in items for c in task.continuations(it)]
@@ -230,7 +238,6 @@ def test_option_logprobs_match_lm_evaluation_harness(qwen, files):
 
 
 def test_seq2seq_model_scores_options_on_the_decoder(tiny_model, files):
-    res = evaluate_choice(str(tiny_model("m2m100")), "mmeval_khk",
-                          ChoiceOptions(data=str(files["mmeval"]), limit=2, n_boot=0))
+    res = _choice(str(tiny_model("m2m100")), "mmeval_khk", data=str(files["mmeval"]), limit=2, resamples=0)
     lps = [lp for p in res.predictions for lp in p["logprobs"]]
     assert len(lps) == 8 and all(lp < 0 for lp in lps) and len(set(lps)) == 8

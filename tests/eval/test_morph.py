@@ -53,9 +53,9 @@ def test_sentence_stats_table(analyser, hyp, ref, stats):
 
 
 def test_scores_separate_words_from_inflections(analyser, refs):
-    same = morph_scores(refs, refs, analyser, n_boot=100)
+    same = morph_scores(refs, refs, analyser, resamples=100)
     assert [r.value for r in same] == [1.0, 1.0]
-    shuffled = morph_scores(refs[1:] + refs[:1], refs, analyser, n_boot=100)
+    shuffled = morph_scores(refs[1:] + refs[:1], refs, analyser, resamples=100)
     assert shuffled[0].value < 0.3 and shuffled[0].ci[0] <= shuffled[0].value <= shuffled[0].ci[1]
     # Re-inflect every table form with another case of its lemma: lemmas agree, suffixes do not.
     by_lemma: dict[str, list[str]] = {}
@@ -71,9 +71,9 @@ def test_scores_separate_words_from_inflections(analyser, refs):
         return " ".join(out)
 
     hyps = [reinflect(s) for s in refs]
-    lemma_f1, suffix_f1 = (r.value for r in morph_scores(hyps, refs, analyser, n_boot=0))
+    lemma_f1, suffix_f1 = (r.value for r in morph_scores(hyps, refs, analyser, resamples=0))
     assert lemma_f1 > 0.9 and suffix_f1 < lemma_f1 - 0.05
-    assert morph_scores(hyps, refs, analyser, n_boot=0)[0].extra["ref_word_coverage"] > 0.1
+    assert morph_scores(hyps, refs, analyser, resamples=0)[0].extra["ref_word_coverage"] > 0.1
 
 
 def test_misaligned_inputs_are_an_error(analyser):
@@ -88,7 +88,7 @@ def test_stage_scores_files(data_dir, tmp_path):
     hyp = tmp_path / "hyp.txt"
     hyp.write_text("\n".join(ref.read_text(encoding="utf-8").splitlines()[::-1]) + "\n", encoding="utf-8")
     cls = get_stage("eval.morph")
-    rows = cls().run(cls.Options(hyp=str(hyp), ref=str(ref), n_bootstrap=20),
+    rows = cls().run(cls.Options(hyp=str(hyp), ref=str(ref), resamples=20),
                      StageContext("morph", tmp_path, tmp_path, variant="mt"))
     assert [r.metric for r in rows] == ["morph_lemma_f1", "morph_suffix3_f1"]
     assert rows[0].n == 506 and rows[0].variant == "mt" and 0 < rows[0].value < 0.5
@@ -100,7 +100,7 @@ def test_cli_rows_and_missing_file(data_dir, tmp_path, capsys):
     from langadapt.cli import main
 
     ref = data_dir / "flores" / "khk_Cyrl.dev.txt"
-    assert main(["eval", "morph", "--hyp", str(ref), "--ref", str(ref), "--json", "--bootstrap", "10"]) == 0
+    assert main(["eval", "morph", "--hyp", str(ref), "--ref", str(ref), "--json", "--resamples", "10"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [(r["metric"], r["value"], r["n"]) for r in rows] == [("morph_lemma_f1", 1.0, 506),
                                                                  ("morph_suffix3_f1", 1.0, 506)]

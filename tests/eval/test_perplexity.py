@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from langadapt.eval.loglik import Request, score_requests
-from langadapt.eval.perplexity import BpbOptions, count_words, rolling_requests, score_documents
+from langadapt.eval.perplexity import BpbScoring, count_words, rolling_requests, score_documents
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_bpb_matches_hand_computation(qwen, lines):
     nll = sum(_hand_nll(qwen, [tok.eos_token_id] + tok(t, add_special_tokens=False)["input_ids"])
               for t in lines)
     n_bytes = sum(len(t.encode("utf-8")) for t in lines)
-    stats = score_documents(qwen, lines, BpbOptions(batch_size=4))
+    stats = score_documents(qwen, lines, BpbScoring(batch_size=4))
     assert stats[:, 2].sum() == n_bytes
     got = stats[:, 0].sum() / (stats[:, 2].sum() * math.log(2))
     assert got == pytest.approx(nll / (n_bytes * math.log(2)), rel=1e-6)
@@ -106,7 +106,7 @@ def test_bos_model_conditions_on_bos(tiny_model, lines):
     tok = llama.tokenizer
     ids = tok(lines[1], add_special_tokens=False)["input_ids"]
     assert ids[0] != tok.bos_token_id  # the BOS comes from the conditioning, not the tokenizer
-    stats = score_documents(llama, lines[1:2], BpbOptions())
+    stats = score_documents(llama, lines[1:2], BpbScoring())
     assert stats[0, 0] == pytest.approx(_hand_nll(llama, [tok.bos_token_id] + ids), rel=1e-6)
 
 
@@ -122,7 +122,7 @@ def test_matches_lm_evaluation_harness(qwen, lines):
             for i, t in enumerate(lines)]
     ll = lm.loglikelihood_rolling(reqs, disable_tqdm=True)
     ref = bits_per_byte([(x, len(t.encode("utf-8"))) for x, t in zip(ll, lines)])
-    stats = score_documents(qwen, lines, BpbOptions(batch_size=3, max_length=16))
+    stats = score_documents(qwen, lines, BpbScoring(batch_size=3, max_length=16))
     assert stats[:, 0].sum() / (stats[:, 2].sum() * math.log(2)) == pytest.approx(ref, rel=1e-4)
 
 
@@ -130,8 +130,8 @@ def test_seq2seq_scores_decoder_side(tiny_model, lines):
     from langadapt.models.loading import load_model
 
     m2m = load_model(tiny_model("m2m100"))
-    plain = score_documents(m2m, lines[:2], BpbOptions())
-    coded = score_documents(m2m, lines[:2], BpbOptions(lang="khk_Cyrl"))
+    plain = score_documents(m2m, lines[:2], BpbScoring())
+    coded = score_documents(m2m, lines[:2], BpbScoring(lang="khk_Cyrl"))
     assert (plain[:, 0] > 0).all() and (coded[:, 0] > 0).all()
     assert not (plain[:, 0] == coded[:, 0]).all()  # the language code conditions the decoder
 
@@ -163,7 +163,7 @@ def test_stage_writes_rows_and_per_document_stats(tiny_model, data_dir, tmp_path
 
     cls = get_stage("eval.bpb")
     opts = cls.Options(model=str(tiny_model("qwen3")), text=[str(data_dir / "flores" / "khk_Cyrl.dev.txt")],
-                       max_docs=3, max_length=32, n_bootstrap=50)
+                       max_docs=3, max_length=32, resamples=50)
     rows = cls().run(opts, StageContext("bpb", tmp_path, tmp_path, seed=1, variant="base"))
     assert [r.variant for r in rows] == ["base"] * 3 and rows[0].signature["seed"] == 1
     per_doc = (tmp_path / "khk_Cyrl.dev.txt.per_doc.tsv").read_text().splitlines()
@@ -174,7 +174,7 @@ def test_stage_writes_rows_and_per_document_stats(tiny_model, data_dir, tmp_path
 def test_chunk_cache_resumes_without_rescoring(qwen, lines, tmp_path):
     import numpy as np
 
-    opts = BpbOptions(batch_size=4)
+    opts = BpbScoring(batch_size=4)
     full = score_documents(qwen, lines, opts, cache_dir=tmp_path, chunk_docs=2)
     chunks = sorted(tmp_path.glob("bpb-*.npy"))
     assert len(chunks) == 3 and not list(tmp_path.glob(".*tmp"))
@@ -188,7 +188,7 @@ def test_chunk_cache_resumes_without_rescoring(qwen, lines, tmp_path):
     assert (resumed[:2, 0] == -1.0).all()
     assert resumed[2:] == pytest.approx(full[2:], rel=1e-9)
     assert len(list(tmp_path.glob("bpb-*.npy"))) == 3
-    other = score_documents(qwen, lines, BpbOptions(max_length=16), cache_dir=tmp_path, chunk_docs=2)
+    other = score_documents(qwen, lines, BpbScoring(max_length=16), cache_dir=tmp_path, chunk_docs=2)
     assert (other[:2, 0] > 0).all()  # other options never reuse those chunks
 
 
@@ -203,11 +203,11 @@ def test_paired_rows_against_a_baseline():
     base = np.stack([nbytes * 1.0, nbytes / 4, nbytes, nbytes / 6], axis=1)   # 1 nat per byte
     better = base.copy()
     better[:, 0] *= 0.9
-    delta, p = paired_rows(better, base, dataset="d", model="m", baseline="b", sig={}, n_boot=200)
+    delta, p = paired_rows(better, base, dataset="d", model="m", baseline="b", sig={}, resamples=200)
     assert delta.metric == "bpb_delta" and p.metric == "bpb_delta_p"
     assert delta.value == pytest.approx(-0.1 / math.log(2))
     assert delta.ci[0] <= delta.value <= delta.ci[1] < 0 and p.value < 0.05
-    same, p_same = paired_rows(base, base, dataset="d", model="m", baseline="b", sig={}, n_boot=200)
+    same, p_same = paired_rows(base, base, dataset="d", model="m", baseline="b", sig={}, resamples=200)
     assert same.value == 0 and p_same.value == 1.0
     with pytest.raises(DataError, match="different documents"):
         paired_rows(better[:10], base, dataset="d", model="m", baseline="b", sig={})
@@ -219,7 +219,7 @@ def test_stage_compares_with_a_baseline_folder(tiny_model, data_dir, tmp_path):
     cls = get_stage("eval.bpb")
     text = [str(data_dir / "flores" / "khk_Cyrl.dev.txt")]
     base_dir, out = tmp_path / "base", tmp_path / "again"
-    opts = cls.Options(model=str(tiny_model("qwen3")), text=text, max_docs=3, max_length=32, n_bootstrap=50)
+    opts = cls.Options(model=str(tiny_model("qwen3")), text=text, max_docs=3, max_length=32, resamples=50)
     cls().run(opts, StageContext("base", base_dir, tmp_path, seed=0))
     rows = cls().run(opts.model_copy(update={"baseline": str(base_dir)}),
                      StageContext("again", out, tmp_path, seed=0))

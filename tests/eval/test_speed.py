@@ -5,7 +5,7 @@ import json
 import pytest
 
 from langadapt.errors import ConfigError
-from langadapt.eval.speed import SpeedOptions, evaluate_speed, new_text, read_prompts
+from langadapt.eval.speed import SpeedOptions, SpeedSettings, evaluate_speed, new_text, read_prompts
 
 METRICS = ["speed.bytes_per_second", "speed.tokens_per_second", "speed.bytes_per_token"]
 
@@ -32,16 +32,16 @@ def text(tmp_path):
 
 
 def test_prompts_are_the_first_words_of_the_first_documents(text):
-    opts = SpeedOptions(prompts=3, prompt_words=2)
+    opts = SpeedSettings(prompts=3, prompt_words=2)
     assert read_prompts([text], opts) == ["Монгол улсын", "Улаанбаатар хотод", "Hello world,"]
 
 
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_rows_are_ratios_of_the_measured_sums(tiny_model, text, batch_size):
     clock = FakeClock(0.5)
-    opts = SpeedOptions(prompts=3, prompt_words=3, max_new_tokens=5, batch_size=batch_size, warmup=2,
-                        n_bootstrap=50)
-    res = evaluate_speed(tiny_model("qwen3"), [text], opts, variant="base", clock=clock)
+    opts = SpeedOptions(model=str(tiny_model("qwen3")), text=[str(text)], prompts=3, prompt_words=3,
+                        max_new_tokens=5, batch_size=batch_size, warmup=2, resamples=50, variant="base")
+    res = evaluate_speed(opts, clock=clock)
     batches = -(-3 // batch_size)
     assert clock.calls == 2 * batches  # warm-up generations are not timed
     assert [r.metric for r in res.rows] == METRICS
@@ -61,10 +61,10 @@ def test_rows_are_ratios_of_the_measured_sums(tiny_model, text, batch_size):
 
 
 def test_greedy_text_is_the_same_in_any_batch(tiny_model, text):
-    one = evaluate_speed(tiny_model("qwen3"), [text], SpeedOptions(prompts=3, max_new_tokens=6, warmup=0,
-                                                                    n_bootstrap=0))
-    two = evaluate_speed(tiny_model("qwen3"), [text], SpeedOptions(prompts=3, max_new_tokens=6, warmup=0,
-                                                                    n_bootstrap=0, batch_size=3))
+    one = evaluate_speed(SpeedOptions(model=str(tiny_model("qwen3")), text=[str(text)], prompts=3,
+                                     max_new_tokens=6, warmup=0, resamples=0))
+    two = evaluate_speed(SpeedOptions(model=str(tiny_model("qwen3")), text=[str(text)], prompts=3,
+                                     max_new_tokens=6, warmup=0, resamples=0, batch_size=3))
     assert [r["text"] for r in one.records] == [r["text"] for r in two.records]
 
 
@@ -79,7 +79,8 @@ def test_new_text_counts_a_merged_leading_space_once(tokenizers_dir):
 
 def test_seq2seq_models_are_refused(tiny_model, text):
     with pytest.raises(ConfigError, match="causal"):
-        evaluate_speed(tiny_model("m2m100"), [text], SpeedOptions(prompts=1, max_new_tokens=2, warmup=0))
+        evaluate_speed(SpeedOptions(model=str(tiny_model("m2m100")), text=[str(text)], prompts=1,
+                                    max_new_tokens=2, warmup=0))
 
 
 def test_cli_measures_several_models_on_the_same_prompts(tiny_model, text, tmp_path, capsys):
@@ -111,7 +112,7 @@ def test_stage_writes_rows_and_generations(tiny_model, text, tmp_path):
     with pytest.raises(Exception, match="nope"):
         cls.Options(model="m", text=["t"], nope=1)
     opts = cls.Options(model=str(tiny_model("qwen3")), text=[str(text)], prompts=2, max_new_tokens=3,
-                       warmup=0, n_bootstrap=20)
+                       warmup=0, resamples=20)
     rows = cls().run(opts, StageContext("speed", tmp_path, tmp_path, seed=4, variant="fvt"))
     assert [r.metric for r in rows] == METRICS and {r.variant for r in rows} == {"fvt"}
     assert rows[0].signature["seed"] == 4

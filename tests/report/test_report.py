@@ -155,6 +155,6 @@ def test_training_budget_table_and_paired_verdicts(tmp_path):
     build_report(root)
     md = (root / "results.md").read_text()
     assert ("On heldout.txt, worse is WORSE than its base: +0.0500 bits per byte [+0.0100, +0.0900], "
-            "paired bootstrap p = 0.004.") in md
+            "p = 0.004 (paired bootstrap).") in md
     assert "tie is not distinguishable from its base" in md and "better is better than its base" in md
     assert "## Training budget" in md

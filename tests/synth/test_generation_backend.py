@@ -40,7 +40,7 @@ def test_flores_stage_generates_through_a_server(server, data_dir, tmp_path):
     server.script = ["500", "length"]  # retried, and a cut-off hypothesis is still a hypothesis
     stage = get_stage("eval.flores")
     opts = stage.Options(model="served-model", src="eng_Latn", tgt="khk_Cyrl", metrics=["chrf++"],
-                         n_bootstrap=20, limit=12, generation=_generation(server))
+                         resamples=20, limit=12, generation=_generation(server))
     rows = stage().run(opts, _ctx(tmp_path, "flores"))
     assert [r.metric for r in rows] == ["chrf++"] and rows[0].n == 12
     assert len(server.log) == 13

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from langadapt.cli._common import add_json_flag, print_rows
+from langadapt.cli.fields import add_option_args, options_from_args
 
 
 def register(esub) -> None:
+    from langadapt.eval.options import ChoiceOptions
+
     p = esub.add_parser(
         "choice", help="multiple-choice benchmarks (MM-Eval style JSONL, Belebele)",
         description="Accuracy and byte-normalised accuracy of log-likelihood answer choice (or exact "
-                    "match of a generated number), with bootstrap 95%% CIs over questions.")
-    p.add_argument("--model", required=True, help="model folder, adapter folder or hub id")
-    p.add_argument("--task", required=True, nargs="+",
-                   help="bundled task name (belebele_khk, mmeval_khk, mmeval_khk_letters, numeric_khk) "
-                        "or a task .yaml file")
-    p.add_argument("--data", default=None, help="data file in the task's format (overrides the task's)")
-    p.add_argument("--limit", type=int, default=None, help="first N questions only")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--translate-with", default=None, metavar="MT_MODEL",
-                   help="translate questions and answers with this MT model first, then answer")
-    p.add_argument("--translate-to", default="eng_Latn", help="language to translate into (FLORES code)")
-    p.add_argument("--translate-max-new-tokens", type=int, default=256)
+                    "match of a generated number), with bootstrap 95% CIs over questions.")
+    add_option_args(p, ChoiceOptions, overrides={"task": {"nargs": "+"}})
     p.add_argument("--predictions", default=None, metavar="FILE",
                    help="write per-question predictions here (.jsonl)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no CI)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
-    p.add_argument("--dtype", default="auto")
     add_json_flag(p)
     p.set_defaults(func=_run)
 
@@ -34,21 +23,18 @@ def register(esub) -> None:
 def _run(args) -> int:
     import json
 
+    from langadapt.errors import ConfigError
     from langadapt.eval.choice import ChoiceOptions, evaluate_choice
     from langadapt.models.loading import load_model
     from langadapt.runs import atomic_write_text
 
-    if args.data and len(args.task) > 1:
-        from langadapt.errors import ConfigError
+    if getattr(args, "data", None) and len(args.task) > 1:
         raise ConfigError("--data goes with a single --task", key="data")
-    opts = ChoiceOptions(batch_size=args.batch_size, limit=args.limit, data=args.data,
-                         translate_model=args.translate_with, translate_to=args.translate_to,
-                         translate_max_new_tokens=args.translate_max_new_tokens,
-                         n_boot=args.bootstrap, seed=args.seed)
-    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+    opts = [options_from_args(ChoiceOptions, args, task=t) for t in args.task]  # all checked first
+    loaded = load_model(opts[0].model, device=opts[0].device, dtype=opts[0].dtype)
     rows, preds = [], []
-    for task in args.task:
-        res = evaluate_choice(loaded, task, opts)
+    for o in opts:
+        res = evaluate_choice(o, loaded=loaded)
         rows += res.rows
         preds += [{"task": res.rows[0].dataset, **p} for p in res.predictions]
     if args.predictions:

@@ -5,7 +5,8 @@ Modules import their heavy dependencies (torch, transformers) only where they ru
 
 * `perplexity` — bits per byte, token and word perplexity (`langadapt eval bpb`).
 * `loglik` — the shared scoring of continuations given contexts.
-* `bootstrap` — percentile bootstrap CIs over items, for any metric.
+* `stats` — the one bootstrap (CIs), paired bootstrap and approximate randomisation.
+* `options` — every evaluation's options: the recipe stage's schema and the CLI's flags.
 * `choice` and `tasks/` — multiple-choice and numeric-answer benchmarks as data.
 * `morph` — a suffix-analyser lemma agreement score for agglutinative languages.
 """

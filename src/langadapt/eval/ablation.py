@@ -22,9 +22,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from langadapt.config import StrictModel
+from langadapt.config import StrictModel, validate
 from langadapt.errors import ConfigError
+from langadapt.eval.stats import DEFAULT_RESAMPLES, bootstrap_ci, describe_p, paired_bootstrap, ratio
 from langadapt.models import families
 from langadapt.runs import (
     ResultRow,
@@ -53,6 +55,7 @@ class EvalInputs(StrictModel):
     limit: int | None = 200       # items per metric; None = all
     max_length: int = 256
     batch_size: int = 8
+    resamples: int = Field(DEFAULT_RESAMPLES, ge=0)  # bootstrap CIs and the paired deltas
     seed: int = 0
     options: dict[str, dict] = {}  # extra keyword arguments per metric, e.g. {"flores": {...}}
 
@@ -107,7 +110,6 @@ def mean_nll(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[Re
     With one tokenizer across the variants, its paired differences are as telling as
     bpb's; the per-item `[nats, tokens]` go to `extra.items` for the paired test.
     """
-    from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
     from langadapt.eval.lens import encode_batches, read_texts, to_device
 
     _need(inputs, "loss", "text")
@@ -124,9 +126,10 @@ def mean_nll(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[Re
         nll = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100,
                               reduction="none").view(labels.shape).sum(-1)
         items += [[float(a), float(b)] for a, b in zip(nll, (labels != -100).sum(-1))]
-    value, low, high = bootstrap_ci(items, ratio_of_sums(0, 1), n=1000, seed=inputs.seed)
+    value, low, high = bootstrap_ci(items, ratio(0, 1), resamples=inputs.resamples, seed=inputs.seed)
     sig = signature(options={"unit": "nats/token", "max_length": inputs.max_length,
-                             "limit": inputs.limit, "bootstrap": 1000, "ci": 0.95}, seed=inputs.seed,
+                             "limit": inputs.limit, "resamples": inputs.resamples, "ci": 0.95},
+                    seed=inputs.seed,
                     data=[p for p in (inputs.text, inputs.targets) if p])
     return [ResultRow(metric="mean_nll", value=value, ci=None if low is None else [low, high],
                       n=int(sum(b for _, b in items)), model=loaded.name, dataset=Path(inputs.text).name,
@@ -139,10 +142,12 @@ def bpb(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[ResultR
     from langadapt.eval.perplexity import BpbOptions, evaluate_bpb
 
     _need(inputs, "bpb", "text")
-    opts = BpbOptions(**{"batch_size": inputs.batch_size, "max_length": inputs.max_length,
-                         "lang": inputs.src_lang if loaded.is_seq2seq else None, "seed": inputs.seed,
-                         **inputs.options.get("bpb", {})})
-    return evaluate_bpb(loaded, [inputs.text], opts, max_docs=inputs.limit)
+    opts = validate(BpbOptions, {
+        "model": loaded.name, "text": [inputs.text], "max_docs": inputs.limit,
+        "batch_size": inputs.batch_size, "max_length": inputs.max_length,
+        "lang": inputs.src_lang if loaded.is_seq2seq else None, "seed": inputs.seed,
+        "resamples": inputs.resamples, **inputs.options.get("bpb", {})}, file="options.bpb")
+    return evaluate_bpb(opts, loaded=loaded)
 
 
 @register_evaluator("flores")
@@ -152,16 +157,18 @@ def flores(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[Resu
     `options.flores` passes keyword arguments to `eval_flores` (e.g. `metrics`, `split`);
     `options.generation` to `GenerationOptions`.
     """
-    from langadapt.eval.translation import eval_flores
-    from langadapt.generate import GenerationOptions
+    from langadapt.eval.translation import FloresOptions, eval_flores
 
     _need(inputs, "flores", "src_lang", "tgt_lang")
     # backend hf: an in-memory model with switched layers must generate itself (vLLM would reload)
-    gen = GenerationOptions(**{"batch_size": inputs.batch_size, "seed": inputs.seed,
-                               **inputs.options.get("generation", {}), "backend": "hf"})
-    kwargs = {"metrics": ("bleu", "chrf++"), **inputs.options.get("flores", {})}
-    return eval_flores(src=inputs.src_lang, tgt=inputs.tgt_lang, model=loaded, data=inputs.flores,
-                       gen=gen, seed=inputs.seed, limit=inputs.limit, out_dir=out_dir, **kwargs)
+    gen = {"batch_size": inputs.batch_size, "seed": inputs.seed,
+           **inputs.options.get("generation", {}), "backend": "hf"}
+    opts = validate(FloresOptions, {
+        "model": loaded.name, "src": inputs.src_lang, "tgt": inputs.tgt_lang, "data": inputs.flores,
+        "seed": inputs.seed, "limit": inputs.limit, "metrics": ["bleu", "chrf++"],
+        "resamples": inputs.resamples, "generation": gen, **inputs.options.get("flores", {})},
+        file="options.flores")
+    return eval_flores(opts, loaded=loaded, out_dir=out_dir)
 
 
 @register_evaluator("choice")
@@ -170,9 +177,11 @@ def choice(loaded, inputs: EvalInputs, out_dir: Path | None = None) -> list[Resu
     from langadapt.eval.choice import ChoiceOptions, evaluate_choice
 
     _need(inputs, "choice", "task")
-    opts = ChoiceOptions(**{"batch_size": inputs.batch_size, "limit": inputs.limit,
-                            "seed": inputs.seed, **inputs.options.get("choice", {})})
-    return evaluate_choice(loaded, inputs.task, opts).rows
+    opts = validate(ChoiceOptions, {
+        "model": loaded.name, "task": inputs.task, "batch_size": inputs.batch_size,
+        "limit": inputs.limit, "seed": inputs.seed, "resamples": inputs.resamples,
+        **inputs.options.get("choice", {})}, file="options.choice")
+    return evaluate_choice(opts, loaded=loaded).rows
 
 
 def adapter_modules(model, stack: str, indices: list[int]) -> list[tuple[str, object]]:
@@ -300,7 +309,7 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
         if cache:
             write_results(cache, got)
         rows += got
-    rows += paired_deltas(rows, seed=inputs.seed)
+    rows += paired_deltas(rows, resamples=inputs.resamples, seed=inputs.seed)
     for r in rows:
         r.extra.pop("items", None)  # per-item statistics stay in the variant files
     if out:
@@ -312,12 +321,13 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
     return rows
 
 
-def paired_deltas(rows: list[ResultRow], *, n: int = 1000, seed: int = 0) -> list[ResultRow]:
+def paired_deltas(rows: list[ResultRow], *, resamples: int = DEFAULT_RESAMPLES,
+                  seed: int = 0) -> list[ResultRow]:
     """`<metric>.delta` rows: each variant minus the full adapter, paired over the same items.
 
     Only metrics whose rows carry per-item `[numerator, denominator]` statistics
-    (`extra.items`, e.g. `mean_nll`) get one. The interval and the two-sided p-value
-    come from one paired bootstrap: both variants are resampled with the same indices.
+    (`extra.items`, e.g. `mean_nll`) get one. The interval and the p-value come from
+    `langadapt.eval.stats.paired_bootstrap` (both variants resampled with the same indices).
     """
     import numpy as np
 
@@ -330,20 +340,12 @@ def paired_deltas(rows: list[ResultRow], *, n: int = 1000, seed: int = 0) -> lis
         a, b = np.asarray(r.extra["items"], float), np.asarray(ref.extra["items"], float)
         if a.shape != b.shape:
             continue
-
-        def delta(idx, a=a, b=b) -> float:
-            return float(a[idx, 0].sum() / a[idx, 1].sum() - b[idx, 0].sum() / b[idx, 1].sum())
-
-        point = delta(np.arange(len(a)))
-        rng = np.random.default_rng(seed)
-        samples = np.array([delta(rng.integers(0, len(a), len(a))) for _ in range(n)])
-        low, high = np.quantile(samples, [0.025, 0.975])
-        p = min(1.0, 2 * min(float((samples <= 0).mean()), float((samples >= 0).mean())))
+        res = paired_bootstrap(a, b, ratio(0, 1), resamples=resamples, seed=seed)
         extra = {k: v for k, v in r.extra.items() if k != "items"}
         out.append(r.model_copy(update={
-            "metric": f"{r.metric}.delta", "value": point, "ci": [float(low), float(high)],
-            "extra": {**extra, "p_value": p, "resamples": n,
-                      "test": "paired bootstrap vs lora-off:none"}}))
+            "metric": f"{r.metric}.delta", "value": res.delta, "ci": list(res.ci),
+            "extra": {**extra, "p_value": res.p_value, "resamples": res.resamples,
+                      "test": res.test, "baseline": "lora-off:none"}}))
     return out
 
 
@@ -357,8 +359,8 @@ def _fmt(r: ResultRow) -> str:
     if r.ci:
         text += f" [{num(r.ci[0])}, {num(r.ci[1])}]"
     p = r.extra.get("p_value")
-    if p is not None:  # a bootstrap p-value of 0 only says p < 1/resamples
-        text += f" (p={p:.3g})" if p > 0 else f" (p<{1 / r.extra.get('resamples', 1000):.3g})"
+    if p is not None:
+        text += f" ({describe_p(p, None, None)})"
     return text
 
 

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from langadapt.eval.bootstrap import bootstrap_ci
 from langadapt.eval.loglik import Request, max_positions, score_requests
+from langadapt.eval.options import ChoiceOptions
+from langadapt.eval.stats import bootstrap_ci
 from langadapt.eval.tasks import Item, Task, load_items, load_task
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, signature
@@ -35,20 +36,6 @@ from langadapt.runs import ResultRow, signature
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"[-−]?\d+(?:[ \u00a0\u202f,.']\d{3})*(?:[.,]\d+)?")
-
-
-@dataclass
-class ChoiceOptions:
-    """How a task is run (all part of the rows' signature except batch size)."""
-
-    batch_size: int = 8
-    limit: int | None = None
-    translate_model: str | None = None   # MT model: translate questions first
-    translate_to: str = "eng_Latn"
-    translate_max_new_tokens: int = 256
-    n_boot: int = 1000
-    seed: int = 0
-    data: str | None = None              # overrides the task's data file
 
 
 @dataclass
@@ -169,19 +156,17 @@ def translate_items(items: list[Item], model: str, src: str, tgt: str, opts: Cho
                  it.letters, it.gold) for it in items]
 
 
-def evaluate_choice(model, task: str | Path | Task, opts: ChoiceOptions | None = None, *,
-                    variant: str | None = None, device: str | None = None,
-                    dtype: str | None = "auto") -> ChoiceResult:
-    """Run one task on a model (path, hub id, adapter folder or `Loaded`); rows with 95% CIs."""
+def evaluate_choice(opts: ChoiceOptions, *, loaded=None, task: Task | None = None) -> ChoiceResult:
+    """Run `opts.task` on `opts.model` (or on `loaded`, already in memory); rows with 95% CIs."""
     from langadapt.models.loading import load_model
 
-    opts = opts or ChoiceOptions()
-    task = task if isinstance(task, Task) else load_task(task)
+    task = task or load_task(opts.task)
     items = load_items(task, opts.data, opts.limit)
     data_path = Path(expand(str(opts.data or task.data)))
     if opts.translate_model:
         items = translate_items(items, opts.translate_model, task.lang, opts.translate_to, opts)
-    loaded = load_model(model, device=device, dtype=dtype)
+    if loaded is None:
+        loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
     if task.mode == "generate":
         preds, metrics = generate_answers(loaded, task, items, opts.batch_size), ("exact_match",)
     else:
@@ -189,9 +174,9 @@ def evaluate_choice(model, task: str | Path | Task, opts: ChoiceOptions | None =
     sig = signature(options=_sig_options(task, opts), seed=opts.seed, data=[data_path])
     rows = []
     for m in metrics:
-        value, low, high = bootstrap_ci([p[m] for p in preds], n=opts.n_boot, seed=opts.seed)
+        value, low, high = bootstrap_ci([p[m] for p in preds], resamples=opts.resamples, seed=opts.seed)
         rows.append(ResultRow(metric=m, value=value, ci=None if low is None else [low, high],
-                              n=len(preds), dataset=task.name, model=loaded.name, variant=variant,
+                              n=len(preds), dataset=task.name, model=loaded.name, variant=opts.variant,
                               signature=sig, extra={"task_version": task.version,
                                                     "chance": _chance(items, task)}))
     return ChoiceResult(rows, preds)
@@ -210,4 +195,4 @@ def _sig_options(task: Task, opts: ChoiceOptions) -> dict:
             "limit": opts.limit, "translate_model": opts.translate_model,
             "translate_to": opts.translate_to if opts.translate_model else None,
             "translate_max_new_tokens": opts.translate_max_new_tokens if opts.translate_model else None,
-            "bootstrap": opts.n_boot, "ci": 0.95}
+            "resamples": opts.resamples, "ci": 0.95}

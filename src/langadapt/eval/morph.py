@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from langadapt.errors import DataError
-from langadapt.eval.bootstrap import bootstrap_ci
+from langadapt.eval.options import MorphOptions
+from langadapt.eval.stats import DEFAULT_RESAMPLES, bootstrap_ci
 from langadapt.runs import ResultRow, signature
 
 _WORD = re.compile(r"\w+")
@@ -130,15 +131,16 @@ def sentence_stats(analyser: SuffixAnalyser, hyp: str, ref: str) -> list[float]:
 
 
 def _f1(match: int, hyp: int, ref: int):
-    def fn(rows: np.ndarray) -> float:
-        m, h, r = rows[:, match].sum(), rows[:, hyp].sum(), rows[:, ref].sum()
+    def fn(sums: np.ndarray) -> float:
+        m, h, r = sums[match], sums[hyp], sums[ref]
         return 0.0 if m == 0 else float(2 * m / (h + r))
     return fn
 
 
 def morph_scores(hyps: Sequence[str], refs: Sequence[str], analyser: SuffixAnalyser | None = None, *,
                  dataset: str | None = None, model: str | None = None, variant: str | None = None,
-                 n_boot: int = 1000, seed: int = 0, data: Sequence[str | Path] = ()) -> list[ResultRow]:
+                 resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                 data: Sequence[str | Path] = ()) -> list[ResultRow]:
     """`morph_lemma_f1` and `morph_suffix3_f1` of line-aligned hypotheses, with 95% CIs."""
     if len(hyps) != len(refs):
         raise DataError(f"{len(hyps)} hypotheses for {len(refs)} references: files must be line-aligned")
@@ -150,11 +152,21 @@ def morph_scores(hyps: Sequence[str], refs: Sequence[str], analyser: SuffixAnaly
     sig = signature(options={"metric": "morph", "analyser": "unimorph-suffix-rules",
                              "table_forms": len(analyser.forms), "rules": len(analyser.rules),
                              "min_stem": analyser.min_stem, "min_count": analyser.min_count,
-                             "bootstrap": n_boot, "ci": 0.95}, seed=seed, data=list(data) or None)
+                             "resamples": resamples, "ci": 0.95}, seed=seed, data=list(data) or None)
     rows = []
     for metric, fn in (("morph_lemma_f1", _f1(0, 1, 2)), ("morph_suffix3_f1", _f1(3, 4, 5))):
-        value, low, high = bootstrap_ci(stats, fn, n=n_boot, seed=seed)
+        value, low, high = bootstrap_ci(stats, fn, resamples=resamples, seed=seed)
         rows.append(ResultRow(metric=metric, value=value, ci=None if low is None else [low, high],
                               n=len(stats), dataset=dataset, model=model, variant=variant, signature=sig,
                               extra={"ref_word_coverage": coverage}))
     return rows
+
+
+def evaluate_morph(opts: MorphOptions) -> list[ResultRow]:
+    """`morph_scores` of the files named in `opts` (the command's and the stage's entry point)."""
+    from langadapt.textio import read_lines
+
+    analyser = SuffixAnalyser.from_unimorph(opts.unimorph) if opts.unimorph else default_analyser()
+    return morph_scores(read_lines(opts.hyp), read_lines(opts.ref), analyser, dataset=Path(opts.ref).name,
+                        model=Path(opts.hyp).name, variant=opts.variant, resamples=opts.resamples,
+                        seed=opts.seed, data=[opts.hyp, opts.ref])

@@ -25,15 +25,15 @@ import io
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from langadapt.errors import ConfigError, DataError
-from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
 from langadapt.eval.loglik import Request, max_positions, prefix_token_id, score_requests
+from langadapt.eval.options import BpbOptions, BpbScoring
+from langadapt.eval.stats import DEFAULT_RESAMPLES, bootstrap_ci, paired_bootstrap, ratio
 from langadapt.runs import ResultRow, atomic_write_bytes, hash_obj, signature
 
 log = logging.getLogger(__name__)
@@ -41,18 +41,7 @@ log = logging.getLogger(__name__)
 # Columns of the per-document statistics array.
 NLL, TOKENS, BYTES, WORDS = range(4)
 METRICS = ("bpb", "token_perplexity", "word_perplexity")
-
-
-@dataclass
-class BpbOptions:
-    """How documents are scored (part of every row's signature)."""
-
-    batch_size: int = 8
-    max_length: int | None = None   # tokens per window; None: the model's length, at most 4096
-    stride: int | None = None       # new tokens per window; None: max_length (lm-eval's windows)
-    lang: str | None = None         # seq2seq only: language code of the text
-    n_boot: int = 1000
-    seed: int = 0
+__all__ = ["BpbOptions", "BpbScoring", "evaluate_bpb", "score_documents"]
 
 
 def count_words(text: str) -> int:
@@ -98,7 +87,7 @@ def _doc_layout(loaded, lang: str | None) -> tuple[list[int], tuple[int, ...] | 
     return [start, *code], tuple(code + [tok.eos_token_id])
 
 
-def score_documents(loaded, texts: Sequence[str], opts: BpbOptions, *,
+def score_documents(loaded, texts: Sequence[str], opts: BpbScoring, *,
                     cache_dir: str | Path | None = None, chunk_docs: int = 512) -> np.ndarray:
     """Per-document statistics: one row `[nll_nats, tokens, bytes, words]` per text.
 
@@ -130,7 +119,7 @@ def score_documents(loaded, texts: Sequence[str], opts: BpbOptions, *,
     return np.concatenate(parts) if parts else np.zeros((0, 4))
 
 
-def _score_chunk(loaded, texts: Sequence[str], opts: BpbOptions, max_len: int, stride: int) -> np.ndarray:
+def _score_chunk(loaded, texts: Sequence[str], opts: BpbScoring, max_len: int, stride: int) -> np.ndarray:
     prefix, source = _doc_layout(loaded, opts.lang)
     encoded = loaded.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
     requests: list[Request] = []
@@ -151,18 +140,19 @@ def _score_chunk(loaded, texts: Sequence[str], opts: BpbOptions, max_len: int, s
 
 
 def _exp_ratio(num: int, den: int):
-    ratio = ratio_of_sums(num, den)
-    return lambda rows: math.exp(ratio(rows))
+    fn = ratio(num, den)
+    return lambda sums: math.exp(fn(sums))
 
 
-def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n_boot: int = 1000,
-                    seed: int = 0, variant: str | None = None) -> list[ResultRow]:
+def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict,
+                    resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                    variant: str | None = None) -> list[ResultRow]:
     """bpb, token and word perplexity with bootstrap 95% CIs over documents."""
-    fns = {"bpb": ratio_of_sums(NLL, BYTES, 1 / math.log(2)),
+    fns = {"bpb": ratio(NLL, BYTES, 1 / math.log(2)),
            "token_perplexity": _exp_ratio(NLL, TOKENS), "word_perplexity": _exp_ratio(NLL, WORDS)}
     rows = []
     for metric, fn in fns.items():
-        value, low, high = bootstrap_ci(stats, fn, n=n_boot, seed=seed)
+        value, low, high = bootstrap_ci(stats, fn, resamples=resamples, seed=seed)
         rows.append(ResultRow(
             metric=metric, value=value, ci=None if low is None else [low, high], n=len(stats),
             dataset=dataset, model=model, variant=variant, signature=sig,
@@ -171,46 +161,41 @@ def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n
     return rows
 
 
-def evaluate_bpb(model, files: Iterable[str | Path], opts: BpbOptions | None = None, *,
-                 max_docs: int | None = None, field: str = "text", variant: str | None = None,
-                 device: str | None = None, dtype: str | None = "auto",
-                 per_doc_dir: str | Path | None = None,
-                 cache_dir: str | Path | None = None,
-                 baseline: str | Path | None = None) -> list[ResultRow]:
-    """bpb rows for each text file (one document per line, or a JSONL `field`).
+def evaluate_bpb(opts: BpbOptions, *, loaded=None, per_doc_dir: str | Path | None = None,
+                 cache_dir: str | Path | None = None) -> list[ResultRow]:
+    """bpb rows for each of `opts.text` (one document per line, or a JSONL `opts.field`).
 
     Args:
-        model: a model folder, hub id, adapter folder, or an already loaded `Loaded`.
-        files: text files (or folders of them); each is one dataset.
-        opts: scoring options; `max_docs` caps the documents read per file.
+        opts: what to score and how; `opts.model` is loaded unless `loaded` is given.
+        loaded: an already loaded `Loaded` (e.g. an adapter with layers switched off).
         per_doc_dir: if given, `<file>.per_doc.tsv` there holds each document's statistics
             (for paired comparisons between variants).
         cache_dir: keep scored chunks here so an interrupted run resumes (see `score_documents`).
-        baseline: the `per_doc_dir` of another model's evaluation of the same files; adds a
-            paired comparison against it (`bpb_delta`, `bpb_delta_p`) per file.
+
+    With `opts.baseline` (the `per_doc_dir` of another model's evaluation of the same
+    files), each file also gets a paired comparison against it (`bpb_delta`, `bpb_delta_p`).
     """
     from langadapt.models.loading import load_model
     from langadapt.textio import expand_paths, iter_texts
 
-    opts = opts or BpbOptions()
-    loaded = load_model(model, device=device, dtype=dtype)
+    loaded = loaded if loaded is not None else load_model(opts.model, device=opts.device, dtype=opts.dtype)
     rows: list[ResultRow] = []
-    for path in expand_paths(files):
-        texts = list(iter_texts([path], field=field, limit=max_docs))
+    for path in expand_paths(opts.text):
+        texts = list(iter_texts([path], field=opts.field, limit=opts.max_docs))
         if not texts:
             raise DataError("no documents to score (empty file)", file=str(path))
         log.info("bpb: %d documents from %s", len(texts), path)
         stats = score_documents(loaded, texts, opts, cache_dir=cache_dir)
         if per_doc_dir is not None:
             write_per_doc(Path(per_doc_dir) / f"{path.name}.per_doc.tsv", stats)
-        sig = signature(options=_sig_options(loaded, opts, max_docs), seed=opts.seed, data=[path])
+        sig = signature(options=_sig_options(loaded, opts), seed=opts.seed, data=[path])
         rows += rows_from_stats(stats, dataset=path.name, model=loaded.name, sig=sig,
-                                n_boot=opts.n_boot, seed=opts.seed, variant=variant)
-        if baseline is not None:
-            base = read_per_doc(Path(baseline) / f"{path.name}.per_doc.tsv")
+                                resamples=opts.resamples, seed=opts.seed, variant=opts.variant)
+        if opts.baseline is not None:
+            base = read_per_doc(Path(opts.baseline) / f"{path.name}.per_doc.tsv")
             rows += paired_rows(stats, base, dataset=path.name, model=loaded.name,
-                                baseline=str(baseline), sig=sig, n_boot=opts.n_boot, seed=opts.seed,
-                                variant=variant)
+                                baseline=opts.baseline, sig=sig, resamples=opts.resamples,
+                                seed=opts.seed, variant=opts.variant)
     return rows
 
 
@@ -223,15 +208,15 @@ def write_per_doc(path: Path, stats: np.ndarray) -> Path:
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _sig_options(loaded, opts: BpbOptions, max_docs: int | None) -> dict:
+def _sig_options(loaded, opts: BpbOptions) -> dict:
     max_len = opts.max_length or max_positions(loaded)
     return {"metric": "bpb", "convention": "lm-eval rolling loglikelihood",
             "prefix_token": "decoder_start" if loaded.is_seq2seq else
             loaded.tokenizer.convert_ids_to_tokens(prefix_token_id(loaded.tokenizer)),
             "max_length": max_len, "stride": opts.stride or max_len, "lang": opts.lang,
-            "max_docs": max_docs, "tokenizer": type(loaded.tokenizer).__name__,
+            "max_docs": opts.max_docs, "tokenizer": type(loaded.tokenizer).__name__,
             "vocab": len(loaded.tokenizer), "dtype": str(next(loaded.model.parameters()).dtype),
-            "bootstrap": opts.n_boot, "ci": 0.95}
+            "resamples": opts.resamples, "ci": 0.95}
 
 
 def read_per_doc(path: str | Path) -> np.ndarray:
@@ -244,22 +229,21 @@ def read_per_doc(path: str | Path) -> np.ndarray:
 
 
 def paired_rows(stats: np.ndarray, base: np.ndarray, *, dataset: str, model: str, baseline: str,
-                sig: dict, n_boot: int = 1000, seed: int = 0,
+                sig: dict, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
                 variant: str | None = None) -> list[ResultRow]:
     """`bpb_delta` (this model − baseline, 95% CI) and its paired-bootstrap p-value.
 
     Both models scored the same documents in the same order; documents are resampled
     together, so the interval is of the difference itself, not two overlapping intervals.
     """
-    from langadapt.eval.significance import paired_bootstrap
-
     if stats.shape != base.shape or not np.array_equal(stats[:, BYTES], base[:, BYTES]):
         raise DataError(f"baseline scored different documents ({len(base)} vs {len(stats)} "
                         "documents, or other bytes): compare evaluations of the same text",
                         file=baseline)
-    res = paired_bootstrap(stats, base, lambda s: s[NLL] / (s[BYTES] * math.log(2)),
-                           n_samples=max(n_boot, 1), seed=seed)
-    extra = {"baseline": baseline, "test": res.test, "n_samples": res.n_samples}
+    res = paired_bootstrap(stats, base, ratio(NLL, BYTES, 1 / math.log(2)), resamples=resamples,
+                           seed=seed)
+    extra = {"baseline": baseline, "test": res.test, "resamples": res.resamples,
+             "p_value": res.p_value}
     sig = {**sig, "options": {**sig.get("options", {}), "paired_test": res.test,
                               "baseline": Path(baseline).name}}
     return [ResultRow(metric="bpb_delta", value=res.delta, ci=list(res.ci), n=len(stats),

@@ -27,32 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from langadapt.config import StrictModel
 from langadapt.errors import ConfigError, DataError
-from langadapt.eval.bootstrap import bootstrap_ci, ratio_of_sums
+from langadapt.eval.options import SpeedOptions, SpeedSettings
+from langadapt.eval.stats import bootstrap_ci, ratio
 from langadapt.runs import ResultRow, signature
 
 log = logging.getLogger(__name__)
 
 BYTES, TOKENS, SECONDS = range(3)
-
-
-class SpeedOptions(StrictModel):
-    """How generation speed is measured (the stage's and the CLI's options; in every signature)."""
-
-    prompts: int = Field(32, ge=1)           # documents whose first words are the prompts
-    prompt_words: int = Field(8, ge=1)       # words of each document used as its prompt
-    max_new_tokens: int = Field(64, ge=1)    # new tokens generated per prompt
-    ignore_eos: bool = True                  # always generate max_new_tokens (same steps everywhere)
-    batch_size: int = Field(1, ge=1)         # prompts per generate call (1: single-stream speed)
-    warmup: int = Field(2, ge=0)             # untimed generations before timing
-    field: str = "text"                      # JSONL field holding the text
-    n_bootstrap: int = Field(1000, ge=0)
-    seed: int = 0
-    device: str | None = None
-    dtype: str = "auto"
+__all__ = ["SpeedOptions", "SpeedSettings", "evaluate_speed"]
 
 
 @dataclass
@@ -61,7 +45,7 @@ class SpeedResult:
     records: list[dict] = field(default_factory=list)  # per prompt: prompt, text, tokens, bytes, seconds
 
 
-def read_prompts(files: Iterable[str | Path], opts: SpeedOptions) -> list[str]:
+def read_prompts(files: Iterable[str | Path], opts: SpeedSettings) -> list[str]:
     """The first `prompt_words` words of the first `prompts` non-empty documents."""
     from langadapt.textio import iter_texts
 
@@ -84,7 +68,7 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _generate(loaded, prompts: Sequence[str], opts: SpeedOptions) -> list[tuple[list[int], list[int]]]:
+def _generate(loaded, prompts: Sequence[str], opts: SpeedSettings) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, new ids) per prompt, greedy, left-padded batches."""
     import torch
 
@@ -114,7 +98,7 @@ def new_text(tok, prompt_ids: list[int], new_ids: list[int]) -> str:
     return whole[len(head):] if whole.startswith(head) else tok.decode(new_ids, skip_special_tokens=True)
 
 
-def measure(loaded, prompts: Sequence[str], opts: SpeedOptions,
+def measure(loaded, prompts: Sequence[str], opts: SpeedSettings,
             clock: Callable[[], float] = time.perf_counter) -> tuple[np.ndarray, list[dict]]:
     """Per prompt `[bytes, tokens, seconds]` and records, after `opts.warmup` untimed prompts."""
     if loaded.is_seq2seq:
@@ -141,51 +125,52 @@ def measure(loaded, prompts: Sequence[str], opts: SpeedOptions,
     return stats, records
 
 
-def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, n_boot: int, seed: int,
-                    variant: str | None) -> list[ResultRow]:
-    fns = {"speed.bytes_per_second": ratio_of_sums(BYTES, SECONDS),
-           "speed.tokens_per_second": ratio_of_sums(TOKENS, SECONDS),
-           "speed.bytes_per_token": ratio_of_sums(BYTES, TOKENS)}
+def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, resamples: int,
+                    seed: int, variant: str | None) -> list[ResultRow]:
+    fns = {"speed.bytes_per_second": ratio(BYTES, SECONDS),
+           "speed.tokens_per_second": ratio(TOKENS, SECONDS),
+           "speed.bytes_per_token": ratio(BYTES, TOKENS)}
     extra = {"bytes": int(stats[:, BYTES].sum()), "tokens": int(stats[:, TOKENS].sum()),
              "seconds": float(stats[:, SECONDS].sum())}
     rows = []
     for metric, fn in fns.items():
-        value, low, high = bootstrap_ci(stats, fn, n=n_boot, seed=seed)
+        value, low, high = bootstrap_ci(stats, fn, resamples=resamples, seed=seed)
         rows.append(ResultRow(metric=metric, value=value, ci=None if low is None else [low, high],
                               n=len(stats), dataset=dataset, model=model, variant=variant, signature=sig,
                               extra=extra))
     return rows
 
 
-def evaluate_speed(model, files: Sequence[str | Path], opts: SpeedOptions | None = None, *,
-                   variant: str | None = None,
+def evaluate_speed(opts: SpeedOptions, *, loaded=None,
                    clock: Callable[[], float] = time.perf_counter) -> SpeedResult:
     """Bytes per second, tokens per second and bytes per token of greedy generation.
 
     Args:
-        model: a model folder, hub id, adapter folder, or an already loaded `Loaded`.
-        files: text files (one document per line, or JSONL `opts.field`) giving the prompts.
+        opts: the model, the text files giving the prompts (one document per line, or JSONL
+            `opts.field`) and how to measure.
+        loaded: an already loaded `Loaded` measured instead of `opts.model`.
         clock: the wall clock (tests pass a fake one).
     """
     from langadapt.models.loading import load_model
 
-    opts = opts or SpeedOptions()
-    prompts = read_prompts(files, opts)
-    loaded = load_model(model, device=opts.device, dtype=opts.dtype)
+    prompts = read_prompts(opts.text, opts)
+    if loaded is None:
+        loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
     log.info("speed: %d prompts, %d new tokens each, on %s", len(prompts), opts.max_new_tokens,
              loaded.model.device)
     stats, records = measure(loaded, prompts, opts, clock)
     param = next(loaded.model.parameters())
-    sig_opts = {**opts.model_dump(exclude={"n_bootstrap", "device", "dtype", "seed"}),
+    how = set(SpeedSettings.model_fields) - {"device", "dtype", "seed", "resamples"}
+    sig_opts = {**opts.model_dump(include=how),
                 "metric": "generation speed", "decoding": "greedy", "device": str(param.device),
                 "dtype": str(param.dtype), "tokenizer": type(loaded.tokenizer).__name__,
-                "vocab": len(loaded.tokenizer), "bootstrap": opts.n_bootstrap, "ci": 0.95}
+                "vocab": len(loaded.tokenizer), "resamples": opts.resamples, "ci": 0.95}
     if param.device.type == "cuda":
         import torch
 
         sig_opts["gpu"] = torch.cuda.get_device_name(param.device)
-    sig = signature(options=sig_opts, seed=opts.seed, data=list(files))
-    dataset = ",".join(Path(f).name for f in files)
-    rows = rows_from_stats(stats, dataset=dataset, model=loaded.name, sig=sig, n_boot=opts.n_bootstrap,
-                           seed=opts.seed, variant=variant)
+    sig = signature(options=sig_opts, seed=opts.seed, data=list(opts.text))
+    dataset = ",".join(Path(f).name for f in opts.text)
+    rows = rows_from_stats(stats, dataset=dataset, model=loaded.name, sig=sig, resamples=opts.resamples,
+                           seed=opts.seed, variant=opts.variant)
     return SpeedResult(rows, records)

@@ -3,7 +3,7 @@
 Scores are sacrebleu's own (BLEU, chrF++ = chrF with `word_order=2`, chrF, TER, and
 spBLEU with the FLORES-200 SentencePiece model), so a number here equals the
 `sacrebleu` command line on the same files. Each metric yields per-segment sufficient
-statistics; `langadapt.eval.significance` resamples them for 95% intervals and for
+statistics; `langadapt.eval.stats` resamples them for 95% intervals and for
 paired tests against a baseline. METEOR (nltk + WordNet) and COMET (unbabel-comet +
 local weights) are used when installed; otherwise their row says how to install them.
 """
@@ -15,18 +15,24 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
 
 from langadapt.errors import ConfigError, DataError
-from langadapt.eval.significance import TESTS, bootstrap_ci
+from langadapt.eval.options import DEFAULT_METRICS, FloresOptionsBase, MetricName
+from langadapt.eval.stats import DEFAULT_RESAMPLES, TESTS, bootstrap_ci, describe
+from langadapt.generate import GenerationOptions
 from langadapt.runs import ResultRow, atomic_write_text, hash_obj, signature, write_results
 
 log = logging.getLogger(__name__)
 
-MetricName = Literal["bleu", "chrf++", "chrf", "ter", "spbleu", "meteor", "comet"]
-DEFAULT_METRICS: tuple[str, ...] = get_args(MetricName)
+__all__ = ["DEFAULT_METRICS", "FloresOptions", "MetricName", "eval_flores", "score_translations"]
+
+
+class FloresOptions(FloresOptionsBase):
+    """`langadapt eval flores` flags and the `eval.flores` recipe stage's options."""
+
+    generation: GenerationOptions = GenerationOptions()
 
 
 # ---------------------------------------------------------------- FLORES files
@@ -241,9 +247,9 @@ def check_hypotheses(hyps: Sequence[str], refs: Sequence[str], hyp_source: str, 
 
 def score_translations(hyps: Sequence[str], refs: Sequence[str], *, tgt: str,
                        srcs: Sequence[str] | None = None, metrics: Sequence[str] = DEFAULT_METRICS,
-                       n_bootstrap: int = 1000, seed: int = 0,
+                       resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
                        baseline: Sequence[str] | None = None, test: str = "bs",
-                       n_test: int | None = None, dataset: str | None = None,
+                       dataset: str | None = None,
                        model: str | None = None, variant: str | None = None,
                        data_files: Sequence[str | Path] = (), extra: dict | None = None,
                        hyp_source: str = "the hypotheses", ref_source: str = "the references",
@@ -256,12 +262,15 @@ def score_translations(hyps: Sequence[str], refs: Sequence[str], *, tgt: str,
 
     With `baseline` (another system's outputs on the same segments), each available
     metric also gets a `<metric>.delta` row: system − baseline, with its paired test
-    (`bs` paired bootstrap, `ar` approximate randomisation) p-value in `extra`.
+    (`bs` paired bootstrap, `ar` approximate randomisation; `resamples` of each) p-value
+    in `extra`.
     """
     n_empty = check_hypotheses(hyps, refs, hyp_source, ref_source, limit, allow_all_empty)
     if baseline is not None and len(baseline) != len(refs):
         raise DataError(f"baseline has {len(baseline)} lines but there are {len(refs)} references")
-    base_sig = signature(options={"n_bootstrap": n_bootstrap, "ci": "percentile 95%"}, seed=seed,
+    if baseline is not None and test not in TESTS:
+        raise ConfigError(f"unknown significance test '{test}'; use 'bs' or 'ar'", key="test")
+    base_sig = signature(options={"resamples": resamples, "ci": "percentile 95%"}, seed=seed,
                          data=[p for p in data_files if Path(p).is_file()] or None)
     base_sig["hyp_hash"] = hash_obj(list(hyps))
     if n_empty:  # shown in the report's signature line, so a score with blanks says so
@@ -278,78 +287,65 @@ def score_translations(hyps: Sequence[str], refs: Sequence[str], *, tgt: str,
                                   extra={**(extra or {}), "note": str(e)}, **common))
             continue
         sig["options"].update(sc.options)
-        ci = list(bootstrap_ci(sc.stats, sc.score_fn, n_bootstrap, seed)) if n_bootstrap > 1 else None
+        _, low, high = bootstrap_ci(sc.stats, sc.score_fn, resamples=resamples, seed=seed)
+        ci = None if low is None else [low, high]
         rows.append(ResultRow(metric=name, value=sc.score, ci=ci, signature=sig,
                               extra=dict(extra or {}), **common))
         if baseline is not None:
-            rows.append(_paired_row(name, sc, baseline, refs, tgt, srcs, test, n_test, seed, sig,
+            rows.append(_paired_row(name, sc, baseline, refs, tgt, srcs, test, resamples, seed, sig,
                                     common, extra))
     return rows
 
 
-def _paired_row(name, sc: Scored, baseline, refs, tgt, srcs, test, n_test, seed, sig, common,
+def _paired_row(name, sc: Scored, baseline, refs, tgt, srcs, test, resamples, seed, sig, common,
                 extra) -> ResultRow:
-    if test not in TESTS:
-        raise DataError(f"unknown significance test '{test}'; use 'bs' or 'ar'")
     bl = compute_metric(name, baseline, refs, tgt, srcs)
-    n = n_test or (1000 if test == "bs" else 10000)
-    res = TESTS[test](sc.stats, bl.stats, sc.score_fn, n_samples=n, seed=seed)
-    sig = {**sig, "options": {**sig["options"], "test": res.test, "n_test": n},
+    res = TESTS[test](sc.stats, bl.stats, sc.score_fn, resamples=resamples, seed=seed)
+    sig = {**sig, "options": {**sig["options"], "test": res.test},
            "baseline_hash": hash_obj(list(baseline))}
     return ResultRow(metric=f"{name}.delta", value=res.delta,
                      ci=list(res.ci) if res.ci else None, signature=sig,
                      extra={**(extra or {}), "p_value": res.p_value, "test": res.test,
-                            "baseline_score": bl.score, "system_score": sc.score,
-                            "note": f"{sc.score:.2f} vs baseline {bl.score:.2f}: p = "
-                                    f"{res.p_value:.4f} ({res.test}, {n} samples)"}, **common)
+                            "resamples": res.resamples, "baseline_score": bl.score,
+                            "system_score": sc.score,
+                            "note": f"{sc.score:.2f} vs baseline {bl.score:.2f}: {describe(res)}"},
+                     **common)
 
 
 # ---------------------------------------------------------------- FLORES end to end
-def eval_flores(*, src: str, tgt: str, model=None, hyp: str | Path | None = None,
-                data: str | Path | None = None, split: str = "dev",
-                baseline: str | Path | None = None, out_dir: str | Path | None = None,
-                gen=None, metrics: Sequence[str] = DEFAULT_METRICS, n_bootstrap: int = 1000,
-                seed: int = 0, test: str = "bs", limit: int | None = None,
-                variant: str | None = None) -> list[ResultRow]:
-    """Evaluate translation `src` → `tgt` on FLORES: generate with `model` or score `hyp`.
+def eval_flores(opts: FloresOptions, *, loaded=None,
+                out_dir: str | Path | None = None) -> list[ResultRow]:
+    """Evaluate translation `src` → `tgt` on FLORES: generate with `opts.model` or score `opts.hyp`.
 
     Args:
-        model: model folder, hub id, adapter folder or `Loaded` (generates with `gen` options).
-        hyp: an existing line-aligned output file, scored instead of generating.
-        data: FLORES-style folder or hub dataset id (default: `flores/` in the data folder).
-        baseline: another system's output file; adds paired-test `<metric>.delta` rows.
+        opts: what to score and how (`data` defaults to `flores/` in the data folder;
+            `baseline` adds paired-test `<metric>.delta` rows; `limit` scores the first N).
+        loaded: an already loaded `Loaded` model generating instead of `opts.model`.
         out_dir: where the hypotheses and `results.jsonl` are written.
-        limit: score only the first `limit` segments (quick checks).
     """
     from langadapt.paths import data_root
 
-    if (model is None) == (hyp is None):
-        raise DataError("give exactly one of a model (to generate) or a hypothesis file")
-    unknown = [m for m in metrics if m not in DEFAULT_METRICS]
-    if unknown:  # before generating, which may take hours
-        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_METRICS)}",
-                          key="metrics")
-    data = data if data is not None else data_root() / "flores"
+    src, tgt, split, limit, hyp = opts.src, opts.tgt, opts.split, opts.limit, opts.hyp
+    data = opts.data if opts.data is not None else data_root() / "flores"
     refs, ref_file = load_flores(data, tgt, split)
-    srcs, src_file = _try_sources(data, src, split, required=model is not None)
-    if model is not None:
-        from langadapt.generate import GenerationOptions, output_options, translate_texts
-        from langadapt.models.loading import Loaded
+    srcs, src_file = _try_sources(data, src, split, required=hyp is None)
+    if hyp is None:
+        from langadapt.generate import output_options, translate_texts
 
-        gen = gen or GenerationOptions(seed=seed)
         srcs = srcs[:limit] if limit else srcs
-        hyps = translate_texts(model, srcs, src, tgt, gen, progress=True)
-        name = model.name if isinstance(model, Loaded) else str(model)
-        extra = {"generation": output_options(gen)}
+        model = loaded if loaded is not None else opts.model
+        hyps = translate_texts(model, srcs, src, tgt, opts.generation, progress=True)
+        name = loaded.name if loaded is not None else str(opts.model)
+        extra = {"generation": output_options(opts.generation)}
     else:
         hyps, name, extra = read_segments(hyp), Path(hyp).name, {"hyp_file": str(hyp)}
     refs = refs[:limit] if limit else refs
     if limit:
         hyps = hyps[:limit]
-    base = read_segments(baseline)[:len(refs)] if baseline is not None else None
+    base = read_segments(opts.baseline)[:len(refs)] if opts.baseline is not None else None
     if base is not None and len(base) != len(refs):
         raise DataError(f"the baseline has {len(base)} lines but {ref_file} has {len(refs)}",
-                        file=str(baseline))
+                        file=str(opts.baseline))
     if srcs is not None:
         srcs = srcs[:len(refs)]
     files = [ref_file] + ([str(hyp)] if hyp else [])
@@ -357,14 +353,14 @@ def eval_flores(*, src: str, tgt: str, model=None, hyp: str | Path | None = None
     if out_dir is not None:  # saved before scoring: generation is costly, refusals keep its output
         hyp_path = atomic_write_text(Path(out_dir) / f"hyp.{src}-{tgt}.{split}.txt",
                                      "".join(h.replace("\n", " ") + "\n" for h in hyps))
-    rows = score_translations(hyps, refs, tgt=tgt, srcs=srcs, metrics=metrics,
-                              n_bootstrap=n_bootstrap, seed=seed, baseline=base, test=test,
-                              dataset=f"flores.{split}.{src}-{tgt}", model=name, variant=variant,
+    rows = score_translations(hyps, refs, tgt=tgt, srcs=srcs, metrics=opts.metrics,
+                              resamples=opts.resamples, seed=opts.seed, baseline=base, test=opts.test,
+                              dataset=f"flores.{split}.{src}-{tgt}", model=name, variant=opts.variant,
                               data_files=files, extra={**extra, "src": src, "tgt": tgt,
                                                        "split": split, "src_file": src_file,
                                                        "ref_file": ref_file},
                               hyp_source=str(hyp) if hyp else f"the translations of {name}",
-                              ref_source=ref_file, limit=limit, allow_all_empty=model is not None)
+                              ref_source=ref_file, limit=limit, allow_all_empty=hyp is None)
     if hyp_path is not None:
         for r in rows:
             r.extra["hyp_saved"] = hyp_path.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from langadapt.eval.stats import describe_p
 from langadapt.report.budget import COLUMNS, budget_cells, budget_rows
 from langadapt.report.store import RunData, system_label
 from langadapt.runs import ResultRow
@@ -120,8 +121,10 @@ def paired_headlines(run: RunData) -> list[str]:
     for r in run.rows:
         if r.metric != "bpb_delta" or r.value is None or not r.ci:
             continue
-        p = next((q.value for q in run.rows if q.metric == "bpb_delta_p" and q.variant == r.variant
-                  and q.dataset == r.dataset and q.extra.get("stage") == r.extra.get("stage")), None)
+        p = r.extra.get("p_value")
+        if p is None:  # rows written before the delta row carried its own p-value
+            p = next((q.value for q in run.rows if q.metric == "bpb_delta_p" and q.variant == r.variant
+                      and q.dataset == r.dataset and q.extra.get("stage") == r.extra.get("stage")), None)
         lo, hi = r.ci
         if lo > 0:
             verdict = "is WORSE than its base"
@@ -129,7 +132,8 @@ def paired_headlines(run: RunData) -> list[str]:
             verdict = "is better than its base"
         else:
             verdict = "is not distinguishable from its base"
-        p_text = f", paired bootstrap p = {p:.3g}" if p is not None else ""
+        test = r.extra.get("test") or "paired_bootstrap"
+        p_text = f", {describe_p(p, test, r.extra.get('resamples'))}" if p is not None else ""
         out.append(f"On {r.dataset}, {system_label(r)} {verdict}: {r.value:+.4f} bits per byte "
                    f"[{lo:+.4f}, {hi:+.4f}]{p_text}.")
     return out

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from langadapt.config import StrictModel
-from langadapt.eval.translation import DEFAULT_METRICS, MetricName
+from langadapt.eval.translation import FloresOptions
 from langadapt.generate import GenerationOptions
 from langadapt.names import FileName
 from langadapt.runs import ResultRow, atomic_write_json
@@ -69,36 +68,14 @@ class FloresStage(Stage):
     """FLORES evaluation of a model (generates) or of an existing output file."""
 
     kind = "eval.flores"
+    Options = FloresOptions
 
-    class Options(StrictModel):
-        model: str | None = None                 # generate with this model …
-        hyp: str | None = None                   # … or score this line-aligned output
-        src: str
-        tgt: str
-        data: str | None = None                  # FLORES folder or hub id (default ${data}/flores)
-        split: str = "dev"
-        baseline: str | None = None              # another output: adds paired-test rows
-        test: Literal["bs", "ar"] = "bs"
-        metrics: list[MetricName] = list(DEFAULT_METRICS)
-        n_bootstrap: int = Field(1000, ge=1)
-        limit: int | None = Field(None, ge=1)    # first N sentences only
-        variant: str | None = None               # row label (default: the recipe variant)
-        generation: GenerationOptions = GenerationOptions()
-
-        @model_validator(mode="after")
-        def _one_source(self):
-            if (self.model is None) == (self.hyp is None):
-                raise ValueError("give exactly one of 'model' or 'hyp'")
-            return self
-
-    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+    def run(self, opts: FloresOptions, ctx: StageContext) -> list[ResultRow]:
         from langadapt.eval.translation import eval_flores
+        from langadapt.stages.eval import with_context
 
-        gen = opts.generation
-        if "seed" not in gen.model_fields_set:  # the recipe's seed unless one is given here
-            gen = gen.model_copy(update={"seed": ctx.seed})
-        return eval_flores(src=opts.src, tgt=opts.tgt, model=opts.model, hyp=opts.hyp,
-                           data=opts.data, split=opts.split, baseline=opts.baseline,
-                           out_dir=ctx.out_dir, gen=gen, metrics=opts.metrics,
-                           n_bootstrap=opts.n_bootstrap, seed=ctx.seed, test=opts.test,
-                           limit=opts.limit, variant=opts.variant or ctx.variant)
+        opts = with_context(opts, ctx)
+        if "seed" not in opts.generation.model_fields_set:  # the recipe's seed unless given here
+            opts = opts.model_copy(update={"generation": opts.generation.model_copy(
+                update={"seed": ctx.seed})})
+        return eval_flores(opts, out_dir=ctx.out_dir)
