@@ -1,8 +1,9 @@
 """Run a recipe plan: cache keys by content hash, atomic stage folders, resume, results.
 
 Each stage instance gets a cache key: a hash of its kind, its options (references kept
-as `@stage` and represented by that stage's key), the seed, and the content hashes of
-the input files and folders it names. A stage runs in a temp folder that is renamed into
+as `@stage` and represented by that stage's key), the seed, the content hashes of
+the input files and folders it names, and langadapt's version (so an upgrade recomputes
+rather than reuses what older code computed). A stage runs in a temp folder that is renamed into
 `stages/<id>/` only when it succeeds, with `DONE.json` (key, rows, timing) inside, so
 an interrupted run leaves no half-written stage and a re-run skips every stage whose
 marker holds the same key.
@@ -28,8 +29,9 @@ from langadapt.runs import (
     RunStore,
     atomic_dir,
     atomic_write_json,
+    cache_key,
+    code_version,
     hash_files,
-    hash_obj,
     signature,
     write_text_if_changed,
 )
@@ -61,7 +63,7 @@ def compute_keys(plan: Plan) -> dict[str, str]:
             if p not in file_hashes:
                 file_hashes[p] = hash_files([p])
             inputs[str(p)] = file_hashes[p]
-        keys[inst.id] = hash_obj({
+        keys[inst.id] = cache_key({
             "v": KEY_VERSION, "kind": inst.kind, "options": inst.raw, "variant": inst.variant,
             "seed": plan.recipe.seed, "inputs": sorted(inputs.values()),
             "upstream": {d: keys[d] for d in inst.deps},
@@ -146,6 +148,7 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
         # The marker is written inside the temp folder, so the rename is the commit.
         atomic_write_json(tmp / DONE, {
             "key": key, "kind": inst.kind, "spec": inst.spec, "variant": inst.variant,
+            "langadapt": code_version(),
             "seconds": round(time.perf_counter() - t0, 3), "finished": time.time(),
             "options": inst.raw, "rows": [r.model_dump() for r in rows]})
     shutil.rmtree(work, ignore_errors=True)
@@ -161,6 +164,8 @@ def _stamp(row: ResultRow, inst: PlannedStage, opts, seed: int) -> None:
         row.variant = inst.variant
     if not row.signature:
         row.signature = signature(options=opts.model_dump(mode="json"), seed=seed, config=inst.raw)
+    # which langadapt computed the row, also where a stage wrote its own signature
+    row.signature.setdefault("tools", {}).setdefault("langadapt", code_version())
 
 
 def sync_results(plan: Plan) -> list[ResultRow]:

@@ -149,12 +149,53 @@ def hash_files(paths: Iterable[str | Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def _stat_signature(path: Path) -> tuple:
+    files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
+    return tuple((str(f), st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_with_stats(path: str, stats: tuple) -> str:
+    return hash_files([path])
+
+
+def content_id(ref: str | Path) -> str:
+    """A local file or folder by its content hash (`sha:...`); anything else (a hub id) by name.
+
+    Within one process a path whose files keep their sizes and modification times is
+    hashed once, so naming the same large model folder in several keys costs one read.
+    """
+    path = Path(ref).expanduser()
+    if not path.exists():
+        return str(ref)
+    return f"sha:{_hash_with_stats(str(path.resolve()), _stat_signature(path))}"
+
+
+def code_version() -> str:
+    """The version of langadapt that is running (`langadapt.__version__`)."""
+    import langadapt
+
+    return langadapt.__version__
+
+
+def cache_key(parts: dict) -> str:
+    """The key under which a cached result is reused: `parts` plus langadapt's version.
+
+    Every cache (recipe stages, `model resize`, `model merge`, finished trainings,
+    resumable translations) keys through here, so results computed by another version
+    of langadapt are recomputed rather than reused. Name input files by `content_id`,
+    not by path, so a file changed in place is not mistaken for the old one.
+    """
+    return hash_obj({"langadapt": code_version(), **parts})
+
+
 # ---------------------------------------------------------------- provenance
-_TOOLS = ("langadapt", "torch", "transformers", "peft", "tokenizers", "datatrove", "sacrebleu")
+_TOOLS = ("torch", "transformers", "peft", "tokenizers", "datatrove", "sacrebleu")
 
 
 def tool_versions(extra: Iterable[str] = ()) -> dict[str, str]:
-    out = {}
+    """Versions of langadapt (as running) and of the libraries behind its numbers."""
+    out = {"langadapt": code_version()}
     for name in (*_TOOLS, *extra):
         try:
             out[name] = importlib.metadata.version(name)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from langadapt.errors import ConfigError, DataError, LangadaptError
-from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, hash_obj, signature
+from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, cache_key, content_id, signature
 from langadapt.textio import json_objects, read_lines
 
 if TYPE_CHECKING:
@@ -182,7 +182,8 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
     out = Path(out)
     doc = read_document(inp, fields)
     name = model.name if isinstance(model, Loaded) else str(model)
-    run_key = hash_obj({"model": name, "src": src, "tgt": tgt, "gen": output_options(gen)})
+    # a local model by content: resuming after it was retrained in place must not mix outputs
+    run_key = cache_key({"model": content_id(name), "src": src, "tgt": tgt, "gen": output_options(gen)})
     pdir = parts_dir(out, Path(cache_dir) if cache_dir else None)
     done = _open_parts(pdir, run_key, restart)
     unique = {text_hash(t): t for t in doc.texts}

@@ -230,6 +230,26 @@ def test_key_depends_on_input_content(tmp_path):
     assert compute_keys(load_plan(path)) != k1
 
 
+def test_a_new_langadapt_version_recomputes_and_records_itself(tmp_path, monkeypatch):
+    import langadapt
+
+    path = write(tmp_path, RECIPE)
+    CALLS.clear()
+    plan, _ = run_recipe(path, report=False)
+    done = json.loads((plan.root / "stages" / "make.a" / "DONE.json").read_text())
+    assert done["langadapt"] == langadapt.__version__
+    rows = [json.loads(x) for x in (plan.root / "results.jsonl").read_text().splitlines()]
+    assert {r["signature"]["tools"]["langadapt"] for r in rows} == {langadapt.__version__}
+    CALLS.clear()
+    run_recipe(path, report=False)
+    assert CALLS == []  # same version, same inputs: reused
+    monkeypatch.setattr(langadapt, "__version__", "99.0.0")
+    _, st = run_recipe(path, report=False)
+    assert {s.status for s in st} == {"ran"} and len(CALLS) == 5  # nothing computed by 0.x reused
+    done = json.loads((plan.root / "stages" / "make.a" / "DONE.json").read_text())
+    assert done["langadapt"] == "99.0.0"
+
+
 # ---------------------------------------------------------------- names that become paths
 SAFE = """\
 name: toy

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,3 +44,30 @@ def test_cli_merge_writes_a_plain_model_equal_to_the_adapter(adapter, tmp_path, 
 def test_merge_refuses_a_folder_without_adapter(tiny_model, tmp_path):
     with pytest.raises(DataError, match="adapter_config.json"):
         merge_adapter(tiny_model("llama"), tmp_path / "out")
+
+
+def test_merge_cache_sees_the_base_contents_and_the_version(adapter, tmp_path, monkeypatch):
+    import shutil
+
+    import langadapt
+    from langadapt.models import loading
+
+    base, path, _ = adapter
+    mine = Path(shutil.copytree(base, tmp_path / "base"))
+    loads = []
+    real = loading.load_model
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    out = tmp_path / "merged"
+    merge_adapter(path, out, base=mine)
+    merge_adapter(path, out, base=mine)
+    assert len(loads) == 1  # unchanged: reused
+    assert json.loads((out / "merge.json").read_text())["langadapt"] == langadapt.__version__
+    model = AutoModelForCausalLM.from_pretrained(mine)
+    with torch.no_grad():
+        model.model.norm.weight.mul_(1.5)
+    model.save_pretrained(mine)  # the base retrained in place: same path, new weights
+    merge_adapter(path, out, base=mine)
+    assert len(loads) == 2
+    monkeypatch.setattr(langadapt, "__version__", "99.0.0")
+    merge_adapter(path, out, base=mine)
+    assert len(loads) == 3

@@ -7,7 +7,10 @@ import json
 import pytest
 from transformers import AutoConfig
 
+import langadapt
+from langadapt.cli import main
 from langadapt.errors import DataError
+from langadapt.models import loading
 from langadapt.models.embeddings import read_new_tokens, resize_model
 
 
@@ -44,3 +47,62 @@ def test_tokenizer_re_extended_in_place_is_resized_again(tiny_model, extend_qwen
     resize_model(tiny_model("qwen3"), tok, out, init="mean")
     grown = read_new_tokens(tok / "new_tokens.jsonl")[-1].id + 1
     assert first < grown == AutoConfig.from_pretrained(out).vocab_size
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """How many times a resize loaded its base model (0: the finished output was reused)."""
+    calls = []
+    real = loading.load_model
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def test_unchanged_inputs_are_reused_and_a_new_version_recomputes(tiny_model, extend_qwen3, tmp_path,
+                                                                 loads, monkeypatch):
+    tok, out = tmp_path / "tok", tmp_path / "out"
+    extend_qwen3(tok, ["Монгол", "байна"])
+    resize_model(tiny_model("qwen3"), tok, out, init="mean")
+    assert len(loads) == 1
+    assert json.loads((out / "resize.json").read_text())["langadapt"] == langadapt.__version__
+    resize_model(tiny_model("qwen3"), tok, out, init="mean")
+    assert len(loads) == 1  # same contents, same version: reused
+    monkeypatch.setattr(langadapt, "__version__", "99.0.0")
+    resize_model(tiny_model("qwen3"), tok, out, init="mean")
+    assert len(loads) == 2  # an upgrade does not reuse what older code wrote
+    assert json.loads((out / "resize.json").read_text())["langadapt"] == "99.0.0"
+
+
+def test_cli_resize_after_re_extending_in_place_recomputes(tiny_model, extend_qwen3, tmp_path, capsys):
+    """As a new user would: extend, resize, extend the same folder further, resize again."""
+    tok, out, base = tmp_path / "tok", tmp_path / "out", str(tiny_model("qwen3"))
+    extend_qwen3(tok, ["Монгол", "байна"])
+    assert main(["model", "resize", base, "--tokenizer", str(tok), "--out", str(out), "--init", "mean"]) == 0
+    first = AutoConfig.from_pretrained(out).vocab_size
+    extend_qwen3(tok, ["Монгол", "байна", "Улаанбаатар", "хурал"])
+    assert main(["model", "resize", base, "--tokenizer", str(tok), "--out", str(out), "--init", "mean"]) == 0
+    assert AutoConfig.from_pretrained(out).vocab_size == read_new_tokens(tok / "new_tokens.jsonl")[-1].id + 1
+    assert AutoConfig.from_pretrained(out).vocab_size > first
+
+
+def test_a_corpus_rewritten_in_place_recomputes(tiny_model, extend_qwen3, tmp_path, loads):
+    tok, out, corpus = tmp_path / "tok", tmp_path / "out", tmp_path / "corpus.txt"
+    extend_qwen3(tok, ["Монгол", "байна"])
+    corpus.write_text("Монгол хэл\n", encoding="utf-8")
+    resize_model(tiny_model("qwen3"), tok, out, init="mean", check_text=corpus)
+    resize_model(tiny_model("qwen3"), tok, out, init="mean", check_text=corpus)
+    assert len(loads) == 1
+    corpus.write_text("Монгол хэл байна\n", encoding="utf-8")  # same path, new text
+    resize_model(tiny_model("qwen3"), tok, out, init="mean", check_text=corpus)
+    assert len(loads) == 2
+
+
+def test_init_option_files_are_keyed_by_content(tmp_path):
+    from langadapt.models.embeddings import _init_inputs
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("one", encoding="utf-8")
+    first = _init_inputs({"corpus": [str(corpus)], "top_k": 3, "weighting": "softmax"})
+    assert first["top_k"] == 3 and first["weighting"] == "softmax" and first["corpus"][0].startswith("sha:")
+    corpus.write_text("two", encoding="utf-8")
+    assert _init_inputs({"corpus": [str(corpus)], "top_k": 3, "weighting": "softmax"}) != first

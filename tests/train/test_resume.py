@@ -122,3 +122,20 @@ def test_resumed_summary_describes_the_whole_run(small_model, data_dir, tmp_path
 ])
 def test_mean_train_loss(rows, steps, expected):
     assert mean_train_loss(rows, steps) == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_options_hash_sees_data_contents_and_the_langadapt_version(tmp_path, monkeypatch):
+    import langadapt
+    from langadapt.train.resume import options_hash
+
+    text = tmp_path / "train.txt"
+    text.write_text("one\n", encoding="utf-8")
+    cfg = TrainConfig.model_validate({"model": "org/model", "output_dir": str(tmp_path / "out"),
+                                      "data": {"train": [str(text)]}})
+    first = options_hash(cfg, "cpt")
+    assert options_hash(cfg, "cpt") == first
+    text.write_text("two\n", encoding="utf-8")  # same path, new text: not the finished run
+    second = options_hash(cfg, "cpt")
+    assert second != first
+    monkeypatch.setattr(langadapt, "__version__", "99.0.0")
+    assert options_hash(cfg, "cpt") != second

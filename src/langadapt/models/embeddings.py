@@ -26,7 +26,15 @@ import torch
 
 from langadapt.errors import DataError, LangadaptError
 from langadapt.models.init import InitContext, NewToken, make_init, validate_init
-from langadapt.runs import ResultRow, atomic_dir, atomic_write_json, hash_files, hash_obj, signature
+from langadapt.runs import (
+    ResultRow,
+    atomic_dir,
+    atomic_write_json,
+    cache_key,
+    code_version,
+    content_id,
+    signature,
+)
 from langadapt.textio import iter_texts
 
 log = logging.getLogger(__name__)
@@ -289,9 +297,18 @@ def _rows(report: dict) -> list[ResultRow]:
     ]
 
 
-def _content_id(ref: str | Path) -> str:
-    """A local file or folder by its content hash; anything else (a hub id) by its name."""
-    return f"sha:{hash_files([ref])}" if Path(ref).exists() else str(ref)
+def _init_inputs(init_options: dict | None) -> dict:
+    """`init_options` with the files it names (a corpus) replaced by their contents' hashes."""
+    def named_file(v) -> bool:  # a file, or a folder named as a path ("." is not hashed)
+        return isinstance(v, (str, Path)) and (Path(v).is_file() or ("/" in str(v) and Path(v).is_dir()))
+
+    out = {}
+    for k, v in (init_options or {}).items():
+        if isinstance(v, (list, tuple)) and any(named_file(x) for x in v):
+            out[k] = [content_id(x) if named_file(x) else x for x in v]
+        else:
+            out[k] = content_id(v) if named_file(v) else v
+    return out
 
 
 def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, init: str = "fvt",
@@ -315,10 +332,11 @@ def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, in
         validate_init(init, init_options)  # fail on a typo before loading a large model
     # Contents, not just paths: a tokenizer re-extended in place (or a base retrained in
     # place) under the same name must not reuse the old output.
-    key = hash_obj({"base": _content_id(base), "tok": hash_files([tok_dir]),
-                    "init": init if mode == "extended" else None,
-                    "init_options": init_options or {}, "seed": seed, "dtype": dtype,
-                    "check_text": _content_id(check_text) if check_text else None})
+    # The key also holds langadapt's version: an upgrade recomputes rather than reuses.
+    key = cache_key({"base": content_id(base), "tok": content_id(tok_dir),
+                     "init": init if mode == "extended" else None,
+                     "init_options": _init_inputs(init_options), "seed": seed, "dtype": dtype,
+                     "check_text": content_id(check_text) if check_text else None})
     if not force and (out / REPORT).is_file():
         done = json.loads((out / REPORT).read_text())
         if done.get("key") == key:
@@ -328,7 +346,8 @@ def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, in
     model, base_tok = loaded.model, loaded.tokenizer
     new_tok = load_tokenizer(tok_dir)
     atol = 1e-5 if model.dtype == torch.float32 else 1e-2
-    report = {"key": key, "mode": mode, "base": str(base), "tokenizer": str(tok_dir), "out": str(out),
+    report = {"key": key, "langadapt": code_version(), "mode": mode, "base": str(base),
+              "tokenizer": str(tok_dir), "out": str(out),
               "seed": seed, "atol": atol, "dtype": str(model.dtype), "tied": is_tied(model),
               "check_source": str(check_text) if check_text else None, "init": None,
               "init_options": init_options or {}}

@@ -20,7 +20,15 @@ import torch
 
 from langadapt.errors import DataError, LangadaptError
 from langadapt.models.embeddings import logits_of, probe_ids
-from langadapt.runs import ResultRow, atomic_dir, atomic_write_json, hash_files, hash_obj, signature
+from langadapt.runs import (
+    ResultRow,
+    atomic_dir,
+    atomic_write_json,
+    cache_key,
+    code_version,
+    content_id,
+    signature,
+)
 from langadapt.textio import iter_texts
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,16 @@ def _probe(tok, check_text: str | Path | None, seed: int) -> tuple[torch.Tensor,
     return torch.randint(0, len(tok), (2, 32), generator=gen), "random ids"
 
 
+def _named_base(adapter: Path) -> str:
+    """The base model an adapter folder names (`base_model_name_or_path`)."""
+    path = adapter / "adapter_config.json"
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataError(f"unreadable adapter config ({e})", file=str(path)) from None
+    return str(cfg.get("base_model_name_or_path") or "")
+
+
 def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | None = None,
                   dtype: str = "auto", device: str | None = None, check_text: str | Path | None = None,
                   seed: int = 0, force: bool = False) -> list[ResultRow]:
@@ -45,8 +63,11 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | No
     adapter, out = Path(adapter), Path(out)
     if not is_adapter_dir(adapter):
         raise DataError("not a PEFT adapter folder (no adapter_config.json)", file=str(adapter))
-    key = hash_obj({"adapter": hash_files([adapter]), "base": str(base) if base else None,
-                    "dtype": dtype, "check_text": str(check_text) if check_text else None, "seed": seed})
+    # Contents, not paths (a base or text rewritten in place is a new input), and langadapt's
+    # version, so an upgrade merges again rather than reusing what older code wrote.
+    key = cache_key({"adapter": content_id(adapter), "base": content_id(base or _named_base(adapter)),
+                     "dtype": dtype, "check_text": content_id(check_text) if check_text else None,
+                     "seed": seed})
     if not force and (out / REPORT).is_file():
         done = json.loads((out / REPORT).read_text())
         if done.get("key") == key:
@@ -60,7 +81,8 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | No
     diff = (after - before).abs().max().item()
     # Merging reorders the arithmetic (W + BA instead of Wx + B(Ax)), so allow rounding.
     atol = 1e-4 if merged.dtype == torch.float32 else 5e-2
-    report = {"key": key, "adapter": str(adapter), "base": str(base or merged.config._name_or_path),
+    report = {"key": key, "langadapt": code_version(), "adapter": str(adapter),
+              "base": str(base or merged.config._name_or_path),
               "out": str(out), "dtype": str(merged.dtype), "seed": seed, "check_source": source,
               "check": {"max_abs_diff": diff, "atol": atol, "passed": diff <= atol,
                         "tokens": ids.numel()}}

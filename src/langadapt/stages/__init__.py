@@ -47,6 +47,16 @@ class StageContext:
     variant: str | None = None
     extra: dict = field(default_factory=dict)
 
+    def scratch_dir(self) -> Path:
+        """Scratch that outlives an interrupted attempt of the stage, one folder per cache key.
+
+        A stage resumes its own unfinished work from here; work done under another key
+        (changed inputs, options or langadapt version) is never picked up. The runner
+        removes it once the stage succeeds. Outside the runner (no key) it is
+        `<run_dir>/cache/<stage_id>`.
+        """
+        base = Path(self.extra.get("work_dir") or self.run_dir / "cache" / self.stage_id)
+        return base / self.extra["key"] if self.extra.get("key") else base
 
 
 class Stage:

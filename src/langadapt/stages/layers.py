@@ -100,7 +100,7 @@ class AblationStage(Stage):
                             scale=opts.scale, out_dir=ctx.out_dir,
                             # finished variants must outlive the stage's temp folder (dropped
                             # when a run is killed), so they are kept in the run's cache folder
-                            cache_dir=ctx.run_dir / "cache" / ctx.stage_id)
+                            cache_dir=ctx.scratch_dir())
         for r in rows:
             r.variant = _variant(ctx, r.variant)
         return rows

@@ -49,7 +49,7 @@ class TranslateStage(Stage):
         out = ctx.out_dir / (opts.output_name or Path(opts.input).name)
         # Unfinished work must outlive the stage's temp folder (dropped when a run is killed),
         # so it is kept in the run's cache folder and deleted once the stage succeeds.
-        cache = ctx.run_dir / "cache" / ctx.stage_id
+        cache = ctx.scratch_dir()
         rows = translate_file(opts.model, opts.input, out, src=opts.src, tgt=opts.tgt,
                               fields=tuple(opts.fields), gen=gen,
                               flush_every=opts.flush_every, progress=True, cache_dir=cache)

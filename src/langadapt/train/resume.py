@@ -26,7 +26,7 @@ from transformers import TrainerCallback, TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
 
 from langadapt.errors import ConfigError
-from langadapt.runs import hash_obj
+from langadapt.runs import cache_key, content_id
 
 log = logging.getLogger(__name__)
 SUMMARY_NAME = "train_summary.json"
@@ -35,9 +35,15 @@ _MODEL_FILES = ("config.json", "adapter_config.json")
 
 
 def options_hash(cfg, objective: str) -> str:
-    """What makes two runs the same run: every option except where it writes and `resume`."""
-    return hash_obj({"objective": objective,
-                     **cfg.model_dump(mode="json", exclude={"resume", "output_dir"})})
+    """What makes two runs the same run: every option except where it writes and `resume`,
+    the contents of the model, tokenizer and data files it names (a file changed in place
+    is a new run), and langadapt's version (an upgrade trains again).
+    """
+    d = cfg.data
+    files = [cfg.model, cfg.tokenizer, *d.train, *(d.eval or []), *(d.replay or [])]
+    return cache_key({"objective": objective,
+                      **cfg.model_dump(mode="json", exclude={"resume", "output_dir"}),
+                      "contents": [content_id(f) if f else None for f in files]})
 
 
 def finished_summary(out: Path, options: str) -> dict | None:
