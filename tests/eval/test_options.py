@@ -10,7 +10,16 @@ import pytest
 from langadapt.cli import build_parser
 from langadapt.config import validate
 from langadapt.errors import ConfigError
-from langadapt.eval.options import BpbOptions, ChoiceOptions, MorphOptions, SpeedOptions
+from langadapt.eval.options import (
+    AblationOptions,
+    BpbOptions,
+    ChoiceOptions,
+    EvalInputs,
+    LayerInputs,
+    LensOptions,
+    MorphOptions,
+    SpeedOptions,
+)
 from langadapt.eval.translation import FloresOptions
 from langadapt.stages import get_stage
 
@@ -21,6 +30,8 @@ CASES = [
     ("eval.morph", MorphOptions, "morph", {"hyp": "h.txt", "ref": "r.txt"}),
     ("eval.speed", SpeedOptions, "speed", {"model": "m", "text": ["t.txt"]}),
     ("eval.flores", FloresOptions, "flores", {"hyp": "h.txt", "src": "khk_Cyrl", "tgt": "eng_Latn"}),
+    ("eval.lens", LensOptions, "layers", {"model": "m", "text": "t.txt"}),
+    ("eval.ablation", AblationOptions, "layers", {"model": "m"}),
 ]
 
 
@@ -52,6 +63,8 @@ def test_every_default_is_the_same_in_cli_api_and_stage(kind, model, cmd, requir
     # choice and speed run one set of options per --task / --model
     update = {"flores": lambda: {"seed": args.seed}, "choice": lambda: {"task": args.task[0]},
               "speed": lambda: {"model": args.model[0]}}.get(cmd, dict)()
+    if model is AblationOptions:  # the ablation's inputs come from the same flags
+        update = {"inputs": options_from_args(EvalInputs, args)}
     from_cli = options_from_args(model, args, **update)
     from_api = model(**required)
     from_stage = validate(get_stage(kind).Options, dict(required), file="recipe.yaml")
@@ -61,7 +74,7 @@ def test_every_default_is_the_same_in_cli_api_and_stage(kind, model, cmd, requir
         assert getattr(from_cli, name) == getattr(from_api, name) == getattr(from_stage, name), name
     shown = {a.dest: a.help or "" for a in sub._actions}
     for name, info in model.model_fields.items():
-        if (cmd, name) == ("flores", "seed"):  # the generation group's flag
+        if (cmd, name) == ("flores", "seed") or (cmd, name) == ("layers", "limit"):  # own help
             continue
         if name in shown and info.default not in (None, "") and not info.is_required() \
                 and not isinstance(info.default, list):
@@ -76,7 +89,7 @@ def test_an_unknown_recipe_key_is_rejected_by_name(kind, model, cmd, required):
 
 
 def test_old_resample_flags_are_gone():
-    for cmd in ("bpb", "choice", "morph", "speed", "flores"):
+    for cmd in ("bpb", "choice", "morph", "speed", "flores", "layers"):
         dests = {a.dest for a in _subparser(cmd)._actions}
         assert "resamples" in dests and not dests & {"bootstrap", "n_bootstrap", "n_boot"}
 
@@ -87,3 +100,9 @@ def test_a_flag_out_of_range_is_a_config_error_naming_the_key():
     args = _subparser("bpb").parse_args(["--model", "m", "--text", "t", "--resamples", "-1"])
     with pytest.raises(ConfigError, match="resamples"):
         options_from_args(BpbOptions, args)
+
+
+def test_lens_and_ablation_inputs_share_their_defaults():
+    for name in LayerInputs.model_fields:
+        if name != "text":  # required by the lens
+            assert LensOptions.model_fields[name].default == EvalInputs.model_fields[name].default, name

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from langadapt.cli._common import add_json_flag, print_rows
+from langadapt.cli.fields import add_option_args, options_from_args
 
 DESCRIPTION = """\
 Without --ablate: the logit lens. Every decoder layer's hidden state is read through
@@ -24,33 +25,23 @@ full adapter): the variant × disabled layers × metrics table.
 
 
 def register(esub) -> None:
+    from langadapt.eval.options import AblationOptions, EvalInputs, LayerInputs, LensOptions
+
     p = esub.add_parser("layers", help="logit lens and adapter-layer ablation",
                         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="model folder, adapter folder or hub id")
-    p.add_argument("--text", help="text file (one item per line; seq2seq: source lines)")
-    p.add_argument("--targets", help="seq2seq: line-aligned target lines (decoder side)")
-    p.add_argument("--src", "--src-lang", dest="src", help="FLORES code of the source (khk_Cyrl)")
-    p.add_argument("--tgt", "--tgt-lang", dest="tgt", help="FLORES code of the target (eng_Latn)")
-    p.add_argument("--limit", type=int, default=64, help="items per measurement (default 64; 0: all)")
-    p.add_argument("--max-length", type=int, default=256, help="tokens per item")
-    p.add_argument("--batch-size", type=int, default=4)
+    shared = set(LayerInputs.model_fields)
+    add_option_args(p, LensOptions, exclude=shared | {"base", "top_k"})  # --model, --device, --dtype
+    add_option_args(p, LayerInputs, overrides={"limit": {"help": "items read, per metric when "
+                                                         "ablating (default: 64; 0: all)"}})
     p.add_argument("--out", help="folder for results.jsonl, the markdown table and the PNGs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
-    p.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16 | float16")
     lens = p.add_argument_group("logit lens")
-    lens.add_argument("--base", help="base model to compare each layer with, or 'adapter-off'")
-    lens.add_argument("--top-k", type=int, default=5, help="top tokens reported per layer")
+    add_option_args(lens, LensOptions, exclude=shared | {"model", "device", "dtype"})
     abl = p.add_argument_group("adapter ablation")
-    abl.add_argument("--ablate", nargs="+", metavar="LAYERS",
-                     help="layer selections to switch LoRA off in, one variant each")
-    abl.add_argument("--stack", default="decoder", choices=("decoder", "encoder", "both"))
-    abl.add_argument("--metrics", nargs="+", default=["loss"],
-                     help="loss | bpb | flores | choice (default: loss, mean nats/token on --text)")
-    abl.add_argument("--scale", type=float, default=0.0,
-                     help="0 switches LoRA off; another value scales it instead")
-    abl.add_argument("--flores", help="FLORES-style folder for --metrics flores (default: bundled)")
-    abl.add_argument("--task", help="choice task name or task file for --metrics choice")
+    add_option_args(abl, AblationOptions, exclude={"model", "inputs", "device", "dtype"},
+                    overrides={"ablate": {"metavar": "LAYERS", "help": "layer selections to switch "
+                                          "LoRA off in (early|middle|late|all|i-j|i), one variant "
+                                          "each, plus none; without --ablate: the logit lens"}})
+    add_option_args(abl, EvalInputs, exclude=shared | {"options"})
     abl.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                      help="extra evaluator option, e.g. flores.metrics=[bleu,chrf++] or "
                           "generation.max_new_tokens=64")
@@ -58,29 +49,36 @@ def register(esub) -> None:
     p.set_defaults(func=_run)
 
 
+def _limit(args) -> dict:
+    """`--limit 0` reads everything."""
+    return {"limit": None} if getattr(args, "limit", None) == 0 else {}
+
+
 def _run(args) -> int:
     from langadapt.models.loading import load_model
 
-    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
-    if args.ablate:
-        return _ablate(args, loaded)
-    return _lens(args, loaded)
-
-
-def _lens(args, loaded) -> int:
+    if getattr(args, "ablate", None):
+        return _ablate(args)
     from langadapt.errors import ConfigError
+    from langadapt.eval.options import LensOptions
+
+    if not getattr(args, "text", None):
+        raise ConfigError("the logit lens needs --text (or give --ablate)", key="text")
+    opts = options_from_args(LensOptions, args, **_limit(args))
+    return _lens(args, opts, load_model(opts.model, device=opts.device, dtype=opts.dtype))
+
+
+def _lens(args, opts, loaded) -> int:
     from langadapt.eval.lens import lens_table, logit_lens, read_texts, write_lens_outputs
     from langadapt.models.loading import load_model
 
-    if not args.text:
-        raise ConfigError("the logit lens needs --text", key="text")
-    texts, targets = read_texts(args.text, args.targets, args.limit or None)
-    base = args.base
+    texts, targets = read_texts(opts.text, opts.targets, opts.limit)
+    base = opts.base
     if base and base != "adapter-off":
-        base = load_model(base, device=args.device, dtype=args.dtype)
-    res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=args.src, tgt_lang=args.tgt,
-                     top_k=args.top_k, max_length=args.max_length, batch_size=args.batch_size,
-                     dataset=Path(args.text).name, seed=args.seed)
+        base = load_model(base, device=opts.device, dtype=opts.dtype)
+    res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=opts.src_lang,
+                     tgt_lang=opts.tgt_lang, top_k=opts.top_k, max_length=opts.max_length,
+                     batch_size=opts.batch_size, dataset=Path(opts.text).name, seed=opts.seed)
     if args.out:
         for path in write_lens_outputs(res, args.out):
             print(f"wrote {path}", file=sys.stderr)
@@ -91,17 +89,18 @@ def _lens(args, loaded) -> int:
     return 0
 
 
-def _ablate(args, loaded) -> int:
-    from langadapt.config import apply_overrides, validate
-    from langadapt.eval.ablation import EvalInputs, ablation_table, run_ablation
+def _ablate(args) -> int:
+    from langadapt.config import apply_overrides
+    from langadapt.eval.ablation import ablation_table, run_ablation
+    from langadapt.eval.options import AblationOptions, EvalInputs
+    from langadapt.models.loading import load_model
 
-    inputs = validate(EvalInputs, {
-        "text": args.text, "targets": args.targets, "src_lang": args.src, "tgt_lang": args.tgt,
-        "flores": args.flores, "task": args.task, "limit": args.limit or None,
-        "max_length": args.max_length, "batch_size": args.batch_size, "seed": args.seed,
-        "options": apply_overrides({}, args.option, source="--option")}, file="--option")
-    rows = run_ablation(loaded, args.ablate, inputs, metrics=args.metrics, stack=args.stack,
-                        scale=args.scale, out_dir=args.out)
+    inputs = options_from_args(EvalInputs, args, **_limit(args),
+                               options=apply_overrides({}, args.option, source="--option"))
+    opts = options_from_args(AblationOptions, args, inputs=inputs)
+    loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
+    rows = run_ablation(loaded, opts.ablate, opts.inputs, metrics=opts.metrics, stack=opts.stack,
+                        scale=opts.scale, out_dir=args.out)
     if args.out:
         print(f"wrote {Path(args.out) / 'ablation.md'} and ablation.png", file=sys.stderr)
     if args.json:

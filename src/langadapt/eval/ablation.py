@@ -22,46 +22,32 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from langadapt.config import StrictModel, validate
+from langadapt.config import validate
 from langadapt.errors import ConfigError
+from langadapt.eval.options import EvalInputs
 from langadapt.eval.stats import DEFAULT_RESAMPLES, bootstrap_ci, describe_p, paired_bootstrap, ratio
 from langadapt.models import families
+from langadapt.registry import Registry
 from langadapt.runs import (
     ResultRow,
     atomic_write_text,
-    hash_obj,
+    cache_key,
+    content_id,
     read_results,
     signature,
     write_results,
 )
 
 log = logging.getLogger(__name__)
+__all__ = ["EvalInputs", "evaluate", "lora_switched", "paired_deltas", "run_ablation"]
 
 STACKS = {"decoder": ("decoder",), "encoder": ("encoder",), "both": ("encoder", "decoder")}
 
 
 # ---------------------------------------------------------------- evaluators
-class EvalInputs(StrictModel):
-    """What the ablation evaluators read; each evaluator uses the fields it needs."""
-
-    text: str | None = None       # held-out text (loss, bpb); seq2seq: source lines
-    targets: str | None = None    # seq2seq loss: line-aligned target lines
-    src_lang: str | None = None   # FLORES code of the source (seq2seq, flores)
-    tgt_lang: str | None = None   # FLORES code of the target
-    flores: str | None = None     # folder with FLORES-style `<code>.dev.txt` files
-    task: str | None = None       # multiple-choice task (name or task file)
-    limit: int | None = 200       # items per metric; None = all
-    max_length: int = 256
-    batch_size: int = 8
-    resamples: int = Field(DEFAULT_RESAMPLES, ge=0)  # bootstrap CIs and the paired deltas
-    seed: int = 0
-    options: dict[str, dict] = {}  # extra keyword arguments per metric, e.g. {"flores": {...}}
-
-
 Evaluator = Callable[..., list[ResultRow]]
-_EVALUATORS: dict[str, Evaluator] = {}
+EVALUATORS: Registry[Evaluator] = Registry("ablation metric", key="metrics")
 
 
 def register_evaluator(name: str) -> Callable[[Evaluator], Evaluator]:
@@ -70,14 +56,11 @@ def register_evaluator(name: str) -> Callable[[Evaluator], Evaluator]:
     `out_dir`, when given, is a folder of this variant where the evaluator may keep
     by-products (e.g. the FLORES hypotheses).
     """
-    def deco(fn: Evaluator) -> Evaluator:
-        _EVALUATORS[name] = fn
-        return fn
-    return deco
+    return EVALUATORS.register(name)
 
 
 def evaluators() -> dict[str, Evaluator]:
-    return dict(_EVALUATORS)
+    return EVALUATORS.as_dict()
 
 
 def evaluate(loaded, metrics: list[str], inputs: EvalInputs, out_dir: Path | None = None
@@ -86,15 +69,15 @@ def evaluate(loaded, metrics: list[str], inputs: EvalInputs, out_dir: Path | Non
     check_metrics(metrics)
     rows: list[ResultRow] = []
     for m in metrics:
-        rows += _EVALUATORS[m](loaded, inputs, out_dir / m if out_dir else None)
+        rows += EVALUATORS.get(m)(loaded, inputs, out_dir / m if out_dir else None)
     return rows
 
 
 def check_metrics(metrics: list[str]) -> None:
-    unknown = [m for m in metrics if m not in _EVALUATORS]
+    unknown = [m for m in metrics if m not in EVALUATORS]
     if unknown or not metrics:
         raise ConfigError(f"unknown ablation metric '{(unknown or [''])[0]}'; known: "
-                          f"{', '.join(_EVALUATORS)}", key="metrics")
+                          f"{', '.join(EVALUATORS)}", key="metrics")
 
 
 def _need(inputs: EvalInputs, metric: str, *fields: str) -> None:
@@ -285,8 +268,12 @@ def run_ablation(loaded, specs: list[str], inputs: EvalInputs, *, metrics: list[
     check_metrics(metrics)
     specs = ["none"] + [s for s in dict.fromkeys(specs) if s != "none"]
     plan = {s: selection_for(model, s, stack) for s in specs}  # fail early on a bad spec
-    key = hash_obj({"model": loaded.name, "inputs": inputs.model_dump(), "metrics": metrics,
-                    "stack": stack, "scale": scale})
+    # the model and input files by content, and langadapt's version: a variant saved for
+    # other files or by older code is evaluated again, not reused
+    files = {f: content_id(getattr(inputs, f)) for f in ("text", "targets", "flores", "task")
+             if getattr(inputs, f)}
+    key = cache_key({"model": content_id(loaded.name), "inputs": inputs.model_dump(), "files": files,
+                     "metrics": metrics, "stack": stack, "scale": scale})
     out = Path(out_dir) if out_dir else None
     keep = Path(cache_dir) if cache_dir else out
     rows: list[ResultRow] = []

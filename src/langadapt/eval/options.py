@@ -139,3 +139,54 @@ class SpeedOptions(SpeedSettings):
     text: list[str] = Field(description="text files (one document per line; .jsonl uses field) "
                             "whose documents' first words are the prompts")
     variant: str | None = Field(None, description=VARIANT_HELP)
+
+
+class LayerInputs(StrictModel):
+    """What the logit lens and the ablation evaluators read (shared, so defaults agree)."""
+
+    text: str | None = Field(None, description="text file, one item per line (seq2seq: source lines)")
+    targets: str | None = Field(None, description="seq2seq: line-aligned target lines (decoder side)")
+    src_lang: str | None = Field(None, description="FLORES code of the source (seq2seq, flores)")
+    tgt_lang: str | None = Field(None, description="FLORES code of the target (seq2seq, flores)")
+    limit: int | None = Field(64, ge=1, description="items read (per metric); none = all")
+    max_length: int = Field(256, ge=2, description="tokens per item")
+    batch_size: int = Field(4, ge=1, description="items per forward pass")
+    seed: int = Field(0, description=SEED_HELP)
+
+
+class LensOptions(LayerInputs):
+    """`langadapt eval layers` (without --ablate) flags and the `eval.lens` stage's options."""
+
+    model: str = Field(description="model folder, adapter folder or hub id")
+    text: str = Field(description="text file, one item per line (seq2seq: source lines)")
+    base: str | None = Field(None, description="base model folder / hub id to compare each layer "
+                             "with, or 'adapter-off' (the adapter switched off)")
+    top_k: int = Field(5, ge=0, description="top tokens reported per layer")
+    device: str | None = Field(None, description=DEVICE_HELP)
+    dtype: str | None = Field("auto", description=DTYPE_HELP)
+
+
+class EvalInputs(LayerInputs):
+    """What the ablation evaluators read; each evaluator uses the fields it needs."""
+
+    flores: str | None = Field(None, description="FLORES-style folder for metric flores "
+                               "(default: the bundled one)")
+    task: str | None = Field(None, description="choice task name or task file for metric choice")
+    resamples: int = Field(DEFAULT_RESAMPLES, ge=0, description="bootstrap resamples of the CIs "
+                           "and of the paired deltas against the full adapter")
+    options: dict[str, dict] = Field({}, description="extra options per metric, e.g. "
+                                     "{flores: {metrics: [bleu]}, generation: {max_new_tokens: 64}}")
+
+
+class AblationOptions(StrictModel):
+    """`langadapt eval layers --ablate` flags and the `eval.ablation` stage's options."""
+
+    model: str = Field(description="a PEFT adapter folder")
+    ablate: list[str] = Field(["early", "middle", "late"], description="layer selections to switch "
+                              "LoRA off in (early|middle|late|all|i-j|i), one variant each, plus none")
+    stack: Literal["decoder", "encoder", "both"] = Field("decoder", description="which stack's layers")
+    metrics: list[str] = Field(["loss"], min_length=1, description="loss | bpb | flores | choice")
+    scale: float = Field(0.0, description="0 switches LoRA off; another value scales it instead")
+    inputs: EvalInputs = EvalInputs()
+    device: str | None = Field(None, description=DEVICE_HELP)
+    dtype: str | None = Field("auto", description=DTYPE_HELP)

@@ -18,10 +18,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from langadapt.config import StrictModel
-from langadapt.eval.ablation import EvalInputs
+from langadapt.eval.options import AblationOptions, LensOptions
 from langadapt.runs import ResultRow
 from langadapt.stages import Stage, StageContext, register_stage
 
@@ -37,22 +34,9 @@ class LensStage(Stage):
     """Logit lens of a model (and base comparison): rows, lens.md, lens.png, lens_heatmap.png."""
 
     kind = "eval.lens"
+    Options = LensOptions
 
-    class Options(StrictModel):
-        model: str                          # model folder, adapter folder or hub id
-        base: str | None = None             # base model folder / hub id, or `adapter-off`
-        text: str                           # one item per line (seq2seq: source lines)
-        targets: str | None = None          # seq2seq: line-aligned targets (decoder side)
-        src_lang: str | None = None         # seq2seq: FLORES code of the source
-        tgt_lang: str | None = None         # seq2seq: FLORES code of the target
-        limit: int | None = Field(64, ge=1)  # items read
-        max_length: int = Field(256, ge=2)  # tokens per item
-        batch_size: int = Field(4, ge=1)
-        top_k: int = Field(5, ge=0)          # top tokens reported per layer
-        device: str | None = None
-        dtype: str | None = "auto"
-
-    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+    def run(self, opts: LensOptions, ctx: StageContext) -> list[ResultRow]:
         from pathlib import Path
 
         from langadapt.eval.lens import logit_lens, read_texts, write_lens_outputs
@@ -65,7 +49,8 @@ class LensStage(Stage):
         texts, targets = read_texts(opts.text, opts.targets, opts.limit)
         res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=opts.src_lang,
                          tgt_lang=opts.tgt_lang, top_k=opts.top_k, max_length=opts.max_length,
-                         batch_size=opts.batch_size, dataset=Path(opts.text).name, seed=ctx.seed)
+                         batch_size=opts.batch_size, dataset=Path(opts.text).name,
+                         seed=opts.seed if "seed" in opts.model_fields_set else ctx.seed)
         for r in res.rows:
             r.variant = _variant(ctx, None)
         write_lens_outputs(res, ctx.out_dir)
@@ -77,18 +62,9 @@ class AblationStage(Stage):
     """Metrics with LoRA switched off per layer selection: rows, ablation.md, ablation.png."""
 
     kind = "eval.ablation"
+    Options = AblationOptions
 
-    class Options(StrictModel):
-        model: str                                  # a PEFT adapter folder
-        ablate: list[str] = ["early", "middle", "late"]  # one variant each, plus `none`
-        stack: str = "decoder"                      # decoder | encoder | both
-        metrics: list[str] = Field(["loss"], min_length=1)  # loss | bpb | flores | choice
-        scale: float = 0.0                          # 0: off; otherwise LoRA scaled by this
-        inputs: EvalInputs = EvalInputs()           # text, targets, langs, flores, task, limit …
-        device: str | None = None
-        dtype: str | None = "auto"
-
-    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+    def run(self, opts: AblationOptions, ctx: StageContext) -> list[ResultRow]:
         from langadapt.eval.ablation import run_ablation
         from langadapt.models.loading import load_model
 
