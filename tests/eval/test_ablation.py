@@ -181,7 +181,7 @@ def test_run_ablation_table_files_and_resume(qwen, data_dir, tmp_path):
                          out_dir=tmp_path)
     assert len(calls) == 4  # every variant was already done: nothing re-evaluated
     assert [r.value for r in again] == [r.value for r in rows]
-    ablation._EVALUATORS.pop("test_count")
+    ablation.EVALUATORS.remove("test_count")
 
 
 @pytest.mark.parametrize("idx, text", [([0, 1, 2, 5], "0-2,5"), ([3], "3"), ([], "")])

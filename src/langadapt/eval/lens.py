@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from langadapt.errors import ConfigError
 from langadapt.models import families
 from langadapt.models.seq2seq import encode_with_lang
+from langadapt.padding import pad
 from langadapt.runs import ResultRow, signature
 
 EMBED = -1  # layer index used for the embedding output (input of layer 0)
@@ -83,18 +84,8 @@ def read_texts(text: str, targets: str | None = None, limit: int | None = None
     return [s for s, _ in pairs], [t for _, t in pairs]
 
 
-def _pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, :len(s)] = 1
-    return ids, mask
-
-
 def _causal_batch(tok, ids: list[list[int]]) -> dict:
-    input_ids, mask = _pad(ids, tok.pad_token_id)
+    input_ids, mask = pad(ids, tok.pad_token_id)
     labels = input_ids.roll(-1, dims=1)
     labels[:, -1] = -100
     labels[mask.roll(-1, dims=1) == 0] = -100  # the last real token predicts nothing
@@ -104,9 +95,9 @@ def _causal_batch(tok, ids: list[list[int]]) -> dict:
 
 def _seq2seq_batch(model, tok, src: list[list[int]], tgt: list[list[int]]) -> dict:
     start = families.unwrap(model).config.decoder_start_token_id
-    input_ids, mask = _pad(src, tok.pad_token_id)
-    dec_ids, dec_mask = _pad([[start, *t[:-1]] for t in tgt], tok.pad_token_id)
-    labels, _ = _pad(tgt, -100)
+    input_ids, mask = pad(src, tok.pad_token_id)
+    dec_ids, dec_mask = pad([[start, *t[:-1]] for t in tgt], tok.pad_token_id)
+    labels, _ = pad(tgt, -100)
     return {"inputs": {"input_ids": input_ids, "attention_mask": mask, "decoder_input_ids": dec_ids,
                        "decoder_attention_mask": dec_mask},
             "score_mask": dec_mask.bool(), "labels": labels}

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from langadapt.padding import pad
+
 log = logging.getLogger(__name__)
 
 
@@ -71,22 +73,12 @@ def prefix_token_id(tok) -> int:
     return tok.eos_token_id
 
 
-def _pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, : len(s)] = 1
-    return ids.to(device), mask.to(device)
-
-
 def _forward(model, batch: Sequence[Request], pad_id: int, seq2seq: bool) -> tuple[torch.Tensor, list]:
     device = model_device(model)
     inputs = [list(r.context) + list(r.target[:-1]) for r in batch]
-    ids, mask = _pad(inputs, pad_id, device)
+    ids, mask = pad(inputs, pad_id, device=device)
     if seq2seq:
-        src, src_mask = _pad([r.source or () for r in batch], pad_id, device)
+        src, src_mask = pad([r.source or () for r in batch], pad_id, device=device)
         out = model(input_ids=src, attention_mask=src_mask, decoder_input_ids=ids,
                     decoder_attention_mask=mask, use_cache=False)
     else:

@@ -23,6 +23,7 @@ import torch
 
 from langadapt.errors import ConfigError
 from langadapt.models.adapters import lora_config
+from langadapt.registry import Registry
 from langadapt.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -36,21 +37,16 @@ class Prepared:
     finish: Callable[[Path], None] | None = None
 
 
-_METHODS: dict[str, Callable[..., Prepared]] = {}
+METHODS: Registry[Callable[..., Prepared]] = Registry("method", key="method")
 
 
 def register_method(name: str):
-    def deco(fn):
-        _METHODS[name] = fn
-        return fn
-    return deco
+    """Decorator: register `prepare(model, cfg, tok) -> Prepared` as training method `name`."""
+    return METHODS.register(name)
 
 
 def prepare_model(model: Any, cfg: TrainConfig, tok: Any) -> Prepared:
-    if cfg.method not in _METHODS:
-        raise ConfigError(f"unknown method '{cfg.method}'; choose one of {', '.join(_METHODS)}",
-                          key="method")
-    return _METHODS[cfg.method](model, cfg, tok)
+    return METHODS.get(cfg.method)(model, cfg, tok)
 
 
 def _embedding_weights(model: Any) -> list[torch.nn.Parameter]:

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from transformers import DataCollatorForSeq2Seq
 
 from langadapt.errors import ConfigError, DataError
+from langadapt.registry import Registry
 from langadapt.train.chat import encode_chat, ensure_chat_template, iter_located_conversations
 from langadapt.train.config import TrainConfig
 from langadapt.train.mt import directed, encode_causal, encode_seq2seq, iter_pairs
@@ -49,21 +50,17 @@ class ListDataset(Dataset):
         return self.items[i]
 
 
-_OBJECTIVES: dict[str, Callable[..., TrainData]] = {}
+OBJECTIVE_DATA: Registry[Callable[..., TrainData]] = Registry("objective", key="objective")
 
 
 def register_objective(name: str):
-    def deco(fn):
-        _OBJECTIVES[name] = fn
-        return fn
-    return deco
+    """Decorator: register `fn(cfg, tok, is_seq2seq) -> TrainData` as objective `name`."""
+    return OBJECTIVE_DATA.register(name)
 
 
 def build_data(objective: str, cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     """Build the datasets of `objective` for `cfg`."""
-    if objective not in _OBJECTIVES:
-        raise ConfigError(f"unknown objective '{objective}'; choose one of {', '.join(_OBJECTIVES)}")
-    return _OBJECTIVES[objective](cfg, tok, is_seq2seq)
+    return OBJECTIVE_DATA.get(objective)(cfg, tok, is_seq2seq)
 
 
 def _split(items: list, cfg: TrainConfig, eval_items: list | None) -> tuple[list, list | None]:

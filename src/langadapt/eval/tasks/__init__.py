@@ -25,6 +25,7 @@ from pydantic import Field, PrivateAttr
 
 from langadapt.config import StrictModel, load_config
 from langadapt.errors import ConfigError, DataError
+from langadapt.registry import Registry
 from langadapt.textio import json_objects
 
 TASKS_DIR = Path(__file__).parent
@@ -82,14 +83,12 @@ def _format(template: str, values: dict, file: str | None, key: str) -> str:
 
 
 Loader = Callable[[Path], list[Item]]
-_FORMATS: dict[str, Loader] = {}
+FORMATS: Registry[Loader] = Registry("format", key="format")
 
 
 def register_format(name: str) -> Callable[[Loader], Loader]:
-    def deco(fn: Loader) -> Loader:
-        _FORMATS[name] = fn
-        return fn
-    return deco
+    """Decorator: register `fn(path) -> items` as task format `name`."""
+    return FORMATS.register(name)
 
 
 def bundled_tasks() -> list[str]:
@@ -106,8 +105,8 @@ def load_task(name_or_path: str | Path, overrides: list[str] | None = None) -> T
                               "or give a task .yaml file", key="task")
     task = load_config(Task, path, overrides)
     task._file = str(path)
-    if task.format not in _FORMATS:
-        raise ConfigError(f"unknown format '{task.format}'; known: {', '.join(sorted(_FORMATS))}",
+    if task.format not in FORMATS:
+        raise ConfigError(f"unknown format '{task.format}'; known: {', '.join(sorted(FORMATS))}",
                           file=str(path), key="format")
     return task
 
@@ -122,7 +121,7 @@ def load_items(task: Task, data: str | Path | None = None, limit: int | None = N
     path = Path(expand(raw))
     if not path.is_file():
         raise DataError("task data file not found", file=str(path))
-    items = _FORMATS[task.format](path)
+    items = FORMATS.get(task.format)(path)
     if not items:
         raise DataError("no items in the task data", file=str(path))
     return items[:limit] if limit else items
