@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from langadapt.registry import Registry
+
 ScoreFn = Callable[[np.ndarray], float]
 
 DEFAULT_RESAMPLES = 1000
@@ -180,7 +182,9 @@ def approximate_randomization(stats_a, stats_b, score_fn: ScoreFn | None = None,
                         p_value(np.abs(np.concatenate(diffs)), observed), None, resamples, seed)
 
 
-TESTS: dict[str, Callable[..., PairedResult]] = {"bs": paired_bootstrap, "ar": approximate_randomization}
+TESTS: Registry[Callable[..., PairedResult]] = Registry("paired test", key="test")
+TESTS.add("bs", paired_bootstrap)
+TESTS.add("ar", approximate_randomization)
 
 
 def paired_test(test: str, stats_a, stats_b, score_fn: ScoreFn | None = None, *,
@@ -188,7 +192,7 @@ def paired_test(test: str, stats_a, stats_b, score_fn: ScoreFn | None = None, *,
     """Run the test named `bs` (paired bootstrap) or `ar` (approximate randomisation)."""
     if test not in TESTS:
         raise ValueError(f"unknown paired test '{test}'; use 'bs' or 'ar'")
-    return TESTS[test](stats_a, stats_b, score_fn, resamples=resamples, seed=seed)
+    return TESTS.get(test)(stats_a, stats_b, score_fn, resamples=resamples, seed=seed)
 
 
 def describe(res: PairedResult) -> str:
