@@ -37,7 +37,8 @@ def make_run(root: Path, with_train: bool = True, with_clean: bool = True) -> Pa
     write_results(root / "results.jsonl", rows)
     stages = [("bpb.base", "eval.bpb"), ("train.lora", "train"), ("clean", "data.clean")]
     for sid, kind in stages:
-        atomic_write_json(root / "stages" / sid / "DONE.json", {"key": "k", "kind": kind, "seconds": 1.5})
+        atomic_write_json(root / "stages" / sid / "DONE.json", {"key": "k", "kind": kind, "seconds": 1.5,
+                                                                 "langadapt": "0.9.1"})
     if with_train:
         log = [{"step": s, "loss": 5 - s / 10, "learning_rate": 1e-3, "tokens_per_second": 600}
                for s in range(1, 11)] + [{"step": 10, "eval_loss": 4.2}]
@@ -65,6 +66,8 @@ def test_report_is_self_contained_with_plots_and_signatures(tmp_path):
     assert ("Bits per byte on heldout.txt (lower is better): full 2.500 (-21.9% vs base); "
             "lora 2.900 (-9.4% vs base); base 3.200.") in md and "-21.9% vs base" in html
     assert "| google | 55.00 [54.00, 56.00] | 30.10 [29.10, 31.10] |" in md
+    assert "| train.lora | train |  | 1.5 | 0.9.1 |" in md  # which langadapt computed each stage
+    assert "<td>0.9.1</td>" in html
     for png in tmp_path.glob("out/*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -92,11 +92,11 @@ def to_markdown(t: Table) -> str:
 
 
 def stage_table(run: RunData) -> str:
-    """Markdown table of finished stages and their run time."""
-    lines = ["| stage | kind | variant | seconds |", "|---|---|---|---:|"]
+    """Markdown table of finished stages, their run time and the langadapt that computed them."""
+    lines = ["| stage | kind | variant | seconds | langadapt |", "|---|---|---|---:|---|"]
     for s in run.stages:
         secs = "" if s.seconds is None else f"{s.seconds:.1f}"
-        lines.append(f"| {s.id} | {s.kind} | {s.variant or ''} | {secs} |")
+        lines.append(f"| {s.id} | {s.kind} | {s.variant or ''} | {secs} | {s.info.get('langadapt', '')} |")
     return "\n".join(lines) + "\n"
 
 
