@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from langadapt.config import StrictModel, validate
+from langadapt.config import validate
 from langadapt.errors import ConfigError
+from langadapt.eval.options import EvalInputs
 from langadapt.eval.stats import DEFAULT_RESAMPLES, bootstrap_ci, describe_p, paired_bootstrap, ratio
 from langadapt.models import families
 from langadapt.registry import Registry
@@ -40,28 +40,12 @@ from langadapt.runs import (
 )
 
 log = logging.getLogger(__name__)
+__all__ = ["EvalInputs", "evaluate", "lora_switched", "paired_deltas", "run_ablation"]
 
 STACKS = {"decoder": ("decoder",), "encoder": ("encoder",), "both": ("encoder", "decoder")}
 
 
 # ---------------------------------------------------------------- evaluators
-class EvalInputs(StrictModel):
-    """What the ablation evaluators read; each evaluator uses the fields it needs."""
-
-    text: str | None = None       # held-out text (loss, bpb); seq2seq: source lines
-    targets: str | None = None    # seq2seq loss: line-aligned target lines
-    src_lang: str | None = None   # FLORES code of the source (seq2seq, flores)
-    tgt_lang: str | None = None   # FLORES code of the target
-    flores: str | None = None     # folder with FLORES-style `<code>.dev.txt` files
-    task: str | None = None       # multiple-choice task (name or task file)
-    limit: int | None = 200       # items per metric; None = all
-    max_length: int = 256
-    batch_size: int = 8
-    resamples: int = Field(DEFAULT_RESAMPLES, ge=0)  # bootstrap CIs and the paired deltas
-    seed: int = 0
-    options: dict[str, dict] = {}  # extra keyword arguments per metric, e.g. {"flores": {...}}
-
-
 Evaluator = Callable[..., list[ResultRow]]
 EVALUATORS: Registry[Evaluator] = Registry("ablation metric", key="metrics")
 
