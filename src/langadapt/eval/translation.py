@@ -300,7 +300,7 @@ def score_translations(hyps: Sequence[str], refs: Sequence[str], *, tgt: str,
 def _paired_row(name, sc: Scored, baseline, refs, tgt, srcs, test, resamples, seed, sig, common,
                 extra) -> ResultRow:
     bl = compute_metric(name, baseline, refs, tgt, srcs)
-    res = TESTS[test](sc.stats, bl.stats, sc.score_fn, resamples=resamples, seed=seed)
+    res = TESTS.get(test)(sc.stats, bl.stats, sc.score_fn, resamples=resamples, seed=seed)
     sig = {**sig, "options": {**sig["options"], "test": res.test},
            "baseline_hash": hash_obj(list(baseline))}
     return ResultRow(metric=f"{name}.delta", value=res.delta,
