@@ -18,7 +18,7 @@ def small_model(tmp_path_factory, tokenizers_dir):
 
     cache: dict[str, Path] = {}
     base = tmp_path_factory.mktemp("small")
-    tokenizer_of = {"qwen3": "qwen3", "llama": "llama3", "m2m100": "qwen3"}
+    tokenizer_of = {"qwen3": "qwen3", "llama": "llama3", "gemma3": "gemma3", "m2m100": "qwen3"}
 
     def get(arch: str = "qwen3") -> Path:
         if arch not in cache:

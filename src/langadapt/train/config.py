@@ -52,6 +52,7 @@ class DataOptions(StrictModel):
     replay_ratio: float = Field(0.0, ge=0.0, lt=1.0)   # share of replay tokens in the training mix
     shuffle_documents: bool = True       # cpt: shuffle documents (seeded) before packing
     separate_documents: bool = True      # cpt: packed documents attend only to themselves
+    padding_free: bool = True            # sft, causal mt: a batch is its examples end to end, no padding
 
     _lists = field_validator("train", "eval", "replay", mode="before")(_as_list)
     _counts = field_validator("limit", "eval_limit")(_at_least_one)

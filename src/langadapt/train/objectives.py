@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torch.utils.data import Dataset
-from transformers import DataCollatorForSeq2Seq
+from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
 
 from langadapt.errors import ConfigError, DataError
 from langadapt.registry import Registry
@@ -106,11 +106,23 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     return from_shards(cfg, tok)
 
 
-def _padded(tok, items: list[dict], eval_items: list[dict] | None) -> TrainData:
-    collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+def _examples(tok, items: list[dict], eval_items: list[dict] | None, padding_free: bool) -> TrainData:
+    """Examples batched without padding (causal models) or padded to the batch's longest one.
+
+    Padding-free: each batch is one row, the examples one after another, with `position_ids`
+    restarting at every example and no attention mask, which transformers turns into a
+    block-diagonal causal mask as for packed cpt blocks (see train/packing.py). Each
+    example's first label becomes -100, so no example predicts the next one's first token
+    (the padded path never predicts a first token either): the loss is the padded path's.
+    """
+    if padding_free:
+        collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    else:
+        collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     n_tokens = sum(len(x["input_ids"]) for x in items)
     return TrainData(ListDataset(items), ListDataset(eval_items) if eval_items else None, collator,
-                     n_tokens, num_train_bytes=decoded_bytes(tok, (x["input_ids"] for x in items)))
+                     n_tokens, padded=not padding_free,
+                     num_train_bytes=decoded_bytes(tok, (x["input_ids"] for x in items)))
 
 
 @register_objective("sft")
@@ -134,7 +146,7 @@ def sft_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
 
     items = _nonempty(enc(d.train, d.limit), "conversations", d.train)
     items, ev = _split(items, cfg, enc(d.eval, d.eval_limit) if d.eval else None)
-    return _padded(tok, items, ev)
+    return _examples(tok, items, ev, d.padding_free)
 
 
 @register_objective("mt")
@@ -157,4 +169,6 @@ def mt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
             out = [encode_causal(tok, m.prompt, ex, cfg.seq_len)
                    for ex in directed(ps, m.columns, m.directions)]
             return _fitting(out, "translation examples", cfg, d.train)
-    return _padded(tok, enc(pairs), enc(ev_pairs) if ev_pairs else None)
+    # seq2seq: the encoder has no per-example positions to restart, so its batches stay padded
+    return _examples(tok, enc(pairs), enc(ev_pairs) if ev_pairs else None,
+                     d.padding_free and not is_seq2seq)
