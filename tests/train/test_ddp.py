@@ -51,3 +51,30 @@ def test_two_process_gloo_ranks_agree(small_model, data_dir, tmp_path):
     assert ddp_w.keys() == one_w.keys()
     for k in ddp_w:
         torch.testing.assert_close(ddp_w[k], one_w[k], rtol=1e-3, atol=2e-4, msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_two_process_new_rows_only_merges_once_and_keeps_old_rows(small_model, data_dir, tmp_path):
+    """Trainable-token rows under DDP: ranks agree, rank 0 merges while the other waits."""
+    base = small_model("qwen3")
+    first_new = len(load_file(base / "model.safetensors")["model.embed_tokens.weight"]) - 3000
+    cfg = dict(model=str(base), output_dir=str(tmp_path / "out"), method="embeddings", lr=5e-2,
+               embeddings={"new_rows_only": True, "base_vocab_size": first_new},
+               data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")], "limit": 60},
+               seq_len=32, batch_size=2, max_steps=2)
+    cfg_path = tmp_path / "ddp.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(worker), str(cfg_path),
+           str(tmp_path)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1)]
+    assert ranks[0]["digest"] == ranks[1]["digest"]
+    out = tmp_path / "out"
+    assert not (out / "adapter_config.json").exists()
+    old = load_file(base / "model.safetensors")["model.embed_tokens.weight"]
+    new = load_file(out / "model.safetensors")["model.embed_tokens.weight"]
+    assert torch.equal(old[:first_new], new[:first_new])
+    assert not torch.equal(old[first_new:], new[first_new:])
