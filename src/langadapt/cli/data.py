@@ -1,4 +1,4 @@
-"""CLI group `langadapt data`: clean | bitext. Parsing and printing only."""
+"""CLI group `langadapt data`: clean | bitext | tokenize. Parsing and printing only."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def _bitext(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help="clean monolingual and parallel text: clean | bitext")
+    p = sub.add_parser("data", help="clean and tokenize text: clean | bitext | tokenize")
     dsub = p.add_subparsers(dest="data_cmd", metavar="CMD")
 
     c = dsub.add_parser("clean", help="normalise, language-ID, quality-filter, dedup, decontaminate text")
@@ -166,6 +166,10 @@ def register(sub) -> None:
     b.add_argument("--max-length-ratio", type=float, default=3.0)
     _add_common(b)
     b.set_defaults(func=_bitext)
+
+    from langadapt.cli.data_tokenize import register as register_tokenize
+
+    register_tokenize(dsub)
 
     def run(_args):
         p.print_help()

@@ -149,9 +149,11 @@ class TokenShards:
         which = self._locate(ids)
         out = np.zeros(len(ids), dtype=np.int64)
         shards = self._open()
-        for s in np.unique(which):
-            mask = which == s
-            out[mask] = fn(shards[s], ids[mask] - self.first[s])
+        order = np.argsort(which, kind="stable")   # one pass per shard present, not per shard
+        cuts = np.flatnonzero(np.diff(which[order])) + 1
+        for part in np.split(order, cuts) if len(ids) else []:
+            s = int(which[part[0]])
+            out[part] = fn(shards[s], ids[part] - self.first[s])
         return out
 
     def lengths(self, ids: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,7 +249,9 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
     key = corpus_key(files, tk_hash, field)
     folder = Path(out) if out is not None else cache_root() / key
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder.parent / f".{folder.name}.lock")):
+    # only the shared cache needs a lock: an explicit `out` belongs to its caller
+    lock = FileLock(str(folder.parent / f".{folder.name}.lock")) if out is None else nullcontext()
+    with lock:
         if _finished(folder, key):
             log.info("token shards of %d file(s) found in %s", len(files), folder)
             return TokenShards.open(folder)
@@ -263,6 +266,21 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
                 "shards": shards})
     log.info("tokenized %d file(s) into %s", len(files), folder)
     return TokenShards.open(folder)
+
+
+def summary_rows(shards: TokenShards, dataset: str | None = None) -> list:
+    """Result rows of a tokenized corpus: documents, tokens, bytes, bytes per token."""
+    from langadapt.runs import ResultRow
+
+    m = shards.metas[0]
+    folder = str(shards.folders[0])
+    sig = {"tokenizer": m["tokenizer"], "key": m["key"], "langadapt": m["langadapt"]}
+    rows = [ResultRow(metric=k, value=float(m[k]), dataset=dataset or folder, signature=sig)
+            for k in ("docs", "tokens", "bytes")]
+    rows.append(ResultRow(metric="bytes_per_token", value=m["bytes"] / max(1, m["tokens"]),
+                          dataset=dataset or folder, signature=sig,
+                          extra={"note": f"{m['dtype']} token shards in {folder}", "folder": folder}))
+    return rows
 
 
 def tokenize(opts: TokenizeOptions, out: str | Path | None = None, progress: bool = True) -> TokenShards:

@@ -1,15 +1,17 @@
-"""Recipe stages `data.clean` and `data.bitext`: the cleaning pipelines in a recipe.
+"""Recipe stages `data.clean`, `data.bitext` (the cleaning pipelines) and `data.tokenize`.
 
 Outputs under the stage folder: `data/*.jsonl.gz` (read them with
 `langadapt.textio.iter_texts([out / "data"])`), `stats.json` (the funnel, schema in
 docs/data.md) and `rejected/<reason>.jsonl.gz`. Rows: `docs_read`, `docs_kept`,
-`docs_dropped:<reason>`.
+`docs_dropped:<reason>`. `data.tokenize`: the stage folder is a token-shard folder
+(docs/training.md); rows `docs`, `tokens`, `bytes`, `bytes_per_token`.
 """
 
 from __future__ import annotations
 
 from langadapt.data.bitext import BitextOptions
 from langadapt.data.pipeline import CleanOptions
+from langadapt.data.tokenize import TokenizeOptions
 from langadapt.runs import ResultRow, signature
 from langadapt.stages import Stage, StageContext, register_stage
 
@@ -66,3 +68,21 @@ class BitextStage(Stage):
             tools=["py3langid"],
         )
         return funnel_rows(stats, dataset=ctx.stage_id, signature=sig)
+
+
+@register_stage
+class TokenizeStage(Stage):
+    """Tokenize training text into token shards (options = `langadapt data tokenize` flags).
+
+    The stage folder is the shard folder: name it (`@stage_id`) in a `train` stage's
+    `data.train` to train on it without reading the text again.
+    """
+
+    kind = "data.tokenize"
+    Options = TokenizeOptions
+
+    def run(self, opts: TokenizeOptions, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.data.tokenize import summary_rows, tokenize
+
+        shards = tokenize(opts, out=ctx.out_dir)
+        return summary_rows(shards, dataset=ctx.stage_id)
