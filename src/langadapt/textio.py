@@ -1,10 +1,23 @@
-"""Reading text for training, tokenizers and evaluation: one function, many formats.
+"""Reading text: one opener and one set of line rules for every stage.
 
-`iter_texts` yields documents from `.txt` (one per line), `.jsonl`, `.jsonl.gz`,
-`.jsonl.zst` (a chosen field, `text` by default) and folders of those (e.g. the
-`data/` shards written by `langadapt data clean`). Empty lines are skipped and
-counted by `count_texts`. The cleaning pipeline has richer readers (encodings,
-parquet, csv); this is the fast path for already clean text.
+Every text file langadapt reads goes through `open_text` and `text_lines`; the
+cleaner's readers (`langadapt.data.readers`) add encodings, csv and parquet on top.
+Two kinds of files, one set of rules:
+
+* **Documents** (`iter_records`, `iter_texts`, the cleaner's txt/jsonl inputs):
+  UTF-8 (the cleaner: the detected encoding), a leading BOM dropped; lines end at
+  `\n`, `\r\n` or a lone `\r` (files from old editors); a whitespace-only line is
+  no document, other lines are kept as they are (only the break is removed).
+* **Line-aligned files** (`read_lines`, `read_segments`): UTF-8, a leading BOM
+  dropped (`read_segments` keeps it, as the `sacrebleu` command line does); lines
+  end at `\n` only, a `\r` right before it belongs to the break and a lone `\r` is
+  text, so a source file, its translation and its reference count the same
+  segments whichever stage reads them; every line counts, empty ones too;
+  `read_segments` also strips trailing whitespace (sacrebleu).
+
+Both read `.gz` and `.zst` (a truncated or corrupt one raises `DataError` naming
+the file and how far it got) and take local paths or fsspec URLs (`file://`,
+`memory://`, `s3://`, `hf://`...).
 """
 
 from __future__ import annotations
@@ -12,24 +25,153 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from langadapt.errors import DataError
 
 SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    name = path.name
-    if name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    if name.endswith(".zst"):
+def is_url(path: str | Path) -> bool:
+    return "://" in str(path)
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """The raw bytes of a local file or an fsspec URL."""
+    if is_url(path):
+        import fsspec
+
+        return fsspec.open(str(path), "rb").open()
+    return open(path, "rb")
+
+
+def file_size(path: str | Path) -> int:
+    if is_url(path):
+        import fsspec.core
+
+        fs, p = fsspec.core.url_to_fs(str(path))
+        return int(fs.size(p))
+    return Path(path).stat().st_size
+
+
+class _ZstdStream(io.RawIOBase):
+    """Decompress a `.zst` file frame by frame; ending inside a frame is an error.
+
+    Hand-written because zstandard's `stream_reader` returns what it has and stops
+    silently when the file is cut short, which would drop the rest of a corpus unnoticed.
+    """
+
+    def __init__(self, raw: BinaryIO):
         import zstandard
 
-        return io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")),
-                                encoding="utf-8")
-    return open(path, encoding="utf-8-sig")
+        super().__init__()
+        self.raw, self._new = raw, zstandard.ZstdDecompressor().decompressobj
+        self._d, self._in_frame = self._new(), False
+        self._buf, self._pos = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self._d.eof:  # the next frame of a multi-frame file
+                self._d = self._new()
+            out.append(self._d.decompress(data))
+            self._in_frame = not self._d.eof
+            data = self._d.unused_data if self._d.eof else b""
+        return b"".join(out)
+
+    def readinto(self, b) -> int:
+        while self._pos >= len(self._buf):
+            chunk = self.raw.read(1 << 17)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("compressed file ended before the end of a zstd frame")
+                return 0
+            self._buf, self._pos = self._decompress(chunk), 0
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+def is_compressed(path: str | Path) -> bool:
+    return str(path).endswith((".gz", ".zst"))
+
+
+def open_text(
+    path: str | Path,
+    encoding: str = "utf-8-sig",
+    *,
+    errors: str = "strict",
+    aligned: bool = False,
+    raw: BinaryIO | None = None,
+) -> io.TextIOWrapper:
+    """A text stream over `path` (or over `raw`, its bytes) following the rules above.
+
+    `aligned` selects the line-aligned rules (`\\n` only); otherwise universal newlines.
+    Compressed files are UTF-8 (a `-sig` BOM is still dropped).
+    """
+    raw = raw if raw is not None else open_binary(path)
+    inner: BinaryIO = raw
+    if str(path).endswith(".gz"):
+        inner = gzip.GzipFile(fileobj=raw)
+    elif str(path).endswith(".zst"):
+        inner = io.BufferedReader(_ZstdStream(raw))
+    elif not isinstance(raw, io.BufferedIOBase):
+        inner = io.BufferedReader(raw)
+    return io.TextIOWrapper(inner, encoding=encoding, errors=errors, newline="\n" if aligned else None)
+
+
+def text_lines(f: Iterable[str]) -> Iterator[str]:
+    """The lines of a stream from `open_text`, without their line break."""
+    for line in f:
+        if line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
+        yield line
+
+
+def corrupt_errors() -> tuple[type[BaseException], ...]:
+    import zstandard
+
+    # EOFError: cut short; OSError: bad gzip header or CRC (BadGzipFile); zlib/zstd: bad data
+    return (EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+def decompress_error(path: str, lines: int, pos: int, e: BaseException) -> DataError:
+    """The error for a compressed file that ends early or holds damaged data."""
+    try:
+        size = f"{file_size(path):,}"
+    except OSError:
+        size = "?"
+    reason = " ".join(str(e).split()) or type(e).__name__
+    return DataError(
+        f"cannot decompress after line {lines:,} (byte {pos:,} of {size}): {reason}; "
+        "the file is truncated or corrupt: download or compress it again",
+        file=str(path),
+    )
+
+
+class CountedLines:
+    """`text_lines` of a stream (with their breaks if not `strip`: csv needs them), counted.
+
+    The count lets an error say how far it got, and a byte range say how many lines it held.
+    """
+
+    def __init__(self, f: Iterable[str], strip: bool = True):
+        self._it, self.n = text_lines(f) if strip else iter(f), 0
+
+    def __iter__(self) -> CountedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._it)
+        self.n += 1
+        return line
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -62,25 +204,41 @@ def json_objects(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, 
         yield n, rec
 
 
-def iter_records(path: Path, field: str = "text") -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) for each non-empty document of one file."""
-    is_json = ".jsonl" in path.name or path.name.endswith(".json.gz")
+def _checked(path: Path, f: io.TextIOWrapper, body: Iterator, lines: CountedLines, raw: BinaryIO):
+    """Run `body` over `f`, turning decoding and decompression errors into DataError."""
     try:
-        with _open_text(path) as f:
-            if is_json:
-                for n, rec in json_objects(f, path):
-                    if field not in rec:
-                        raise DataError(f"record has no field '{field}'", file=str(path), line=n)
-                    if rec[field]:
-                        yield n, str(rec[field])
-                return
-            for n, line in enumerate(f, 1):
-                line = line.rstrip("\n").rstrip("\r")
-                if line.strip():
-                    yield n, line
+        with f:
+            yield from body
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 ({e.reason}); clean it with 'langadapt data clean' first",
-                        file=str(path)) from None
+                        file=str(path), line=lines.n + 1) from None
+    except corrupt_errors() as e:
+        if not is_compressed(path):
+            raise
+        raise decompress_error(str(path), lines.n, raw.tell() if not raw.closed else 0, e) from None
+    finally:
+        raw.close()  # GzipFile and the zstd stream leave the file they were given open
+
+
+def iter_records(path: Path, field: str = "text") -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) for each non-empty document of one file."""
+    raw = open_binary(path)
+    f = open_text(path, raw=raw)
+    lines = CountedLines(f)
+
+    def body() -> Iterator[tuple[int, str]]:
+        if ".jsonl" in path.name or path.name.endswith(".json.gz"):
+            for n, rec in json_objects(lines, path):
+                if field not in rec:
+                    raise DataError(f"record has no field '{field}'", file=str(path), line=n)
+                if rec[field]:
+                    yield n, str(rec[field])
+            return
+        for n, line in enumerate(lines, 1):
+            if line.strip():
+                yield n, line
+
+    yield from _checked(path, f, body(), lines, raw)
 
 
 def iter_texts(paths: Iterable[str | Path], field: str = "text", limit: int | None = None) -> Iterator[str]:
@@ -94,10 +252,25 @@ def iter_texts(paths: Iterable[str | Path], field: str = "text", limit: int | No
             yield text
 
 
-def read_lines(path: str | Path) -> list[str]:
-    """All lines of a line-aligned text file (keeps empty lines: alignment matters)."""
+def _aligned(path: str | Path, encoding: str) -> list[str]:
     p = Path(path)
-    if not p.is_file():
+    if not is_url(path) and not p.is_file():
         raise DataError("file not found", file=str(p))
-    with open(p, encoding="utf-8-sig") as f:
-        return [line.rstrip("\n").rstrip("\r") for line in f]
+    raw = open_binary(path)
+    f = open_text(path, encoding, aligned=True, raw=raw)
+    lines = CountedLines(f)
+    return list(_checked(p, f, lines, lines, raw))
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """All lines of a line-aligned file (keeps empty lines: alignment matters)."""
+    return _aligned(path, "utf-8-sig")
+
+
+def read_segments(path: str | Path) -> list[str]:
+    """Segments of a line-aligned file, read exactly as the `sacrebleu` command line does.
+
+    The line-aligned rules, with a BOM kept and trailing whitespace stripped: any
+    other reading could change a segment and so the score.
+    """
+    return [line.rstrip() for line in _aligned(path, "utf-8")]

@@ -23,6 +23,7 @@ from langadapt.eval.options import DEFAULT_METRICS, FloresOptionsBase, MetricNam
 from langadapt.eval.stats import DEFAULT_RESAMPLES, TESTS, bootstrap_ci, describe
 from langadapt.generate import GenerationOptions
 from langadapt.runs import ResultRow, atomic_write_text, hash_obj, signature, write_results
+from langadapt.textio import read_segments  # sacrebleu's reading of line-aligned files
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +37,6 @@ class FloresOptions(FloresOptionsBase):
 
 
 # ---------------------------------------------------------------- FLORES files
-def read_segments(path: str | Path) -> list[str]:
-    """Segments of a line-aligned file, read exactly as the `sacrebleu` command line does.
-
-    UTF-8, lines split on `\n` only, trailing whitespace (`\r` too) stripped, `.gz`
-    read transparently: any other reading (universal newlines, a stripped BOM) could
-    shift a segment and change the score.
-    """
-    import gzip
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataError("file not found", file=str(p))
-    opener = gzip.open if p.name.endswith(".gz") else open
-    try:
-        with opener(p, "rt", encoding="utf-8", newline="\n") as f:
-            return [line.rstrip() for line in f]
-    except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 ({e.reason})", file=str(p)) from None
-
-
 def flores_candidates(data: Path, code: str, split: str) -> list[Path]:
     """Where a FLORES-style folder may keep the `split` sentences of language `code`."""
     return [data / f"{code}.{split}.txt",            # one file per language: khk_Cyrl.dev.txt
