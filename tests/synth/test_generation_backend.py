@@ -53,3 +53,18 @@ def test_openai_generation_needs_a_server():
     sig = output_options(GenerationOptions(backend="openai", server={"base_url": "http://h/v1",
                                                                      "api_key_env": "K"}))
     assert "base_url" not in json.dumps(sig) and "api_key_env" not in json.dumps(sig)
+
+
+def test_eval_flores_cli_generates_through_a_server(server, data_dir, tmp_path, capsys):
+    from langadapt.cli import main
+
+    out = tmp_path / "flores"
+    rc = main(["eval", "flores", "--model", "served-model", "--backend", "openai", "--base-url", server.url,
+               "--concurrency", "2", "--max-retries", "1", "--src", "eng_Latn", "--tgt", "khk_Cyrl",
+               "--limit", "4", "--metrics", "chrf++", "--resamples", "20", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    rows = [json.loads(x) for x in captured.out.splitlines()]
+    assert [r["metric"] for r in rows] == ["chrf++"] and rows[0]["n"] == 4
+    assert len(server.log) == 4 and {r["body"]["model"] for r in server.log} == {"served-model"}
+    assert rows[0]["extra"]["generation"]["backend"] == "openai"

@@ -21,16 +21,39 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--prompt", choices=("auto", "chat", "fewshot"), default="auto",
                    help="causal models: chat template or plain few-shot prompt (auto: chat if the "
                         "tokenizer has a template)")
-    g.add_argument("--backend", choices=("auto", "hf", "vllm"), default="auto",
-                   help="vLLM for causal models when installed with a GPU; HF generate otherwise")
-    # `translate` adds `openai` to these choices (see `register`).
+    g.add_argument("--backend", choices=("auto", "hf", "vllm", "openai"), default="auto",
+                   help="vLLM for causal models when installed with a GPU, HF generate otherwise; "
+                        "openai: an OpenAI-compatible server (see the server flags; --model is "
+                        "then the server's model name)")
     g.add_argument("--device", default=None, help="cuda, cpu, cuda:1 … (default: GPU if present)")
     g.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
+    s = p.add_argument_group("server (--backend openai)")
+    s.add_argument("--base-url", help="e.g. http://127.0.0.1:8000/v1 (vllm serve, llama.cpp, Ollama, "
+                                      "a hosted API)")
+    s.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
+    s.add_argument("--concurrency", type=int, help="requests in flight (default 8)")
+    s.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per request (default 120)")
+    s.add_argument("--max-retries", type=int, help="retries per request (default 5)")
+    s.add_argument("--config", help="YAML of server settings: prompt template, prices, gates, retries "
+                                    "(docs/synthetic-data.md); flags given here win")
+
+
+def server_options(args):
+    """The `--backend openai` server settings: the `--config` file, with the flags given on top."""
+    from langadapt.synth.options import load_server_options
+
+    return load_server_options(args.config, base_url=args.base_url, model=args.model,
+                               api_key_env=args.api_key_env, concurrency=args.concurrency,
+                               timeout_s=args.timeout_s, max_retries=args.max_retries,
+                               temperature=args.temperature, max_tokens=args.max_new_tokens)
 
 
 def generation_options(args):
     from langadapt.generate import GenerationOptions
 
+    if args.backend == "openai":  # the server's settings decide sampling and length
+        return GenerationOptions(backend="openai", server=server_options(args),
+                                 batch_size=args.batch_size, seed=args.seed)
     return GenerationOptions(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens or 256,
                              num_beams=args.num_beams, do_sample=args.sample,
                              temperature=1.0 if args.temperature is None else args.temperature,
@@ -56,20 +79,8 @@ def register(sub) -> None:
                    help="texts per saved chunk (default: 8 batches)")
     p.add_argument("--restart", action="store_true", help="discard unfinished work instead of resuming")
     add_generation_args(p)
-    backend = next(a for a in p._actions if a.dest == "backend")
-    backend.choices = ("auto", "hf", "vllm", "openai")
-    backend.help = ("vLLM for causal models when installed with a GPU, HF generate otherwise; "
-                    "openai: an OpenAI-compatible server (see the server flags)")
-    s = p.add_argument_group("server (--backend openai)")
-    s.add_argument("--base-url", help="e.g. http://127.0.0.1:8000/v1 (vllm serve, llama.cpp, Ollama, "
-                                      "a hosted API)")
-    s.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
-    s.add_argument("--concurrency", type=int, help="requests in flight (default 8)")
-    s.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per request (default 120)")
-    s.add_argument("--max-retries", type=int, help="retries per request (default 5)")
-    s.add_argument("--config", help="YAML of server settings: prompt template, prices, gates, retries "
-                                    "(docs/synthetic-data.md); flags given here win")
-    s.add_argument("--rejected", help="folder for rejected/<reason>.jsonl.gz (default: beside OUT)")
+    p.add_argument("--rejected", help="--backend openai: folder for rejected/<reason>.jsonl.gz "
+                                      "(default: beside OUT)")
     add_json_flag(p)
     p.set_defaults(func=_run)
 
@@ -93,14 +104,9 @@ def _run(args) -> int:
 def _run_openai(args) -> int:
     import logging
 
-    from langadapt.synth.options import load_server_options
     from langadapt.synth.run import translate_file_openai
 
-    # only flags given on the command line override the --config file
-    opts = load_server_options(args.config, base_url=args.base_url, model=args.model,
-                               api_key_env=args.api_key_env, concurrency=args.concurrency,
-                               timeout_s=args.timeout_s, max_retries=args.max_retries,
-                               temperature=args.temperature, max_tokens=args.max_new_tokens)
+    opts = server_options(args)  # only flags given on the command line override the --config file
     if not args.debug:  # one INFO line per HTTP request would drown the progress bar
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpx2").setLevel(logging.WARNING)
