@@ -95,6 +95,43 @@ def test_two_workers_keep_the_same_documents(one_worker, small_input, tmp_path):
     assert sorted(_kept(tmp_path / "out")) == sorted(_kept(out1))
 
 
+def _records(out: Path) -> list[dict]:
+    """Every kept record, shards in task order."""
+    return [json.loads(line) for p in sorted((out / "data").glob("*.jsonl.gz"))
+            for line in gzip.open(p, "rt", encoding="utf-8")]
+
+
+def _rejected(out: Path) -> dict[str, bytes]:
+    return {p.name: gzip.decompress(p.read_bytes()) for p in sorted((out / "rejected").iterdir())}
+
+
+def test_split_input_keeps_the_same_records_stats_and_rejects_for_any_worker_count(
+    one_worker, small_input, tmp_path
+):
+    """One file cut into byte ranges: the same records (lines included), in the same order."""
+    out1, stats1 = one_worker
+    out = tmp_path / "out"
+    stats = clean(CleanOptions(inputs=[str(small_input)], workers=3, split_bytes=4096), out)
+    assert stats == stats1
+    assert _records(out) == _records(out1)
+    assert _rejected(out) == _rejected(out1)
+
+
+def test_url_inputs_keep_the_same_documents(one_worker, small_input, tmp_path):
+    import fsspec
+
+    out1, _ = one_worker
+    texts = [r["text"] for r in _records(out1)]
+    url = f"file://{small_input}"
+    clean(CleanOptions(inputs=[url], workers=2, split_bytes=4096), tmp_path / "file")
+    recs = _records(tmp_path / "file")
+    assert [r["text"] for r in recs] == texts and recs[0]["metadata"]["source"] == url
+    with fsspec.open("memory://raw/small.txt", "wb") as f:  # in-process filesystem: one worker
+        f.write(small_input.read_bytes())
+    clean(CleanOptions(inputs=["memory://raw"]), tmp_path / "mem")
+    assert [r["text"] for r in _records(tmp_path / "mem")] == texts
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 

@@ -41,7 +41,7 @@ def _normalize(args) -> dict:
 
 
 def _clean(args) -> int:
-    from langadapt.data.pipeline import CleanOptions, clean
+    from langadapt.data.pipeline import RUN_ONLY, CleanOptions, clean
     from langadapt.data.stats import format_table, funnel_rows
 
     opts = CleanOptions(
@@ -66,12 +66,21 @@ def _clean(args) -> int:
         decontaminate=args.decontaminate,
         decontaminate_ngram=args.decontaminate_ngram,
         rejected_samples=args.rejected_samples,
+        executor=args.executor,
+        cluster={
+            "partition": args.partition,
+            "time": args.time,
+            "cpus_per_task": args.cpus_per_task,
+            "mem_per_cpu_gb": args.mem_per_cpu_gb,
+        },
     )
     stats = clean(opts, args.out)
     if not args.json:
         sys.stderr.write(format_table(stats) + "\n")
     sig = signature(
-        options=opts.model_dump(exclude={"inputs"}), seed=opts.seed, tools=["datatrove", "py3langid"]
+        options=opts.model_dump(exclude={"inputs", *RUN_ONLY}),
+        seed=opts.seed,
+        tools=["datatrove", "py3langid"],
     )
     print_rows(funnel_rows(stats, dataset=args.out, signature=sig), args.json)
     return 0
@@ -124,7 +133,19 @@ def register(sub) -> None:
     )
     c.add_argument("--split", default="train", help="split of an HF dataset input (train)")
     c.add_argument("--decontaminate-field", default="text", help="field of jsonl evaluation files (text)")
-    c.add_argument("--workers", type=int, default=1, help="local worker processes (datatrove tasks)")
+    c.add_argument(
+        "--workers", type=int, default=1, help="tasks per stage (processes, Ray tasks or Slurm array jobs)"
+    )
+    c.add_argument(
+        "--executor",
+        choices=("local", "ray", "slurm"),
+        default="local",
+        help="where the tasks run: local processes, a Ray cluster (RAY_ADDRESS, else a local one), Slurm",
+    )
+    c.add_argument("--partition", help="slurm: partition to submit to")
+    c.add_argument("--time", default="04:00:00", help="slurm: time limit of each job (04:00:00)")
+    c.add_argument("--cpus-per-task", type=int, default=1, help="ray/slurm: CPUs per task (1)")
+    c.add_argument("--mem-per-cpu-gb", type=float, default=2.0, help="ray/slurm: memory per CPU in GB (2)")
     c.add_argument("--limit", type=int, help="read at most this many documents")
     c.add_argument("--langid-min-score", type=float, help="minimum language score (profile default)")
     c.add_argument(

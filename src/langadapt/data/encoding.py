@@ -16,7 +16,7 @@ from pathlib import Path
 
 SAMPLE_BYTES = 1 << 20
 ERROR_HANDLER = "langadapt_count"
-_BOMS = (
+BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -64,7 +64,7 @@ def _utf8_valid(sample: bytes) -> bool:
 
 def detect_bytes(sample: bytes, legacy: list[str] | tuple[str, ...] = ("cp1251", "koi8_r")) -> str:
     """The encoding of `sample` (the first bytes of a file)."""
-    for bom, name in _BOMS:
+    for bom, name in BOMS:
         if sample.startswith(bom):
             return name
     if _utf8_valid(sample):
@@ -95,7 +95,7 @@ def nul_bytes(sample: bytes) -> int:
     More than a stray one or two mean a binary file (or UTF-16/32 without a BOM);
     git and grep call a file binary on the same evidence.
     """
-    if any(sample.startswith(bom) for bom, _ in _BOMS):
+    if any(sample.startswith(bom) for bom, _ in BOMS):
         return 0
     return sample.count(0)
 

@@ -1,4 +1,9 @@
-"""datatrove's `LocalPipelineExecutor`, whose processes die with the command.
+"""The executors that run the cleaning stages: local (default), Ray, Slurm (all datatrove's).
+
+`EXECUTORS` maps `--executor` names to factories; `ClusterOptions` holds the
+per-task resources Ray and Slurm ask for.
+
+The local one is datatrove's `LocalPipelineExecutor`, whose processes die with the command.
 
 `LocalPipelineExecutor` runs tasks in a `multiprocess` pool whose workers a forkserver
 starts, next to a manager process forked from the command; none of them notices when
@@ -13,10 +18,19 @@ reports it in one line.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import time
+from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+from pydantic import Field
 
+from langadapt.config import StrictModel
 from langadapt.data.lifetime import die_with, start_time, watched_forks
+from langadapt.errors import ConfigError, DataError, LangadaptError
+from langadapt.registry import Registry
 
 _PRELOAD = ["__main__", "langadapt.data._forkserver"]
 
@@ -46,3 +60,141 @@ class LocalExecutor(LocalPipelineExecutor):
 
                 logger.disable("datatrove")
         return super()._launch_run_for_rank(rank, ranks_q, completed, completed_lock)
+
+
+class ClusterOptions(StrictModel):
+    """Resources of each task on Ray or Slurm (the local executor ignores them)."""
+
+    cpus_per_task: int = Field(1, ge=1)
+    mem_per_cpu_gb: float = Field(2.0, gt=0)
+    partition: str | None = None  # slurm: the partition to submit to (required there)
+    time: str = "04:00:00"  # slurm: time limit of each job
+    qos: str | None = None  # slurm
+    sbatch_args: dict[str, str] = Field(default_factory=dict)  # slurm: more #SBATCH lines
+    env_command: str | None = None  # slurm: shell line that sets up Python (default: activate this venv)
+    poll_seconds: float = Field(10.0, gt=0)  # slurm: how often `clean` checks whether the jobs finished
+
+
+def _local(pipeline, tasks: int, workers: int, logging_dir: str, cluster, quiet: bool, depends, name):
+    return LocalExecutor(
+        pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=logging_dir, quiet=quiet
+    )
+
+
+def _ray(pipeline, tasks: int, workers: int, logging_dir: str, cluster, quiet: bool, depends, name):
+    from datatrove.executor import RayPipelineExecutor
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError("the ray executor needs ray: pip install 'langadapt[ray]'", key="executor") from None
+    # run one stage at a time (no `depends`: datatrove's Ray executor polls a dependency every 2 min)
+    return RayPipelineExecutor(
+        pipeline,
+        tasks=tasks,
+        workers=tasks,
+        logging_dir=logging_dir,
+        cpus_per_task=cluster.cpus_per_task,
+        mem_per_cpu_gb=cluster.mem_per_cpu_gb,
+    )
+
+
+def _slurm(pipeline, tasks: int, workers: int, logging_dir: str, cluster, quiet: bool, depends, name):
+    import sys
+
+    from datatrove.executor import SlurmPipelineExecutor
+
+    if not cluster.partition:
+        raise ConfigError("the slurm executor needs a partition", key="cluster.partition")
+    env = cluster.env_command
+    if env is None and sys.prefix != sys.base_prefix:
+        env = f"source {Path(sys.prefix) / 'bin' / 'activate'}"
+    return SlurmPipelineExecutor(
+        pipeline,
+        tasks=tasks,
+        time=cluster.time,
+        partition=cluster.partition,
+        cpus_per_task=cluster.cpus_per_task,
+        mem_per_cpu_gb=cluster.mem_per_cpu_gb,
+        job_name=name,
+        qos=cluster.qos or "",
+        env_command=env,
+        sbatch_args={
+            # whole megabytes: sbatch refuses datatrove's "2.0G"
+            "mem-per-cpu": f"{round(cluster.mem_per_cpu_gb * 1024)}M",
+            # a job whose dependency failed is cancelled instead of pending for ever
+            "kill-on-invalid-dep": "yes",
+            **cluster.sbatch_args,
+        },
+        depends=depends,
+        logging_dir=logging_dir,
+        requeue=False,
+        mail_type="NONE",
+    )
+
+
+# name -> factory(pipeline, tasks, workers, logging_dir, cluster, quiet, depends, job name)
+EXECUTORS: Registry = Registry("executor", key="executor")
+EXECUTORS.add("local", _local)
+EXECUTORS.add("ray", _ray)
+EXECUTORS.add("slurm", _slurm)
+
+
+def incomplete_tasks(executor) -> list[int]:
+    """Tasks of a stage that have no completion marker (failed or never ran)."""
+    return executor.get_incomplete_ranks(range(executor.world_size))
+
+
+def task_error(stage: str, failed: list[int], logs: Path) -> LangadaptError:
+    """The error a failed task logged (a DataError stays one), or where to look."""
+    for f in sorted((Path(logs) / "logs").glob("task_*.log")):
+        found = re.findall(r"langadapt\.errors\.(\w+): (.+)", f.read_text(errors="replace"))
+        if found:
+            kind, msg = found[-1]
+            return DataError(msg) if kind == "DataError" else LangadaptError(msg)
+    where = Path(logs) / "logs"
+    return LangadaptError(f"stage {stage}: tasks {failed} did not finish; their logs are in {where}")
+
+
+class _Call(PipelineStep):
+    """A one-task stage that calls `fn(*args)` (a Slurm job clearing old outputs, or finalizing)."""
+
+    name = "call"
+
+    def __init__(self, call: tuple):
+        super().__init__()
+        self.call = call
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        fn, *args = self.call
+        fn(*args)
+        yield from ()
+
+
+def slurm_chain(stages: list[tuple], logs: Path, workers: int, cluster, before_output: tuple, after: tuple):
+    """Slurm executors for `stages` ((name, pipeline, tasks)), each depending on the one before.
+
+    A one-task job calls `before_output` before the `output` stage (removing an earlier
+    run's outputs only once this run got that far) and a last one calls `after`.
+    """
+    chain, prev = [], None
+    todo = []
+    for name, pipeline, tasks in stages:
+        if name == "output":
+            todo.append(("clear_outputs", [_Call(before_output)], 1))
+        todo.append((name, pipeline, tasks))
+    todo.append(("finalize", [_Call(after)], 1))
+    for name, pipeline, tasks in todo:
+        prev = _slurm(pipeline, tasks, workers, str(Path(logs) / name), cluster, True, prev, f"clean-{name}")
+        chain.append(prev)
+    return chain
+
+
+def wait_for_slurm(job_id, marker: Path, poll: float, logs: Path) -> None:
+    """Wait until `marker` exists; fail when job `job_id` left the queue without writing it."""
+    while not marker.exists():
+        queued = subprocess.run(["squeue", "-h", "-j", str(job_id)], capture_output=True, text=True)
+        gone = "Invalid job id" in queued.stderr  # already purged from the controller
+        if (gone or (queued.returncode == 0 and not queued.stdout.strip())) and not marker.exists():
+            raise LangadaptError(f"the Slurm jobs ended without finishing the run; see the logs under {logs}")
+        time.sleep(poll)

@@ -19,6 +19,7 @@ from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
 from langadapt.data.dedup import content_hash, save_hashes
+from langadapt.data.shares import LineOffsets
 from langadapt.runs import atomic_write_bytes
 
 
@@ -93,20 +94,28 @@ class ShardWriter(PipelineStep):
 
 
 class ShardReader(PipelineStep):
-    """Read back what `ShardWriter(compress=False)` wrote for task `rank`."""
+    """Read back what `ShardWriter(compress=False)` wrote for task `rank`.
+
+    With `lines_folder`, documents from a byte range of a split input get the line
+    they have in their file (`shares.LineOffsets`).
+    """
 
     name = "read_shard"
     type = "📖 - READER"
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, lines_folder: str | None = None):
         super().__init__()
-        self.folder = folder
+        self.folder, self.lines_folder = folder, lines_folder
 
     def run(self, data=None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+        offsets = LineOffsets(self.lines_folder) if self.lines_folder else None
         with open(Path(self.folder) / f"{rank:05d}.jsonl", encoding="utf-8") as f:
             for line in f:
                 rec = json.loads(line)
-                yield Document(text=rec["text"], id=rec["id"], metadata=rec["metadata"])
+                meta, doc_id = rec["metadata"], rec["id"]
+                if offsets is not None:
+                    doc_id = offsets.fix(doc_id, meta)
+                yield Document(text=rec["text"], id=doc_id, metadata=meta)
 
 
 class RejectSink:
@@ -142,11 +151,25 @@ class RejectSink:
             )
 
 
+def _fix_line(line: str, offsets: LineOffsets) -> str:
+    """A rejected sample from a byte range of a split input, with its line in the file."""
+    rec = json.loads(line)
+    if "part" not in rec["metadata"]:
+        return line
+    rec["id"] = offsets.fix(rec["id"], rec["metadata"])
+    return json.dumps(rec, ensure_ascii=False, sort_keys=True)
+
+
 def merge_rejects(folder: Path, out: Path, limit: int) -> dict[str, int]:
-    """Merge per-task reject samples into `out/<reason>.jsonl.gz` (task order); return counts."""
+    """Merge per-task reject samples into `out/<reason>.jsonl.gz` (task order); return counts.
+
+    Line numbers of split inputs are completed from the `lines` folder beside `folder`.
+    """
     by_reason: dict[str, list[str]] = {}
+    offsets = LineOffsets(folder.parent / "lines")
     for part in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         for line in part.read_text(encoding="utf-8").splitlines():
+            line = _fix_line(line, offsets)
             reason = json.loads(line)["reason"]
             if len(by_reason.setdefault(reason, [])) < limit:
                 by_reason[reason].append(line)

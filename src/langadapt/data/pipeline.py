@@ -7,11 +7,11 @@ Stages (each a list of datatrove steps run by an executor; `tasks` = workers):
 3. `minhash_sig`, 4. `minhash_buckets`, 5. `minhash_cluster` (1 task): datatrove MinHash
 6. `output`  work shard -> exact filter -> MinHash filter -> `data/<rank>.jsonl.gz`
 
-`build_stages` returns them so any datatrove executor can run them (Slurm, Ray:
-see docs/data.md); `clean` runs them locally with datatrove's `LocalPipelineExecutor`
-(whose workers die with the command, see `executor.py`), whose completion markers
-make a re-run skip finished tasks, then writes `stats.json` and `rejected/`. The
-completion key covers the options and the inputs' size, time and content.
+`build_stages` returns them so any datatrove executor can run them; `clean` runs
+them with the executor `opts.executor` names (`executor.py`: local processes that
+die with the command, Ray, or Slurm jobs), whose completion markers make a re-run
+skip finished tasks, then writes `stats.json` and `rejected/`. The completion key
+covers the options that change the output and the inputs' size, time and content.
 """
 
 from __future__ import annotations
@@ -27,12 +27,15 @@ from typing import Literal
 from pydantic import Field
 
 from langadapt.config import StrictModel
+from langadapt.data.executor import ClusterOptions
 from langadapt.data.normalize import NormalizeOptions
 from langadapt.errors import ConfigError, LangadaptError
 from langadapt.runs import atomic_write_json, hash_files, hash_obj
 
 log = logging.getLogger(__name__)
 COMPLETE = ".complete.json"
+# options that say where and how the stages run, not what they write
+RUN_ONLY = {"executor", "cluster", "split_bytes"}
 
 
 class CleanOptions(StrictModel):
@@ -44,7 +47,10 @@ class CleanOptions(StrictModel):
     txt_mode: Literal["line", "paragraph"] = "line"
     split: str = "train"
     limit: int | None = None
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1)  # tasks of each parallel stage (= output shards)
+    split_bytes: int = Field(16 << 20, ge=1)  # fewer files than workers: split plain files at least 2x this
+    executor: Literal["local", "ray", "slurm"] = "local"
+    cluster: ClusterOptions = Field(default_factory=ClusterOptions)  # ray/slurm task resources
     normalize: NormalizeOptions = Field(default_factory=NormalizeOptions)
     langid: str | None = "py3langid"  # backend name, or None to skip
     langid_min_score: float | None = None  # default: the profile's
@@ -93,6 +99,8 @@ def _filter_steps(opts: CleanOptions, work: Path, profile) -> list:
             legacy_encodings=tuple(profile.legacy_encodings),
             split=opts.split,
             limit=opts.limit,
+            lines_folder=str(work / "lines"),
+            min_part_bytes=opts.split_bytes,
         ),
         Normalize(opts.normalize, profile),
     ]
@@ -186,7 +194,12 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
     stages.append(
         StageSpec(
             "output",
-            [ShardReader(str(work / "filtered")), *exact_out, *tail, ShardWriter(str(out / "data"))],
+            [
+                ShardReader(str(work / "filtered"), lines_folder=str(work / "lines")),
+                *exact_out,
+                *tail,
+                ShardWriter(str(out / "data")),
+            ],
             w,
         )
     )
@@ -196,13 +209,21 @@ def build_stages(opts: CleanOptions, out_dir: str | Path) -> list[StageSpec]:
 def input_fingerprints(opts: CleanOptions) -> list[dict]:
     """Size, modification time and content hash of every local input and evaluation file.
 
-    Part of the completion key, so a changed input is cleaned again; hub datasets are
-    known by their id only.
+    Part of the completion key, so a changed input is cleaned again; a URL is known by
+    its size and its filesystem's `ukey` (modification time or ETag), hub datasets by
+    their id only.
     """
     from langadapt.data.readers import expand_inputs
+    from langadapt.textio import is_url
 
     out = []
     for raw in [*expand_inputs(opts.inputs), *opts.decontaminate]:
+        if is_url(raw):
+            import fsspec.core
+
+            fs, p = fsspec.core.url_to_fs(raw)
+            out.append({"path": raw, "size": fs.size(p), "ukey": str(fs.ukey(p))})
+            continue
         p = Path(raw)
         if not p.exists():
             out.append({"path": raw})
@@ -222,7 +243,8 @@ def input_fingerprints(opts: CleanOptions) -> list[dict]:
 
 def run_key(opts: CleanOptions) -> str:
     """The completion key of a run: its options and what its inputs hold."""
-    return hash_obj({"options": opts.model_dump(), "inputs": input_fingerprints(opts)})
+    options = opts.model_dump(exclude=RUN_ONLY)
+    return hash_obj({"options": options, "inputs": input_fingerprints(opts)})
 
 
 def _prepare(out: Path, key: str) -> None:
@@ -271,14 +293,16 @@ def _discard(out: Path) -> None:
 
 
 def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
-    """Run the pipeline locally (resumable); return the stats written to `stats.json`.
+    """Run the pipeline (resumable) with `opts.executor`; return the stats written to `stats.json`.
+
+    Local and Ray run one stage after another from this process; Slurm submits the
+    stages as dependent job arrays plus a last job that writes the outputs, and this
+    call waits for that job's completion marker.
 
     Raises:
         DataError: an input is unreadable (truncated or corrupt compressed file, binary
             file, nothing decodable); nothing half-written is left behind.
     """
-    from langadapt.data.executor import LocalExecutor
-
     out = Path(out_dir)
     key = run_key(opts)
     done = out / COMPLETE
@@ -288,23 +312,45 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
             return json.loads((out / "stats.json").read_text())
     _prepare(out, key)
     stages = build_stages(opts, out)
+    if opts.executor == "slurm":
+        return _run_slurm(opts, out, stages, key)
+    from langadapt.data.executor import EXECUTORS, incomplete_tasks, task_error
+
+    make = EXECUTORS.get(opts.executor)
     try:
         with _quiet_datatrove() as quiet:
             for st in stages:
                 if st.name == "output":
                     _clear_old_outputs(out, key)
-                log.info("data clean: stage %s (%d tasks)", st.name, st.tasks)
-                LocalExecutor(
-                    st.pipeline,
-                    tasks=st.tasks,
-                    workers=min(opts.workers, st.tasks),
-                    logging_dir=str(out / "work" / "logs" / st.name),
-                    quiet=quiet,
-                ).run()
+                log.info("data clean: stage %s (%d tasks, %s)", st.name, st.tasks, opts.executor)
+                logs = out / "work" / "logs" / st.name
+                ex = make(st.pipeline, st.tasks, opts.workers, str(logs), opts.cluster, quiet, None, st.name)
+                ex.run()
+                failed = incomplete_tasks(ex)
+                if failed:  # the local executor raises a task's error itself; Ray only logs it
+                    raise task_error(st.name, failed, logs)
     except LangadaptError:
         _discard(out)
         raise
     return finalize(opts, out, [s.name for s in stages], key)
+
+
+def _run_slurm(opts: CleanOptions, out: Path, stages: list[StageSpec], key: str) -> dict:
+    """Submit the stages as a chain of Slurm jobs, then wait for the run's completion marker."""
+    from langadapt.data.executor import slurm_chain, wait_for_slurm
+
+    chain = slurm_chain(
+        [(s.name, s.pipeline, s.tasks) for s in stages],
+        out / "work" / "logs",
+        opts.workers,
+        opts.cluster,
+        before_output=(_clear_old_outputs, out, key),
+        after=(finalize, opts, out, [s.name for s in stages], key),
+    )
+    with _quiet_datatrove():
+        chain[-1].run()  # submits every job of the chain, each depending on the one before
+    wait_for_slurm(chain[-1].job_id, out / COMPLETE, opts.cluster.poll_seconds, out / "work" / "logs")
+    return json.loads((out / "stats.json").read_text())
 
 
 @contextlib.contextmanager

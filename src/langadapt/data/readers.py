@@ -2,8 +2,11 @@
 
 Every record is `(source, line, text)`: `line` is the 1-based line (txt, jsonl, csv)
 or record number (parquet, datasets) in that source, so a kept or dropped document
-can always be traced back. `InputReader` is the datatrove step that turns them into
-`Document`s and shares them round-robin between the pipeline's tasks.
+can always be traced back. Text goes through `langadapt.textio`'s opener and line
+rules (documents: universal newlines, whitespace-only lines skipped). Inputs are
+local paths or fsspec URLs (`file://`, `memory://`, `s3://`, `hf://` ...; dataset
+folders are local only). `InputReader` is the datatrove step that turns them into
+`Document`s; each task reads only its share (`langadapt.data.shares`).
 
 A truncated or corrupt compressed file, a binary file and a file in which no
 document could be decoded raise `DataError` naming the file and how far it got.
@@ -12,11 +15,7 @@ document could be decoded raise `DataError` naming the file and how far it got.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
-import os
 import sys
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -24,17 +23,34 @@ from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
 from langadapt.data import encoding as enc
+from langadapt.data.shares import MIN_PART_BYTES, Share, open_share, plan_shares, save_line_counts
 from langadapt.errors import DataError
-from langadapt.textio import json_objects
+from langadapt.textio import (
+    CountedLines,
+    corrupt_errors,
+    decompress_error,
+    file_size,
+    is_compressed,
+    is_url,
+    json_objects,
+    open_binary,
+    open_text,
+)
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".parquet", ".tsv", ".csv")
 Record = tuple[str, int, str]
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
-    """Files, the readable files inside plain folders (sorted), HF dataset folders and hub ids."""
+    """Files, the readable files inside folders (sorted), HF dataset folders and hub ids.
+
+    Local paths or fsspec URLs (a URL folder lists its files, as datatrove's `DataFolder` does).
+    """
     out: list[str] = []
     for raw in inputs:
+        if is_url(raw):
+            out.extend(_expand_url(raw))
+            continue
         p = Path(raw)
         if p.is_dir() and not _is_hf_folder(p):
             found = sorted(str(q) for q in p.rglob("*") if q.is_file() and q.name.endswith(TEXT_SUFFIXES))
@@ -46,6 +62,21 @@ def expand_inputs(inputs: list[str]) -> list[str]:
         else:
             raise DataError("input not found (a file, a folder or a hub dataset id)", file=raw)
     return out
+
+
+def _expand_url(url: str) -> list[str]:
+    import fsspec.core
+
+    fs, root = fsspec.core.url_to_fs(url)
+    if fs.isdir(root):
+        found = sorted(f for f in fs.find(root) if f.endswith(TEXT_SUFFIXES))
+        if not found:
+            raise DataError(f"folder holds no readable files ({', '.join(TEXT_SUFFIXES)})", file=url)
+        # keep the URL as the user spelled it, so `metadata.source` reads like the input
+        return [url.rstrip("/") + "/" + f[len(root.rstrip("/")) :].lstrip("/") for f in found]
+    if not fs.exists(root):
+        raise DataError("input not found", file=url)
+    return [url]
 
 
 def _is_hf_folder(p: Path) -> bool:
@@ -60,15 +91,20 @@ def _looks_like_hub_id(raw: str) -> bool:
     return raw.count("/") == 1 and not raw.startswith((".", "/")) and not Path(raw).suffix
 
 
+def is_dataset(path: str) -> bool:
+    """An HF dataset folder or hub id rather than a file."""
+    return not is_url(path) and (Path(path).is_dir() or not Path(path).exists())
+
+
 def detect_encoding(path: str, legacy: list[str]) -> str:
     """Encoding of a plain text file; compressed and binary formats are UTF-8 by definition.
 
     Raises:
         DataError: the file holds NUL bytes (a binary file, or UTF-16/32 without a BOM).
     """
-    if path.endswith((".gz", ".zst", ".parquet")) or Path(path).is_dir() or not Path(path).exists():
+    if path.endswith((".gz", ".zst", ".parquet")) or is_dataset(path):
         return "utf-8"
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         sample = f.read(enc.SAMPLE_BYTES)
     nul = enc.nul_bytes(sample)
     if nul > max(2, len(sample) // 10_000):
@@ -80,92 +116,8 @@ def detect_encoding(path: str, legacy: list[str]) -> str:
     return enc.detect_bytes(sample, legacy)
 
 
-class _ZstdStream(io.RawIOBase):
-    """Decompress a `.zst` file frame by frame; ending inside a frame is an error.
-
-    Hand-written because zstandard's `stream_reader` returns what it has and stops
-    silently when the file is cut short, which would drop the rest of a corpus unnoticed.
-    """
-
-    def __init__(self, raw: io.BufferedReader):
-        import zstandard
-
-        super().__init__()
-        self.raw, self._new = raw, zstandard.ZstdDecompressor().decompressobj
-        self._d, self._in_frame = self._new(), False
-        self._buf, self._pos = b"", 0
-
-    def readable(self) -> bool:
-        return True
-
-    def _decompress(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            if self._d.eof:  # the next frame of a multi-frame file
-                self._d = self._new()
-            out.append(self._d.decompress(data))
-            self._in_frame = not self._d.eof
-            data = self._d.unused_data if self._d.eof else b""
-        return b"".join(out)
-
-    def readinto(self, b) -> int:
-        while self._pos >= len(self._buf):
-            chunk = self.raw.read(1 << 17)
-            if not chunk:
-                if self._in_frame:
-                    raise EOFError("compressed file ended before the end of a zstd frame")
-                return 0
-            self._buf, self._pos = self._decompress(chunk), 0
-        n = min(len(b), len(self._buf) - self._pos)
-        b[:n] = self._buf[self._pos : self._pos + n]
-        self._pos += n
-        return n
-
-
-def _open(path: str, encoding: str) -> tuple[io.TextIOBase, io.BufferedReader | None]:
-    """The text stream of `path` and, for compressed files, the raw file (its position locates errors)."""
-    if path.endswith((".gz", ".zst")):
-        raw = open(path, "rb")
-        inner = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else io.BufferedReader(_ZstdStream(raw))
-        return io.TextIOWrapper(inner, encoding="utf-8", errors=enc.ERROR_HANDLER), raw
-    return enc.open_text(path, encoding), None
-
-
-class _CountedLines:
-    """The lines of a text stream, counted, so a decompression error can say how far it got."""
-
-    def __init__(self, f: io.TextIOBase):
-        self.f, self.n = f, 0
-
-    def __iter__(self) -> _CountedLines:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self.f)
-        self.n += 1
-        return line
-
-
-def _corrupt_errors() -> tuple[type[BaseException], ...]:
-    import zstandard
-
-    # EOFError: cut short; OSError: bad gzip header or CRC (BadGzipFile); zlib/zstd: bad data
-    return (EOFError, OSError, zlib.error, zstandard.ZstdError)
-
-
-def _decompress_error(path: str, lines: int, raw: io.BufferedReader, e: BaseException) -> DataError:
-    size, pos = os.path.getsize(path), raw.tell()
-    reason = " ".join(str(e).split()) or type(e).__name__
-    return DataError(
-        f"cannot decompress after line {lines:,} (byte {pos:,} of {size:,}): {reason}; "
-        "the file is truncated or corrupt: download or compress it again",
-        file=path,
-    )
-
-
 def _txt_lines(f: Iterable[str], path: str) -> Iterator[Record]:
     for n, line in enumerate(f, 1):
-        line = line.rstrip("\r\n")
         if line.strip():
             yield path, n, line
 
@@ -174,7 +126,6 @@ def _txt_paragraphs(f: Iterable[str], path: str) -> Iterator[Record]:
     buf: list[str] = []
     start = 0
     for n, line in enumerate(f, 1):
-        line = line.rstrip("\r\n")
         if line.strip():
             start = start or n
             buf.append(line)
@@ -221,7 +172,7 @@ def _parquet(path: str, field: str) -> Iterator[Record]:
 
     bad = (pa.ArrowException, OSError)
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(open_binary(path) if is_url(path) else path)
     except bad as e:
         raise DataError(f"cannot read parquet ({' '.join(str(e).split())})", file=path) from None
     if field not in pf.schema_arrow.names:
@@ -264,44 +215,75 @@ def _hf(path: str, field: str, split: str) -> Iterator[Record]:
             yield path, n, str(rec[field])
 
 
+def splittable(path: str, txt_mode: str = "line") -> bool:
+    """Whether `path` can be read in line-aligned byte ranges: plain `.jsonl`, `.txt` in line
+    mode, in an encoding where a byte 0x0A is always a line break (not UTF-16/32)."""
+    if is_compressed(path) or is_dataset(path):
+        return False
+    if not (path.endswith(".jsonl") or (path.endswith(".txt") and txt_mode == "line")):
+        return False
+    with open_binary(path) as f:
+        head = f.read(4)
+    return not any(head.startswith(bom) for bom, name in enc.BOMS if name != "utf-8-sig")
+
+
 def iter_records(
-    path: str, *, field: str = "text", txt_mode: str = "line", encoding: str = "utf-8", split: str = "train"
+    path: str,
+    *,
+    field: str = "text",
+    txt_mode: str = "line",
+    encoding: str = "utf-8",
+    split: str = "train",
+    share: Share | None = None,
+    progress: dict | None = None,
 ) -> Iterator[Record]:
-    """Records of one input, in file order."""
-    p = Path(path)
-    if p.is_dir() or not p.exists():
+    """Records of one input (or of its byte range `share`), in file order.
+
+    In a range that does not start the file, lines are numbered from its start. When
+    the input is done, `progress` (if given) holds `lines` (lines read) and `bytes`
+    (bytes read from the file).
+    """
+    if is_dataset(path):
         yield from _hf(path, field, split)
-    elif path.endswith(".parquet"):
+        return
+    if path.endswith(".parquet"):
         yield from _parquet(path, field)
-    else:
-        f, raw = _open(path, encoding)
-        lines = _CountedLines(f)
-        try:
-            if ".jsonl" in p.name or path.endswith(".json.gz"):
-                yield from _jsonl(lines, path, field)
-            elif path.endswith((".tsv", ".csv")):
-                yield from _table(lines, path, field)
-            elif txt_mode == "paragraph":
-                yield from _txt_paragraphs(lines, path)
-            else:
-                yield from _txt_lines(lines, path)
-        except _corrupt_errors() as e:
-            if raw is None:
-                raise
-            raise _decompress_error(path, lines.n, raw, e) from None
-        finally:
-            f.close()
-            if raw is not None:  # GzipFile and the zstd stream leave the file they were given open
-                raw.close()
+        return
+    raw = open_share(path, share)
+    if share is not None and share.part > 0:
+        encoding = encoding.removesuffix("-sig")  # the BOM is at the start of part 0 only
+    f = open_text(path, encoding, errors=enc.ERROR_HANDLER, raw=raw)
+    table = path.endswith((".tsv", ".csv"))
+    lines = CountedLines(f, strip=not table)
+    name = Path(path).name
+    try:
+        if ".jsonl" in name or path.endswith(".json.gz"):
+            yield from _jsonl(lines, path, field)
+        elif table:
+            yield from _table(lines, path, field)
+        elif txt_mode == "paragraph":
+            yield from _txt_paragraphs(lines, path)
+        else:
+            yield from _txt_lines(lines, path)
+    except corrupt_errors() as e:
+        if not is_compressed(path):
+            raise
+        raise decompress_error(path, lines.n, raw.tell(), e) from None
+    finally:
+        f.close()
+        raw.close()  # GzipFile and the zstd stream leave the file they were given open
+        if progress is not None:
+            progress.update(lines=lines.n, bytes=raw.bytes)
 
 
 class InputReader(PipelineStep):
-    """Reads all inputs; task `rank` keeps documents `rank, rank + world_size, ...`.
+    """Reads the inputs; task `rank` reads only its share (`langadapt.data.shares`).
 
-    Round-robin by document (not by file) so one big file still spreads over all
-    workers. Every task reads every record, so each can tell that a file held nothing
-    decodable; only task 0 counts per-file facts (encodings, undecodable bytes and
-    documents).
+    Shares are contiguous in input order, so the tasks' outputs in task order are the
+    documents in input order whatever the number of tasks. With `limit`, every task
+    reads the inputs from the start up to `limit` documents and keeps documents
+    `rank, rank + world_size, ...` (the first `limit` are the same for any count).
+    Split files save their line counts in `lines_folder` (see `shares.LineOffsets`).
     """
 
     name = "read"
@@ -315,15 +297,67 @@ class InputReader(PipelineStep):
         legacy_encodings: tuple[str, ...] = ("cp1251", "koi8_r"),
         split: str = "train",
         limit: int | None = None,
+        lines_folder: str | None = None,
+        min_part_bytes: int = MIN_PART_BYTES,
     ):
         super().__init__()
         self.inputs, self.field, self.txt_mode = list(inputs), field, txt_mode
         self.legacy, self.split, self.limit = list(legacy_encodings), split, limit
+        self.lines_folder, self.min_part_bytes = lines_folder, min_part_bytes
+
+    def shares(self, rank: int, world_size: int) -> list[Share]:
+        """What task `rank` of `world_size` reads."""
+        if world_size == 1:
+            return [Share(p) for p in self.inputs]
+        many = len(self.inputs) >= world_size
+        sizes = [None if is_dataset(p) else file_size(p) for p in self.inputs]
+        split = [
+            not many and s is not None and splittable(p, self.txt_mode) for p, s in zip(self.inputs, sizes)
+        ]
+        return plan_shares(self.inputs, sizes, split, world_size, self.min_part_bytes)[rank]
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if self.limit is not None:
+            yield from self._run_limited(rank, world_size)
+            return
+        counts: dict[str, dict[int, int]] = {}
+        for share in self.shares(rank, world_size):
+            progress: dict = {}
+            yield from self._read(share, progress)
+            if share.parts > 1:
+                counts.setdefault(share.path, {})[share.part] = progress["lines"]
+        if self.lines_folder and counts:
+            save_line_counts(self.lines_folder, rank, counts)
+
+    def _read(self, share: Share, progress: dict):
+        """Documents of one file (or of its range `share`), all of them kept by this task."""
+        path = share.path
+        encoding = detect_encoding(path, self.legacy)
+        enc.reset_count()
+        if share.part == 0:
+            self.stat_update(f"encoding_{encoding}", unit="file")
+        docs = broken = 0
+        part = share.part
+        for source, line, text in iter_records(
+            path, field=self.field, txt_mode=self.txt_mode, encoding=encoding, split=self.split,
+            share=share, progress=progress,
+        ):
+            docs += 1
+            broken += "\ufffd" in text
+            self.stat_update("documents")
+            meta = {"source": source, "line": line, "encoding": encoding}
+            if part:
+                meta["part"] = part
+            yield Document(text=text, id=f"{source}:{line}", metadata=meta)
+        sniffed = 0 if path.endswith((".gz", ".zst", ".parquet")) or is_dataset(path) else enc.SAMPLE_BYTES
+        sniffed = min(sniffed, file_size(path)) if sniffed else 0  # what detect_encoding read
+        self.stat_update("input_bytes", value=progress.get("bytes", 0) + sniffed, unit="byte")
+        self._check_decoded(path, encoding, docs, broken, count=True)
+
+    def _run_limited(self, rank: int, world_size: int):
         i = 0
         for path in self.inputs:
-            if self.limit is not None and i >= self.limit:
+            if i >= self.limit:
                 break
             encoding = detect_encoding(path, self.legacy)
             enc.reset_count()
@@ -333,7 +367,7 @@ class InputReader(PipelineStep):
             for source, line, text in iter_records(
                 path, field=self.field, txt_mode=self.txt_mode, encoding=encoding, split=self.split
             ):
-                if self.limit is not None and i >= self.limit:
+                if i >= self.limit:
                     break
                 docs += 1
                 broken += "\ufffd" in text
@@ -347,10 +381,10 @@ class InputReader(PipelineStep):
                     id=f"{source}:{line}",
                     metadata={"source": source, "line": line, "encoding": encoding},
                 )
-            self._check_decoded(path, encoding, docs, broken, rank)
+            self._check_decoded(path, encoding, docs, broken, count=rank == 0)
 
-    def _check_decoded(self, path: str, encoding: str, docs: int, broken: int, rank: int) -> None:
-        """Fail on a file with nothing decodable; count undecodable bytes and documents otherwise."""
+    def _check_decoded(self, path: str, encoding: str, docs: int, broken: int, count: bool) -> None:
+        """Fail on a file (or range) with nothing decodable; count undecodable bytes and documents."""
         replaced = enc.undecodable_bytes()
         if not replaced:
             return
@@ -361,6 +395,6 @@ class InputReader(PipelineStep):
                 "does not list (legacy_encodings), or not text at all?",
                 file=path,
             )
-        if rank == 0:
+        if count:
             self.stat_update("undecodable_bytes", value=replaced, unit="byte")
             self.stat_update(f"undecodable_docs:{path}", value=broken, unit="doc")

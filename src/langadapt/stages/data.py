@@ -30,7 +30,7 @@ class CleanStage(Stage):
     Options = CleanOptions
 
     def run(self, opts: CleanOptions, ctx: StageContext) -> list[ResultRow]:
-        from langadapt.data.pipeline import clean
+        from langadapt.data.pipeline import RUN_ONLY, clean
         from langadapt.data.stats import funnel_rows
 
         opts = opts.model_copy(
@@ -38,7 +38,7 @@ class CleanStage(Stage):
         )
         stats = clean(opts, ctx.out_dir)
         sig = signature(
-            options=opts.model_dump(exclude={"inputs", "decontaminate"}),
+            options=opts.model_dump(exclude={"inputs", "decontaminate", *RUN_ONLY}),
             seed=opts.seed,
             data=[ctx.out_dir / "data"],
             tools=["datatrove", "py3langid"],
