@@ -90,7 +90,7 @@ def test_real_model_recipe_smoke(name, tmp_path, data_dir, capsys):
             if r["dataset"] == "khk_Cyrl.dev.txt"}
     # (the smoke trim reads 1500 documents, so FLORES may tokenize finer than with the base)
     assert set(fert) == {"base", "trimmed", "extended"} and fert["extended"] < fert["trimmed"]
-    assert len(by[("speed", "speed.bytes_per_second")]) == 3
+    assert len(by[("speed", "speed.bytes_per_second")]) == 5  # base x2, and the three trainings
     assert {r["variant"] for r in rows if r["extra"].get("kind") == "eval.flores"} >= {
         "zero-shot", "few-shot", "lora", "google"}
     # the budget of every training variant, in tokens and bytes of text
