@@ -126,3 +126,25 @@ def test_slurm_job_scripts(small_input, tmp_path, monkeypatch):
     assert json.loads((out / "stats.json").read_text()) == local
     assert _records(out) == _records(tmp_path / "local")
     assert json.loads((out / ".complete.json").read_text()) == {"key": key}
+
+
+def _slurm_partition() -> str | None:
+    """The default partition of a reachable Slurm controller (e.g. a single-node slurm-wlm)."""
+    import shutil
+
+    if not shutil.which("sinfo"):
+        return None
+    res = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True)
+    names = [p.rstrip("*") for p in res.stdout.split() if p.endswith("*")] if res.returncode == 0 else []
+    return names[0] if names else None
+
+
+def test_slurm_end_to_end_on_a_running_cluster(small_input, tmp_path):
+    partition = _slurm_partition()
+    if partition is None:
+        pytest.skip("no Slurm controller answers sinfo (start slurm-wlm's slurmctld and slurmd to run this)")
+    fast = {"inputs": [str(small_input)], "workers": 2, "split_bytes": 4096, "dedup_near": False}
+    cluster = ClusterOptions(partition=partition, time="00:20:00", mem_per_cpu_gb=1, poll_seconds=2)
+    stats = clean(CleanOptions(**fast, executor="slurm", cluster=cluster), tmp_path / "slurm")
+    assert stats == clean(CleanOptions(**fast), tmp_path / "local")
+    assert _records(tmp_path / "slurm") == _records(tmp_path / "local")
