@@ -134,7 +134,10 @@ def _slurm_partition() -> str | None:
 
     if not shutil.which("sinfo"):
         return None
-    res = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True)
+    try:  # without a controller sinfo gives up after ~10 s
+        res = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return None
     names = [p.rstrip("*") for p in res.stdout.split() if p.endswith("*")] if res.returncode == 0 else []
     return names[0] if names else None
 
