@@ -209,19 +209,30 @@ class PackedShards(Dataset):
         self.padded = bool(self.rest)
 
     def _block_starts(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """(position in `docs`, offset in that document) where each block starts; total tokens."""
-        L, carry, where, offset = self.seq_len, 0, [], []
-        for c0 in range(0, len(self.docs), self._CHUNK):
-            lens = self.corpus.lengths(self.docs[c0:c0 + self._CHUNK]) + 1   # + EOS
+        """(position in `docs`, offset in that document) where each block starts; total tokens.
+
+        Two passes over the lengths (the index is memory-mapped): the first counts the
+        blocks, so the second fills arrays of 8 bytes per block without growing lists.
+        """
+        L, chunks = self.seq_len, range(0, len(self.docs), self._CHUNK)
+
+        def lengths(c0: int) -> np.ndarray:   # of each document with its EOS
+            return self.corpus.lengths(self.docs[c0:c0 + self._CHUNK]) + 1
+
+        total = sum(int(lengths(c0).sum()) for c0 in chunks)
+        n = -(-total // L)
+        where = np.zeros(n, dtype=np.int32 if len(self.docs) < 2**31 else np.int64)
+        offset = np.zeros(n, dtype=np.int32)   # < the length of one document
+        carry = k = 0
+        for c0 in chunks:
+            lens = lengths(c0)
             ends = carry + np.cumsum(lens)
             starts = np.arange(-(-carry // L), -(-int(ends[-1]) // L), dtype=np.int64) * L
             j = np.searchsorted(ends, starts, side="right")
-            where.append(c0 + j)
-            offset.append(starts - (ends[j] - lens[j]))
-            carry = int(ends[-1])
-        if not where:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
-        return np.concatenate(where), np.concatenate(offset), carry
+            where[k:k + len(j)] = c0 + j
+            offset[k:k + len(j)] = starts - (ends[j] - lens[j])
+            carry, k = int(ends[-1]), k + len(j)
+        return where, offset, total
 
     def __len__(self) -> int:
         return len(self.start_doc)
