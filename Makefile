@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup quickstart test bench lint clean models
+.PHONY: setup quickstart test bench lint clean models llama-server
 
 # Creates or updates .venv; a no-op when pyproject.toml has not changed.
 setup: $(STAMP)
@@ -27,6 +27,14 @@ quickstart: setup
 # a no-op for files already there with the right SHA-256. Tests that need them skip without them.
 models: setup
 	$(BIN)/langadapt model fetch all
+
+# A real llama.cpp server (llama-cpp-python, built from source: ~20 min on 2 cores) for the
+# tests/synth/test_llama_cpp_server.py end-to-end test, which skips without it. Portable
+# x86-64 flags: a native build can use CPU features the kernel of a VM does not enable
+# (AMX, AVX-512) and crash on the first token.
+llama-server: setup
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	  -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install "llama-cpp-python[server]==0.3.36"
 
 test: setup
 	$(BIN)/python -m pytest -q
