@@ -236,3 +236,16 @@ def test_undecodable_lines_are_dropped_counted_and_reported(data_dir, tmp_path, 
     assert stats["dropped"]["undecodable"] == 3 and stats["invariant_ok"]
     assert f"{src}: 3 documents hold bytes that could not be decoded" in caplog.text
     assert not any("\ufffd" in t for t in _kept(tmp_path / "out"))
+
+
+def test_completion_key_includes_the_version(tmp_path, monkeypatch):
+    import langadapt
+    from langadapt.data.pipeline import CleanOptions, run_key
+
+    src = tmp_path / "in.txt"
+    src.write_text("Монгол улсын нийслэл Улаанбаатар хот юм.\n", encoding="utf-8")
+    opts = CleanOptions(inputs=[str(src)])
+    key = run_key(opts)
+    assert run_key(opts) == key
+    monkeypatch.setattr(langadapt, "__version__", "99.0.0")
+    assert run_key(opts) != key  # output of another version is not taken as finished

@@ -30,7 +30,7 @@ from langadapt.config import StrictModel
 from langadapt.data.executor import ClusterOptions
 from langadapt.data.normalize import NormalizeOptions
 from langadapt.errors import ConfigError, LangadaptError
-from langadapt.runs import atomic_write_json, hash_files, hash_obj
+from langadapt.runs import atomic_write_json, cache_key, hash_files
 
 log = logging.getLogger(__name__)
 COMPLETE = ".complete.json"
@@ -244,7 +244,7 @@ def input_fingerprints(opts: CleanOptions) -> list[dict]:
 def run_key(opts: CleanOptions) -> str:
     """The completion key of a run: its options and what its inputs hold."""
     options = opts.model_dump(exclude=RUN_ONLY)
-    return hash_obj({"options": options, "inputs": input_fingerprints(opts)})
+    return cache_key({"options": options, "inputs": input_fingerprints(opts)})
 
 
 def _prepare(out: Path, key: str) -> None:
