@@ -161,3 +161,40 @@ def test_training_budget_table_and_paired_verdicts(tmp_path):
             "p = 0.004 (paired bootstrap).") in md
     assert "tie is not distinguishable from its base" in md and "better is better than its base" in md
     assert "## Training budget" in md
+
+
+def test_first_screen_says_where_variants_are_worse_or_unequal(tmp_path):
+    root = make_run(tmp_path / "run")
+    rows = [r for r in load_run(root).rows if r.metric != "bpb" or r.variant != "full"]
+    rows.append(ResultRow(metric="bpb", value=3.4, ci=[3.3, 3.5], n=50, dataset="heldout.txt", variant="full",
+                          signature=SIG, extra={"kind": "eval.bpb", "stage": "bpb.full"}))
+    # every removal lowers the NLL: the adapter there does harm, and the report must say so
+    rows += [ResultRow(metric="mean_nll.delta", value=d, ci=[d - 0.05, d + 0.05], variant=f"lora-off:{a}",
+                       extra={"kind": "eval.ablation", "stage": "abl", "ablate": a, "disabled_layers": [0]})
+             for a, d in (("early", -0.3), ("late", -0.01))]
+    write_results(root / "results.jsonl", rows)
+    for variant, tokens, text in (("lora", 40960, 160000), ("embeddings", 40960, 410000)):
+        atomic_write_json(root / f"stages/cpt.{variant}/DONE.json",
+                          {"key": "k", "kind": "train", "variant": variant, "seconds": 1.0})
+        atomic_write_json(root / f"stages/cpt.{variant}/train_summary.json",
+                          {"steps": 40, "total_tokens": tokens, "total_bytes": text})
+    rep = build_report(root)
+    html = (root / "report.html").read_text()
+    first = html[:html.index("<h2>")]  # everything before the first details section
+    assert "Worse than the base on heldout.txt: full 3.400 vs 3.200 (95% CIs overlap) bits per byte." in first
+    assert ("The cpt variants were trained on the same number of tokens but different amounts of text: "
+            "embeddings 40,960 tokens = 410.00 kB; lora 40,960 tokens = 160.00 kB.") in first
+    assert ("Ablation (mean_nll, lower is better, change from the full adapter): Switching the adapter "
+            "off made mean_nll BETTER in early -0.3000 [-0.3500, -0.2500] "
+            "(the adapter in those layers does harm); "
+            "no clear change in late -0.0100 [-0.0600, +0.0400].") in first
+    assert first.count("<img") == 1 and 'alt="Held-out bits per byte' in first
+    assert "hurts most" not in html
+    ablation = next(f for f in rep.figures if f.name == "ablation")
+    assert "does harm" in ablation.caption
+    # one signature toggle per table, none per cell
+    tables = build_tables(load_run(root))
+    signed = [t for t in tables if any(c and c.signature for _, cells in t.rows for c in cells)]
+    assert html.count("<details>") == len(signed) == 4  # the training budget has no signatures
+    assert "<td>3.2000 [3.1000, 3.3000] <small>(n=50)</small></td>" in html
+    assert "Worse than the base" in (root / "results.md").read_text()

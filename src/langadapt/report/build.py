@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langadapt.report.findings import findings
 from langadapt.report.plots import Skip, plots
 from langadapt.report.store import RunData, load_run, system_label
 from langadapt.report.tables import (
@@ -16,11 +17,13 @@ from langadapt.report.tables import (
     headlines,
     signature_line,
     stage_table,
+    table_signatures,
     to_markdown,
 )
 from langadapt.runs import atomic_write_text
 
 log = logging.getLogger(__name__)
+HEADLINE_FIGURES = ("bpb",)  # the first of these that was drawn opens the report
 
 
 @dataclass
@@ -55,7 +58,7 @@ def draw_plots(run: RunData, out: Path, report: Report) -> None:
 
 
 def write_markdown(run: RunData, out: Path, report: Report) -> Path:
-    parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in headlines(run)]
+    parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in headlines(run) + findings(run)]
     for t in build_tables(run):
         parts.append(f"## {t.title}\n\n{to_markdown(t)}")
     for f in report.figures:
@@ -77,11 +80,15 @@ def write_html(run: RunData, out: Path, report: Report) -> Path:
                       autoescape=select_autoescape(["html"]))
     env.filters["value"] = fmt_value
     env.filters["signature"] = signature_line
-    figures = [{"title": f.title, "caption": f.caption,
+    figures = [{"name": f.name, "title": f.title, "caption": f.caption,
                 "data": base64.b64encode(f.path.read_bytes()).decode("ascii")} for f in report.figures]
+    first = next((f for name in HEADLINE_FIGURES for f in figures if f["name"] == name),
+                 figures[0] if figures else None)
     html = env.get_template("report.html").render(
         name=run.name, created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        tables=build_tables(run), headlines=headlines(run), figures=figures, notes=report.notes,
+        tables=[(t, table_signatures(t)) for t in build_tables(run)],
+        summary=headlines(run) + findings(run), headline=first,
+        figures=[f for f in figures if f is not first], notes=report.notes,
         stages=run.stages, n_rows=len(run.rows))
     return atomic_write_text(out / "report.html", html)
 

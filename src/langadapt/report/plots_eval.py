@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from langadapt.report.findings import ablation_signs
 from langadapt.report.plots import Skip, register_plot
 from langadapt.report.store import RunData
 
@@ -16,8 +17,11 @@ def plot_ablation(run: RunData, path: Path) -> str:
     if not rows:
         raise Skip("no ablation rows")
     draw(rows, path)
-    return ("Each bar switches the LoRA adapter off in one group of layers (none = full adapter); "
-            "the group whose removal hurts most carries the adaptation.")
+    caption = ("Each point switches the LoRA adapter off in one group of layers (none = the full adapter); "
+               "a .delta panel shows that variant minus the full adapter, paired over the same items. "
+               "A change for the worse marks layers whose adapter helps; a change for the better marks "
+               "layers whose adapter does harm.")
+    return " ".join([caption, *ablation_signs(rows)])
 
 
 @register_plot("lens", "Logit lens", "eval.lens rows")

@@ -85,6 +85,16 @@ def build_tables(run: RunData) -> list[Table]:
     return tables
 
 
+def table_signatures(t: Table) -> list[tuple[str, list[str]]]:
+    """The table's distinct signatures, each with the cells (`row · column`) that carry it."""
+    groups: dict[str, list[str]] = {}
+    for name, cells in t.rows:
+        for column, c in zip(t.columns, cells):
+            if c is not None and c.signature:
+                groups.setdefault(signature_line(c.signature), []).append(f"{name} · {column}")
+    return list(groups.items())
+
+
 def to_markdown(t: Table) -> str:
     head = f"| {t.corner} | " + " | ".join(t.columns) + " |\n|---|" + "---:|" * len(t.columns) + "\n"
     body = "".join(f"| {s} | " + " | ".join(fmt_value(c) for c in cells) + " |\n" for s, cells in t.rows)
