@@ -124,7 +124,7 @@ def ablation_signs(rows: list[ResultRow]) -> list[str]:
             parts.append(f"switching the adapter off made {name} BETTER in {', '.join(hurts)}"
                          " (the adapter in those layers does harm)")
         if helps:
-            parts.append(f"switching it off made {name} worse in {', '.join(helps)}"
+            parts.append(f"switching the adapter off made {name} worse in {', '.join(helps)}"
                          " (the adapter in those layers helps)")
         if unclear:
             parts.append(f"no clear change in {', '.join(unclear)}")
