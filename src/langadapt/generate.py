@@ -15,17 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import model_validator
 from tqdm.auto import tqdm
 
-from langadapt.config import StrictModel
+from langadapt.generation_options import OUTPUT_KEYS, GenerationOptions, output_options  # noqa: F401
 from langadapt.models.loading import Loaded, is_adapter_dir, load_model
 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
 from langadapt.padding import pad
-from langadapt.synth.options import ServerOptions
 from langadapt.synth.prompt import LANG_NAMES, language_name  # noqa: F401 (re-exported)
 from langadapt.synth.prompt import THINK as _THINK
 
@@ -33,47 +30,6 @@ log = logging.getLogger(__name__)
 
 # Tokens that end an assistant turn in the chat templates of the supported families.
 END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<eos>")
-
-
-class GenerationOptions(StrictModel):
-    """How to generate. Only `OUTPUT_KEYS` change the output; the rest change speed.
-
-    `backend: openai` sends the texts to the OpenAI-compatible server of `server`
-    (`langadapt.synth`), whose own settings then decide sampling and length.
-    """
-
-    batch_size: int = 16
-    max_new_tokens: int = 256
-    max_input_tokens: int = 1024
-    num_beams: int = 1
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-    prompt: Literal["auto", "chat", "fewshot"] = "auto"
-    few_shot: list[tuple[str, str]] = []
-    backend: Literal["auto", "hf", "vllm", "openai"] = "auto"
-    server: ServerOptions | None = None  # backend openai: the server and all its sampling settings
-    device: str | None = None
-    dtype: str | None = "auto"
-
-
-    @model_validator(mode="after")
-    def _server_for_openai(self):
-        if self.backend == "openai" and self.server is None:
-            raise ValueError("backend 'openai' needs 'server' (at least base_url)")
-        return self
-
-
-OUTPUT_KEYS = ("max_new_tokens", "max_input_tokens", "num_beams", "do_sample", "temperature",
-               "top_p", "seed", "prompt", "few_shot")
-
-
-def output_options(opts: GenerationOptions) -> dict:
-    """The options that decide the text produced (for hashes and signatures)."""
-    if opts.backend == "openai":
-        return {"backend": "openai", "server": opts.server.signature()}
-    return {k: getattr(opts, k) for k in OUTPUT_KEYS}
 
 
 def prompt_style(tok, style: str) -> str:

@@ -61,7 +61,8 @@ def test_every_default_is_the_same_in_cli_api_and_stage(kind, model, cmd, requir
     args = sub.parse_args(_flags(required))
     # what each command does itself: flores takes --seed from its generation flags, and
     # choice and speed run one set of options per --task / --model
-    update = {"flores": lambda: {"seed": args.seed}, "choice": lambda: {"task": args.task[0]},
+    update = {"flores": lambda: {"seed": args.seed} if hasattr(args, "seed") else {},
+              "choice": lambda: {"task": args.task[0]},
               "speed": lambda: {"model": args.model[0]}}.get(cmd, dict)()
     if model is AblationOptions:  # the ablation's inputs come from the same flags
         update = {"inputs": options_from_args(EvalInputs, args)}
@@ -106,3 +107,23 @@ def test_lens_and_ablation_inputs_share_their_defaults():
     for name in LayerInputs.model_fields:
         if name != "text":  # required by the lens
             assert LensOptions.model_fields[name].default == EvalInputs.model_fields[name].default, name
+
+
+@pytest.mark.parametrize("cmd", ["translate", "flores"])
+def test_generation_flags_come_from_generation_options(cmd):
+    from langadapt.cli import build_parser
+    from langadapt.cli.translate import generation_options
+    from langadapt.generation_options import GenerationOptions
+
+    if cmd == "translate":
+        parser = build_parser()
+        sub = next(a for a in parser._subparsers._group_actions).choices["translate"]
+        argv = ["--src", "a", "--tgt", "b", "in.txt", "out.txt"]
+    else:
+        sub, argv = _subparser("flores"), ["--model", "m", "--src", "a", "--tgt", "b"]
+    assert generation_options(sub.parse_args(argv)) == GenerationOptions()  # one place for defaults
+    dests = {a.dest for a in sub._actions}
+    assert set(GenerationOptions.model_fields) - {"few_shot", "server"} <= dests
+    given = generation_options(sub.parse_args([*argv, "--num-beams", "4", "--do-sample",
+                                               "--max-input-tokens", "64"]))
+    assert (given.num_beams, given.do_sample, given.max_input_tokens) == (4, True, 64)

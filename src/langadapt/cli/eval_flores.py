@@ -32,7 +32,7 @@ def _run(args) -> int:
     from langadapt.paths import expand
 
     paths = {k: expand(getattr(args, k)) for k in ("hyp", "data", "baseline") if getattr(args, k, None)}
-    update = {**paths, "seed": args.seed}
+    update = {**paths, **({"seed": args.seed} if hasattr(args, "seed") else {})}
     if getattr(args, "model", None):
         update["generation"] = generation_options(args)
     opts = options_from_args(FloresOptions, args, **update)

@@ -6,27 +6,24 @@ import argparse
 
 from langadapt.cli._common import add_json_flag, print_rows
 
+# Flags whose default depends on the backend: with --backend openai, the server settings
+# (the --config file, else theirs) decide; given here, they win there too.
+_BACKEND_DEFAULTS = {
+    "max_new_tokens": {"help": "longest output, in tokens (default: 256; openai: the server "
+                               "settings' max_tokens, 1024)"},
+    "temperature": {"help": "sampling temperature, with --do-sample (default: 1.0); openai: sent as "
+                            "given (default: the server settings', 0)"},
+}
+
 
 def add_generation_args(p: argparse.ArgumentParser) -> None:
-    """Generation flags shared by `translate` and `eval flores`."""
+    """Generation flags shared by `translate` and `eval flores`: the fields of GenerationOptions
+    (defaults live there), then the server flags of `--backend openai`."""
+    from langadapt.cli.fields import add_option_args
+    from langadapt.generation_options import GenerationOptions
+
     g = p.add_argument_group("generation")
-    g.add_argument("--batch-size", type=int, default=16)
-    g.add_argument("--max-new-tokens", type=int, default=None, help="default 256 (openai: 1024)")
-    g.add_argument("--num-beams", type=int, default=1, help="1 = greedy")
-    g.add_argument("--sample", action="store_true", help="sample instead of greedy/beam search")
-    g.add_argument("--temperature", type=float, default=None,
-                   help="with --sample (default 1.0); openai: sent as given (default 0)")
-    g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--prompt", choices=("auto", "chat", "fewshot"), default="auto",
-                   help="causal models: chat template or plain few-shot prompt (auto: chat if the "
-                        "tokenizer has a template)")
-    g.add_argument("--backend", choices=("auto", "hf", "vllm", "openai"), default="auto",
-                   help="vLLM for causal models when installed with a GPU, HF generate otherwise; "
-                        "openai: an OpenAI-compatible server (see the server flags; --model is "
-                        "then the server's model name)")
-    g.add_argument("--device", default=None, help="cuda, cpu, cuda:1 … (default: GPU if present)")
-    g.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
+    add_option_args(g, GenerationOptions, exclude=("few_shot", "server"), overrides=_BACKEND_DEFAULTS)
     s = p.add_argument_group("server (--backend openai)")
     s.add_argument("--base-url", help="e.g. http://127.0.0.1:8000/v1 (vllm serve, llama.cpp, Ollama, "
                                       "a hosted API)")
@@ -45,21 +42,18 @@ def server_options(args):
     return load_server_options(args.config, base_url=args.base_url, model=args.model,
                                api_key_env=args.api_key_env, concurrency=args.concurrency,
                                timeout_s=args.timeout_s, max_retries=args.max_retries,
-                               temperature=args.temperature, max_tokens=args.max_new_tokens)
+                               temperature=getattr(args, "temperature", None),
+                               max_tokens=getattr(args, "max_new_tokens", None))
 
 
 def generation_options(args):
-    from langadapt.generate import GenerationOptions
+    """GenerationOptions from the flags that were given (the model's defaults for the rest)."""
+    from langadapt.cli.fields import options_from_args
+    from langadapt.generation_options import GenerationOptions
 
-    if args.backend == "openai":  # the server's settings decide sampling and length
-        return GenerationOptions(backend="openai", server=server_options(args),
-                                 batch_size=args.batch_size, seed=args.seed)
-    return GenerationOptions(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens or 256,
-                             num_beams=args.num_beams, do_sample=args.sample,
-                             temperature=1.0 if args.temperature is None else args.temperature,
-                             top_p=args.top_p, seed=args.seed,
-                             prompt=args.prompt, backend=args.backend, device=args.device,
-                             dtype=args.dtype)
+    if getattr(args, "backend", None) == "openai":  # the server's settings decide sampling and length
+        return options_from_args(GenerationOptions, args, server=server_options(args))
+    return options_from_args(GenerationOptions, args)
 
 
 def register(sub) -> None:
@@ -86,7 +80,7 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    if args.backend == "openai":
+    if getattr(args, "backend", None) == "openai":
         return _run_openai(args)
     if not args.model:
         from langadapt.errors import ConfigError
