@@ -63,6 +63,16 @@ def test_outputs_and_report(first_run):
     assert all((d / "DONE.json").is_file() for d in (out / "stages").iterdir())
 
 
+def test_report_in_a_browser(first_run):
+    """Chromium at 1280×900: no console errors, every figure loaded, no horizontal scroll,
+    a figure on the first screen; report.screenshot.png is written beside report.html."""
+    from headless_chromium import check_report
+
+    out, _ = first_run
+    check_report(out / "report.html")
+    assert (out / "report.screenshot.png").is_file()
+
+
 def test_second_run_reuses_every_stage(first_run, capsys):
     out, first = first_run
     before = {p: p.stat().st_mtime for p in (out / "stages").rglob("DONE.json")}
