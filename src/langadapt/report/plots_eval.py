@@ -17,8 +17,9 @@ def plot_ablation(run: RunData, path: Path) -> str:
     if not rows:
         raise Skip("no ablation rows")
     draw(rows, path)
-    caption = ("Each point switches the LoRA adapter off in one group of layers (none = the full adapter); "
-               "a .delta panel shows that variant minus the full adapter, paired over the same items. "
+    caption = ("Each point (or bar) switches the LoRA adapter off in one group of layers "
+               "(none = the full adapter); a .delta panel shows that variant minus the full adapter, "
+               "paired over the same items. "
                "A change for the worse marks layers whose adapter helps; a change for the better marks "
                "layers whose adapter does harm.")
     return " ".join([caption, *ablation_signs(rows)])
