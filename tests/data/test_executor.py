@@ -45,10 +45,13 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_killed_command_takes_its_workers_along_and_a_rerun_resumes(data_dir, tmp_path):
-    src = tmp_path / "news.txt"
+    # two files, so each of the two workers has one to read (a small single file goes to one)
     lines = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()
-    src.write_text("\n".join(lines[:3000]) + "\n", encoding="utf-8")
-    args = [sys.executable, "-m", "langadapt", "data", "clean", str(src), "--workers", "2", "--no-dedup-near"]
+    srcs = [tmp_path / "news1.txt", tmp_path / "news2.txt"]
+    srcs[0].write_text("\n".join(lines[:4000]) + "\n", encoding="utf-8")
+    srcs[1].write_text("\n".join(lines[4000:8000]) + "\n", encoding="utf-8")
+    args = [sys.executable, "-m", "langadapt", "data", "clean", *map(str, srcs), "--workers", "2",
+            "--no-dedup-near"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     subprocess.run([*args, "--out", str(tmp_path / "ref")], check=True, capture_output=True, env=env)
 
