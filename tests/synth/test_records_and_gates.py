@@ -47,7 +47,8 @@ def test_numbers_and_markdown_checks():
     assert missing_numbers("3 cats, 3 dogs, 1.5 kg", "3 муур, 1.5 кг") == ["3"]
     assert missing_numbers("In 1206", "1206 онд") == []
     # a number written the target language's way is the same number; a changed one is not
-    assert missing_numbers("12,500 people, 3.5 km, 1,000,000", "12 500 хүн, 3,5 км, 1\u00a0000\u00a0000") == []
+    assert missing_numbers("12,500 people, 3.5 km, 1,000,000",
+                           "12 500 хүн, 3,5 км, 1\u00a0000\u00a0000") == []
     assert missing_numbers("12,500 people", "12 600 хүн") == ["12500"]
     assert missing_numbers("In 1206, 500 soldiers", "1206 онд 500 цэрэг") == []
     assert markdown_signs("## Plan\n\n1. a\n2. b\n- c\n**d**") == ["##", "1.", "1.", "-", "**", "**"]

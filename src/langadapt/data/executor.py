@@ -87,7 +87,8 @@ def _ray(pipeline, tasks: int, workers: int, logging_dir: str, cluster, quiet: b
     try:
         import ray  # noqa: F401
     except ImportError:
-        raise ConfigError("the ray executor needs ray: pip install 'langadapt[ray]'", key="executor") from None
+        raise ConfigError("the ray executor needs ray: pip install 'langadapt[ray]'",
+                          key="executor") from None
     # run one stage at a time (no `depends`: datatrove's Ray executor polls a dependency every 2 min)
     return RayPipelineExecutor(
         pipeline,
