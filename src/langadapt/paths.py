@@ -4,7 +4,8 @@
 `../shared/tokenizers`) are resolved against the working directory, then against the
 repository root, so `make quickstart` works from a fresh clone. `LANGADAPT_MODELS`
 (default `$XDG_CACHE_HOME/langadapt/models`, else `~/.cache/langadapt/models`) is the
-cache that `langadapt model fetch` fills with downloaded checkpoints.
+cache that `langadapt model fetch` fills with downloaded checkpoints; `LANGADAPT_TOKENIZED`
+(default `.../langadapt/tokenized` beside it) the cache of token shards (`data tokenize`).
 """
 
 from __future__ import annotations
@@ -41,13 +42,22 @@ def tokenizers_root(required: bool = True) -> Path | None:
     return _root("tokenizers", required)
 
 
-def models_root() -> Path:
-    """The cache folder for downloaded model files (`LANGADAPT_MODELS`); it may not exist yet."""
-    raw = os.environ.get("LANGADAPT_MODELS")
+def _cache_root(env: str, name: str) -> Path:
+    raw = os.environ.get(env)
     if raw:
         return Path(raw).expanduser().resolve()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return (Path(cache).expanduser() / "langadapt" / "models").resolve()
+    return (Path(cache).expanduser() / "langadapt" / name).resolve()
+
+
+def models_root() -> Path:
+    """The cache folder for downloaded model files (`LANGADAPT_MODELS`); it may not exist yet."""
+    return _cache_root("LANGADAPT_MODELS", "models")
+
+
+def tokenized_root() -> Path:
+    """The cache folder for token shards (`LANGADAPT_TOKENIZED`); it may not exist yet."""
+    return _cache_root("LANGADAPT_TOKENIZED", "tokenized")
 
 
 def expand(value: str) -> str:

@@ -190,6 +190,30 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def url_files(url: str, suffixes: tuple[str, ...] = SUFFIXES) -> list[str]:
+    """The files of an fsspec URL: itself, or the files inside it ending in `suffixes` (sorted),
+    spelled from the URL as the user wrote it (as datatrove's `DataFolder` lists a folder)."""
+    import fsspec.core
+
+    fs, root = fsspec.core.url_to_fs(url)
+    if fs.isdir(root):
+        found = sorted(f for f in fs.find(root) if f.endswith(suffixes))
+        if not found:
+            raise DataError(f"folder holds no readable files ({', '.join(suffixes)})", file=url)
+        return [url.rstrip("/") + "/" + f[len(root.rstrip("/")) :].lstrip("/") for f in found]
+    if not fs.exists(root):
+        raise DataError("input not found", file=url)
+    return [url]
+
+
+def expand_files(paths: Iterable[str | Path]) -> list[str]:
+    """`expand_paths` for local paths and fsspec URLs alike (`file://`, `memory://`, `s3://`...)."""
+    out: list[str] = []
+    for p in paths:
+        out.extend(url_files(str(p)) if is_url(p) else map(str, expand_paths([p])))
+    return out
+
+
 def json_objects(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, dict]]:
     """(1-based line number, object) for each non-blank JSON line; bad lines raise DataError."""
     for n, line in enumerate(lines, 1):
@@ -204,7 +228,7 @@ def json_objects(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, 
         yield n, rec
 
 
-def _checked(path: Path, f: io.TextIOWrapper, body: Iterator, lines: CountedLines, raw: BinaryIO):
+def _checked(path: str | Path, f: io.TextIOWrapper, body: Iterator, lines: CountedLines, raw: BinaryIO):
     """Run `body` over `f`, turning decoding and decompression errors into DataError."""
     try:
         with f:
@@ -220,14 +244,15 @@ def _checked(path: Path, f: io.TextIOWrapper, body: Iterator, lines: CountedLine
         raw.close()  # GzipFile and the zstd stream leave the file they were given open
 
 
-def iter_records(path: Path, field: str = "text") -> Iterator[tuple[int, str]]:
-    """(1-based line number, text) for each non-empty document of one file."""
+def iter_records(path: str | Path, field: str = "text") -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) for each non-empty document of one file (a path or URL)."""
     raw = open_binary(path)
     f = open_text(path, raw=raw)
     lines = CountedLines(f)
+    name = str(path)
 
     def body() -> Iterator[tuple[int, str]]:
-        if ".jsonl" in path.name or path.name.endswith(".json.gz"):
+        if ".jsonl" in name or name.endswith(".json.gz"):
             for n, rec in json_objects(lines, path):
                 if field not in rec:
                     raise DataError(f"record has no field '{field}'", file=str(path), line=n)

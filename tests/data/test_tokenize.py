@@ -11,7 +11,7 @@ import pytest
 import langadapt.data.tokenize as T
 from langadapt.data.token_shards import TokenShards, is_token_shards
 from langadapt.errors import ConfigError, DataError
-from langadapt.textio import expand_paths, iter_texts
+from langadapt.textio import expand_files, iter_texts
 
 TXT = ("\ufeffнэг хоёр\r\n\r\n  \nгурав\rдөрөв\n" + "".join(f"мөр {i} tab\tx\n" for i in range(40))
        + "  leading space  \n\nlast line without newline")
@@ -44,7 +44,7 @@ def small_tok():
 @pytest.mark.parametrize("unit", [1, 7, 64, 1 << 20])
 def test_byte_ranges_read_the_documents_of_iter_texts(inputs, monkeypatch, unit):
     monkeypatch.setattr(T, "_MIN_UNIT", unit)
-    units = T.plan_units(expand_paths(inputs), workers=100)
+    units = T.plan_units(expand_files(inputs), workers=100)
     assert len(units) > 3 or unit == 1 << 20
     got = [t for u in units for t in T._unit_texts(u, "text")]
     assert got == list(iter_texts(inputs))
@@ -96,6 +96,77 @@ def test_bad_json_in_a_later_range_names_its_line(tmp_path, small_tok, monkeypat
     with pytest.raises(DataError, match=r"x\.jsonl:51: invalid JSON"):
         T.tokenize_corpus([tmp_path / "x.jsonl"], small_tok, out=tmp_path / "s", progress=False)
     assert not (tmp_path / "s").exists()    # nothing half-written
+    assert not (tmp_path / ".s.partial").exists()    # and nothing to resume from a bad input
+
+
+def _ids(shards: TokenShards) -> list[list[int]]:
+    return [shards.tokens(i).tolist() for i in range(shards.num_docs)]
+
+
+def test_a_killed_run_resumes_with_the_shards_it_finished(inputs, small_tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "_MIN_UNIT", 16)
+    whole = T.tokenize_corpus(inputs, small_tok, out=tmp_path / "whole", progress=False)
+    n_units = len(whole.metas[0]["shards"])
+    assert n_units > 4
+    run_unit, ran = T._run_unit, []
+
+    def killed_at_third(job):
+        if len(ran) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C (or a kill) stops the run between two shards
+        ran.append(job[0])
+        return run_unit(job)
+
+    monkeypatch.setattr(T, "_run_unit", killed_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        T.tokenize_corpus(inputs, small_tok, out=tmp_path / "s", progress=False)
+    assert not (tmp_path / "s").exists() and sorted(p.name for p in (tmp_path / ".s.partial").glob("*.done.json")) \
+        == ["00000.done.json", "00001.done.json"]
+
+    def counted(job):
+        ran.append(job[0])
+        return run_unit(job)
+
+    ran.clear()
+    monkeypatch.setattr(T, "_run_unit", counted)
+    resumed = T.tokenize_corpus(inputs, small_tok, out=tmp_path / "s", progress=False)
+    assert ran == list(range(2, n_units))                     # only the shards still missing
+    assert _ids(resumed) == _ids(whole) and resumed.metas[0]["shards"] == whole.metas[0]["shards"]
+    assert not (tmp_path / ".s.partial").exists()
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
+
+
+def test_a_partial_folder_of_other_inputs_is_started_over(inputs, small_tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "_MIN_UNIT", 16)
+    partial = tmp_path / ".s.partial"
+    partial.mkdir()
+    (partial / "plan.json").write_text(json.dumps({"key": "other", "units": [{"path": "gone.txt"}]}))
+    (partial / "00000.done.json").write_text("{}")
+    shards = T.tokenize_corpus(inputs, small_tok, out=tmp_path / "s", progress=False)
+    assert shards.num_docs == len(list(iter_texts(inputs))) and not partial.exists()
+
+
+@pytest.mark.parametrize("scheme", ["file", "memory"])
+def test_fsspec_urls_give_the_shards_of_the_local_files(inputs, small_tok, tmp_path, monkeypatch, scheme):
+    import fsspec
+
+    monkeypatch.setattr(T, "_MIN_UNIT", 16)
+    local = T.tokenize_corpus(inputs, small_tok, out=tmp_path / "local", progress=False)
+    if scheme == "file":
+        url = f"file://{inputs[0].parent}"
+    else:
+        url = "memory://tok-test/corpus"
+        fs = fsspec.filesystem("memory")
+        for p in inputs:
+            fs.pipe(f"/tok-test/corpus/{p.name}", p.read_bytes())
+    try:
+        remote = T.tokenize_corpus([url], small_tok, out=tmp_path / "url", progress=False)
+    finally:
+        if scheme == "memory":
+            fs.rm("/tok-test", recursive=True)
+    assert _ids(remote) == _ids(local) and remote.metas[0]["key"] == local.metas[0]["key"]
+    assert remote.metas[0]["inputs"] == [f"{url}/{p.name}" for p in inputs]
+    with pytest.raises(DataError, match="input not found"):
+        T.tokenize_corpus(["memory://tok-test/missing.txt"], small_tok, out=tmp_path / "x", progress=False)
 
 
 def test_training_refuses_shards_of_another_tokenizer(inputs, small_tok, tokenizers_dir, tmp_path):

@@ -35,6 +35,7 @@ from langadapt.textio import (
     json_objects,
     open_binary,
     open_text,
+    url_files,
 )
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".parquet", ".tsv", ".csv")
@@ -49,7 +50,7 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     out: list[str] = []
     for raw in inputs:
         if is_url(raw):
-            out.extend(_expand_url(raw))
+            out.extend(url_files(raw, TEXT_SUFFIXES))
             continue
         p = Path(raw)
         if p.is_dir() and not _is_hf_folder(p):
@@ -62,21 +63,6 @@ def expand_inputs(inputs: list[str]) -> list[str]:
         else:
             raise DataError("input not found (a file, a folder or a hub dataset id)", file=raw)
     return out
-
-
-def _expand_url(url: str) -> list[str]:
-    import fsspec.core
-
-    fs, root = fsspec.core.url_to_fs(url)
-    if fs.isdir(root):
-        found = sorted(f for f in fs.find(root) if f.endswith(TEXT_SUFFIXES))
-        if not found:
-            raise DataError(f"folder holds no readable files ({', '.join(TEXT_SUFFIXES)})", file=url)
-        # keep the URL as the user spelled it, so `metadata.source` reads like the input
-        return [url.rstrip("/") + "/" + f[len(root.rstrip("/")) :].lstrip("/") for f in found]
-    if not fs.exists(root):
-        raise DataError("input not found", file=url)
-    return [url]
 
 
 def _is_hf_folder(p: Path) -> bool:

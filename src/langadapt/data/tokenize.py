@@ -3,12 +3,14 @@
     shards = tokenize_corpus(["clean/data"], tok)      # a TokenShards (see token_shards.py)
 
 The inputs are what `langadapt.textio.iter_texts` reads (txt one document per line,
-jsonl[.gz|.zst], folders of them), with the same documents in the same order. Work is
-cut into units, one shard each: line-aligned byte ranges of uncompressed files (a line
-belongs to the range holding its first byte), whole compressed files. Each process
-reads only its units. The folder is cached under a key of the tokenizer (its serialized
-fast tokenizer), the inputs' contents, the JSON field and the langadapt version, so a
-second run with the same inputs only hashes them.
+jsonl[.gz|.zst], folders of them), with the same documents in the same order. Inputs are
+local paths or fsspec URLs (`file://`, `s3://`, `hf://`...). Work is cut into units, one
+shard each: line-aligned byte ranges of uncompressed files (a line belongs to the range
+holding its first byte; `shares.open_share`), whole compressed files. Each process reads
+only its units; a killed run keeps the units it finished and the next run does the rest.
+The folder is cached under a key of the tokenizer (its serialized fast tokenizer), the
+inputs' contents, the JSON field and the langadapt version, so a second run with the same
+inputs only hashes them.
 
 Hand-written rather than `datasets.map`: that needs the text converted to Arrow first
 (a second copy of the corpus) and stores the ids as int64 list columns.
@@ -17,14 +19,13 @@ Hand-written rather than `datasets.map`: that needs the text converted to Arrow 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import math
 import multiprocessing as mp
 import os
-from contextlib import nullcontext
-from dataclasses import dataclass
+import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,12 @@ from pydantic import Field
 
 from langadapt import __version__
 from langadapt.config import StrictModel
+from langadapt.data.shares import Share, open_share
 from langadapt.data.token_shards import FORMAT, META, ShardWriter, TokenShards, is_token_shards, token_dtype
 from langadapt.errors import ConfigError, DataError
-from langadapt.textio import expand_paths, iter_records, json_objects
+from langadapt.paths import tokenized_root
+from langadapt.runs import atomic_write_json
+from langadapt.textio import expand_files, file_size, iter_records, json_objects, open_binary, open_text
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +58,6 @@ class TokenizeOptions(StrictModel):
     workers: int | None = Field(None, ge=1)  # processes; default: the CPUs (at most 8)
 
 
-def cache_root() -> Path:
-    """Where cached shard folders live: `LANGADAPT_TOKENIZED`, else the user cache."""
-    raw = os.environ.get("LANGADAPT_TOKENIZED")
-    if raw:
-        return Path(raw).expanduser().resolve()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return (Path(cache).expanduser() / "langadapt" / "tokenized").resolve()
-
-
 def tokenizer_json(tok) -> str:
     """The serialized fast tokenizer: what encoding depends on, and what workers rebuild."""
     backend = getattr(tok, "backend_tokenizer", None)
@@ -80,87 +75,65 @@ def _sha(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
-def contents_hash(files: list[Path]) -> str:
+def contents_hash(files: list[str]) -> str:
     """Hash of the files' bytes in the given order (document order matters, names do not)."""
     import xxhash
 
     h = xxhash.xxh3_128()
     for f in files:
-        h.update(str(f.stat().st_size).encode() + b"\0")
-        with open(f, "rb") as fh:
+        h.update(str(file_size(f)).encode() + b"\0")
+        with open_binary(f) as fh:
             while chunk := fh.read(_READ):
                 h.update(chunk)
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class Unit:
-    """One shard's work: bytes [start, end) of a file (end None: the whole file)."""
+def plan_units(files: list[str], workers: int) -> list[Share]:
+    """Cut the inputs into units of work in document order, one shard each: about 16 per
+    worker for large corpora, so a worker slowed down by a busy machine does not leave the
+    others waiting at the end. Large uncompressed files are cut into byte ranges (moved to
+    line starts when read, `shares.open_share`); other files are one unit each.
 
-    path: str
-    start: int = 0
-    end: int | None = None
-
-
-def plan_units(files: list[Path], workers: int) -> list[Unit]:
-    """Cut the inputs into units in document order: about 16 per worker for large corpora, so
-    a worker slowed down by a busy machine does not leave the others waiting at the end."""
-    sizes = [f.stat().st_size for f in files]
+    Finer than the cleaner's `shares.plan_shares` (one contiguous share per task), which a
+    task reads start to end; here any process takes the next unit.
+    """
+    sizes = [file_size(f) for f in files]
     unit = max(_MIN_UNIT, math.ceil(sum(sizes) / (16 * workers)))
     out = []
     for f, size in zip(files, sizes):
-        if not f.name.endswith(_SPLITTABLE):
-            out.append(Unit(str(f)))
+        n = max(1, math.ceil(size / unit)) if f.endswith(_SPLITTABLE) else 1
+        if n == 1:
+            out.append(Share(f))
             continue
-        n = max(1, math.ceil(size / unit))
-        step = math.ceil(size / n) if size else 0
-        out.extend(Unit(str(f), i * step, min(size, (i + 1) * step)) for i in range(n))
+        cuts = [size * k // n for k in range(n + 1)]
+        out.extend(Share(f, k, n, cuts[k], cuts[k + 1]) for k in range(n))
     return out
 
 
-def _range_blocks(path: str, start: int, end: int):
-    """Line-aligned byte blocks of [start, end): a line belongs to the range with its first byte."""
-    with open(path, "rb") as f:
-        if start:
-            f.seek(start - 1)
-            if f.read(1) != b"\n":
-                f.readline()
-        pos = f.tell()
-        while pos < end:
-            block = f.read(min(_READ, end - pos))
-            if not block:
-                return
-            if not block.endswith(b"\n"):
-                block += f.readline()
-            yield pos, block
-            pos += len(block)
-
-
-def _unit_texts(unit: Unit, field: str):
+def _unit_texts(unit: Share, field: str):
     """Documents of a unit, exactly as `textio.iter_records` reads them from the whole file."""
-    path = Path(unit.path)
-    if unit.end is None:
-        yield from (text for _, text in iter_records(path, field))
+    if unit.parts == 1:
+        yield from (text for _, text in iter_records(unit.path, field))
         return
-    is_json = ".jsonl" in path.name
+    # text mode as `open_text` reads the whole file: universal newlines, a BOM dropped at the start
+    lines = open_text(unit.path, encoding="utf-8-sig" if unit.start == 0 else "utf-8",
+                      raw=open_share(unit.path, unit))
     try:
-        for pos, block in _range_blocks(unit.path, unit.start, unit.end):
-            # text mode as `open` reads it: universal newlines, a BOM dropped at the start
-            lines = io.TextIOWrapper(io.BytesIO(block), encoding="utf-8-sig" if pos == 0 else "utf-8")
-            if is_json:
-                for _, rec in json_objects(lines, path):
+        with lines:
+            if ".jsonl" in unit.path:
+                for _, rec in json_objects(lines, unit.path):
                     if field not in rec:
-                        raise DataError(f"record has no field '{field}'", file=str(path))
+                        raise DataError(f"record has no field '{field}'", file=unit.path)
                     if rec[field]:
                         yield str(rec[field])
-                continue
+                return
             for line in lines:
                 line = line.rstrip("\n").rstrip("\r")
                 if line.strip():
                     yield line
     except (DataError, UnicodeDecodeError):
         # read the whole file the ordinary way for the message with its line number
-        for _ in iter_records(path, field):
+        for _ in iter_records(unit.path, field):
             pass
         raise
 
@@ -182,7 +155,11 @@ def _init_worker(tk_json: str, dtype: str, folder: str, field: str, parent: int 
     _WORKER.update(encode=encode, dtype=np.dtype(dtype), folder=Path(folder), field=field)
 
 
-def _run_unit(job: tuple[int, Unit]) -> dict:
+def _done_file(folder: Path, i: int) -> Path:
+    return folder / f"{i:05d}.done.json"
+
+
+def _run_unit(job: tuple[int, Share]) -> tuple[int, dict]:
     i, unit = job
     w = _WORKER
     writer = ShardWriter(w["folder"], f"{i:05d}", w["dtype"])
@@ -199,7 +176,9 @@ def _run_unit(job: tuple[int, Unit]) -> dict:
         if len(batch) >= BATCH:
             flush()
     flush()
-    return writer.close()
+    info = writer.close()
+    atomic_write_json(_done_file(w["folder"], i), info)  # written last: this shard is finished
+    return i, info
 
 
 def default_workers() -> int:
@@ -207,24 +186,48 @@ def default_workers() -> int:
                       else os.cpu_count() or 1))
 
 
-def _build(files: list[Path], tk_json: str, vocab: int, field: str, folder: Path, workers: int,
+def _plan(work: Path, key: str, files: list[str], workers: int) -> list[Share]:
+    """The units of `work`'s plan when it is for this key (a resumed run), else a new plan."""
+    plan_file = work / "plan.json"
+    if plan_file.is_file():
+        plan = json.loads(plan_file.read_text(encoding="utf-8"))
+        if plan.get("key") == key:
+            return [Share(**u) for u in plan["units"]]
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    units = plan_units(files, workers)
+    atomic_write_json(plan_file, {"key": key, "units": [asdict(u) for u in units]})
+    return units
+
+
+def _build(files: list[str], key: str, tk_json: str, vocab: int, field: str, work: Path, workers: int,
            progress: bool) -> list[dict]:
+    """Tokenize every unit of the plan into `work`, skipping the shards a killed run finished."""
     from tqdm.auto import tqdm
 
-    if sum(f.stat().st_size for f in files) < _IN_PROCESS_BELOW:
+    if sum(map(file_size, files)) < _IN_PROCESS_BELOW:
         workers = 1
-    units = plan_units(files, workers)
-    init = (tk_json, token_dtype(vocab).name, str(folder), field)
-    bar = dict(total=len(units), desc="tokenizing", unit="shard", disable=not progress)
-    if workers == 1 or len(units) == 1:
+    units = _plan(work, key, files, workers)
+    done = {i: json.loads(_done_file(work, i).read_text(encoding="utf-8"))
+            for i in range(len(units)) if _done_file(work, i).is_file()}
+    todo = [(i, u) for i, u in enumerate(units) if i not in done]
+    if done:
+        log.info("resuming: %d of %d shards were tokenized before, in %s", len(done), len(units), work)
+    init = (tk_json, token_dtype(vocab).name, str(work), field)
+    bar = dict(total=len(units), initial=len(done), desc="tokenizing", unit="shard", disable=not progress)
+    if workers == 1 or len(todo) <= 1:
         _init_worker(*init, None)
-        return [_run_unit(job) for job in tqdm(list(enumerate(units)), **bar)]
-    # spawn: the caller may hold torch threads that a fork would copy in a broken state
-    with mp.get_context("spawn").Pool(min(workers, len(units)), _init_worker, (*init, os.getpid())) as pool:
-        return list(tqdm(pool.imap(_run_unit, enumerate(units)), **bar))
+        done.update(_run_unit(job) for job in tqdm(todo, **bar))
+    else:
+        # spawn: the caller may hold torch threads that a fork would copy in a broken state
+        procs = min(workers, len(todo))
+        with mp.get_context("spawn").Pool(procs, _init_worker, (*init, os.getpid())) as pool:
+            done.update(tqdm(pool.imap_unordered(_run_unit, todo), **bar))
+    return [done[i] for i in range(len(units))]
 
 
-def corpus_key(files: list[Path], tk_hash: str, field: str) -> str:
+def corpus_key(files: list[str], tk_hash: str, field: str) -> str:
     return _sha(json.dumps({"format": FORMAT, "langadapt": __version__, "tokenizer": tk_hash,
                             "inputs": contents_hash(files), "field": field}), 24)
 
@@ -235,36 +238,45 @@ def _finished(folder: Path, key: str) -> bool:
 
 def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: str | Path | None = None,
                     workers: int | None = None, progress: bool = True) -> TokenShards:
-    """Token shards of `paths` under `tok`: from the cache (or `out`) when already made, else made.
+    """Token shards of `paths` (local paths or fsspec URLs) under `tok`: from the cache (or
+    `out`) when already made, else made.
 
-    Without `out` the folder is `cache_root()/<key>`; concurrent callers (the ranks of a
-    multi-process launch) wait on a lock, and all but the first find it made.
+    Without `out` the folder is `tokenized_root()/<key>`. Work happens in a hidden
+    `.<name>.partial` folder beside it, renamed into place when every shard is written; a
+    killed run leaves it, and the next run with the same key tokenizes only the shards
+    still missing. Concurrent callers (the ranks of a multi-process launch) wait on a
+    lock, and all but the first find the shards made.
     """
     from filelock import FileLock
 
-    from langadapt.runs import atomic_dir, atomic_write_json
-
-    files = expand_paths(paths)
+    files = expand_files(paths)
     tk_json = tokenizer_json(tok)
     tk_hash = _sha(tk_json)
     key = corpus_key(files, tk_hash, field)
-    folder = Path(out) if out is not None else cache_root() / key
+    folder = Path(out) if out is not None else tokenized_root() / key
     folder.parent.mkdir(parents=True, exist_ok=True)
-    # only the shared cache needs a lock: an explicit `out` belongs to its caller
-    lock = FileLock(str(folder.parent / f".{folder.name}.lock")) if out is None else nullcontext()
-    with lock:
+    work = folder.parent / f".{folder.name}.partial"
+    with FileLock(str(folder.parent / f".{folder.name}.lock")):
         if _finished(folder, key):
             log.info("token shards of %d file(s) found in %s", len(files), folder)
             return TokenShards.open(folder)
         vocab = tok.backend_tokenizer.get_vocab_size(with_added_tokens=True)
-        with atomic_dir(folder) as tmp:
-            shards = _build(files, tk_json, vocab, field, tmp, workers or default_workers(), progress)
-            atomic_write_json(tmp / META, {
-                "format": FORMAT, "key": key, "langadapt": __version__, "tokenizer": tk_hash,
-                "vocab_size": vocab, "dtype": token_dtype(vocab).name, "field": field,
-                "inputs": [str(f) for f in files], "docs": sum(s["docs"] for s in shards),
-                "tokens": sum(s["tokens"] for s in shards), "bytes": sum(s["bytes"] for s in shards),
-                "shards": shards})
+        try:
+            shards = _build(files, key, tk_json, vocab, field, work, workers or default_workers(), progress)
+        except DataError:
+            shutil.rmtree(work, ignore_errors=True)  # bad input: nothing worth resuming
+            raise
+        for f in [work / "plan.json", *(_done_file(work, i) for i in range(len(shards)))]:
+            f.unlink()
+        atomic_write_json(work / META, {
+            "format": FORMAT, "key": key, "langadapt": __version__, "tokenizer": tk_hash,
+            "vocab_size": vocab, "dtype": token_dtype(vocab).name, "field": field,
+            "inputs": files, "docs": sum(s["docs"] for s in shards),
+            "tokens": sum(s["tokens"] for s in shards), "bytes": sum(s["bytes"] for s in shards),
+            "shards": shards})
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(work, folder)
     log.info("tokenized %d file(s) into %s", len(files), folder)
     return TokenShards.open(folder)
 
