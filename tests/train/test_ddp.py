@@ -20,10 +20,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_gloo_ranks_agree(small_model, data_dir, tmp_path):
-    cfg = dict(model=str(small_model("qwen3")), output_dir=str(tmp_path / "out"), method="full",
-               data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")], "limit": 60},
-               seq_len=32, batch_size=2, max_steps=3, lr=5e-3)
+def _launch_two_ranks(cfg: dict, tmp_path: Path) -> list[dict]:
+    """Run `ddp_worker.py` on `cfg` as 2 gloo ranks on the loopback address; each rank's report."""
     cfg_path = tmp_path / "ddp.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     worker = Path(__file__).with_name("ddp_worker.py")
@@ -33,7 +31,14 @@ def test_two_process_gloo_ranks_agree(small_model, data_dir, tmp_path):
            str(tmp_path)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1)]
+    return [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1)]
+
+
+def test_two_process_gloo_ranks_agree(small_model, data_dir, tmp_path):
+    cfg = dict(model=str(small_model("qwen3")), output_dir=str(tmp_path / "out"), method="full",
+               data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")], "limit": 60},
+               seq_len=32, batch_size=2, max_steps=3, lr=5e-3)
+    ranks = _launch_two_ranks(cfg, tmp_path)
     assert ranks[0]["digest"] == ranks[1]["digest"]           # identical weights after DDP steps
     assert ranks[0]["step"] == ranks[1]["step"] == 3
     assert ranks[0]["tokens"] == 3 * 2 * 2 * 32               # tokens summed over both ranks
@@ -61,16 +66,7 @@ def test_two_process_new_rows_only_merges_once_and_keeps_old_rows(small_model, d
                embeddings={"new_rows_only": True, "base_vocab_size": first_new},
                data={"train": [str(data_dir / "mono" / "bible_mbspeech.txt")], "limit": 60},
                seq_len=32, batch_size=2, max_steps=2)
-    cfg_path = tmp_path / "ddp.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(worker), str(cfg_path),
-           str(tmp_path)]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert r.returncode == 0, r.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1)]
+    ranks = _launch_two_ranks(cfg, tmp_path)
     assert ranks[0]["digest"] == ranks[1]["digest"]
     out = tmp_path / "out"
     assert not (out / "adapter_config.json").exists()
