@@ -20,10 +20,10 @@ import torch
 from tqdm.auto import tqdm
 
 from langadapt.generation_options import OUTPUT_KEYS, GenerationOptions, output_options  # noqa: F401
+from langadapt.languages import language_name
 from langadapt.models.loading import Loaded, is_adapter_dir, load_model
 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
 from langadapt.padding import pad
-from langadapt.synth.prompt import LANG_NAMES, language_name  # noqa: F401 (re-exported)
 from langadapt.synth.prompt import THINK as _THINK
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,17 @@ from langadapt.errors import ConfigError
 
 PROFILE_DIR = Path(__file__).parent
 
+# English names of language codes, for translation prompts; an unknown code is used as it is.
+LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
+              "kaz_Cyrl": "Kazakh", "kir_Cyrl": "Kyrgyz", "bua_Cyrl": "Buryat",
+              "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French",
+              "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer"}
+
+
+def language_name(code: str) -> str:
+    """The English name of `code` for a prompt ("khk_Cyrl" -> "Mongolian"), else the code."""
+    return LANG_NAMES.get(code, code)
+
 
 class LangIdLabels(StrictModel):
     """The label each language-ID backend uses for this language, and the score to reach."""

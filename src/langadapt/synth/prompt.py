@@ -5,18 +5,10 @@ from __future__ import annotations
 import re
 
 from langadapt.errors import ConfigError
+from langadapt.languages import language_name
 
-# English names for prompts; an unknown code is used as it is.
-LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
-              "kaz_Cyrl": "Kazakh", "kir_Cyrl": "Kyrgyz", "bua_Cyrl": "Buryat",
-              "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French",
-              "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer"}
 # Reasoning models may think aloud before answering; the thought is not the translation.
 THINK = re.compile(r"<think>.*?</think>\s*", re.S)
-
-
-def language_name(code: str) -> str:
-    return LANG_NAMES.get(code, code)
 
 
 def _fill(template: str, what: str, **values: str) -> str:

@@ -12,14 +12,10 @@ import json
 from collections.abc import Iterator
 
 from langadapt.errors import DataError
+from langadapt.languages import language_name
 from langadapt.models.seq2seq import encode_with_lang
 from langadapt.textio import expand_paths
 from langadapt.train.chat import describe, encode_chat
-
-# Names used in translation prompts; other codes appear as the code itself.
-LANG_NAMES = {"khk_Cyrl": "Mongolian", "eng_Latn": "English", "rus_Cyrl": "Russian",
-              "kaz_Cyrl": "Kazakh", "kir_Cyrl": "Kyrgyz", "uzn_Latn": "Uzbek", "khm_Khmr": "Khmer",
-              "zho_Hans": "Chinese", "deu_Latn": "German", "fra_Latn": "French"}
 
 
 def _json_pair(raw: str, columns: tuple[str, str], file: str, line: int) -> tuple[str, str]:
@@ -92,8 +88,8 @@ def encode_seq2seq(tok, ex: tuple[str, str, str, str], max_src: int, max_tgt: in
 
 def translation_messages(prompt: str, ex: tuple[str, str, str, str]) -> list[dict]:
     src_code, tgt_code, src, tgt = ex
-    user = prompt.format(src_name=LANG_NAMES.get(src_code, src_code),
-                         tgt_name=LANG_NAMES.get(tgt_code, tgt_code), src=src,
+    user = prompt.format(src_name=language_name(src_code),
+                         tgt_name=language_name(tgt_code), src=src,
                          src_code=src_code, tgt_code=tgt_code)
     return [{"role": "user", "content": user}, {"role": "assistant", "content": tgt}]
 
