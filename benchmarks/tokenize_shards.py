@@ -8,7 +8,8 @@ corpus reaches `--mb` megabytes. Both sides tokenize it with the Qwen3 tokenizer
 
 * baseline: `load_dataset("text")` (timed apart: the Arrow conversion the map needs),
   then `Dataset.map(tokenize, batched=True, num_proc=2)`;
-* shards: `tokenize_corpus(..., workers=2)`, then again (a cache hit).
+* shards: `tokenize_corpus(..., workers=2)`, then again (a cache hit), timed inside the
+  call and as the whole process (Python start, imports, tokenizer load, hashing the corpus).
 
 Peak RSS is sampled over the process and its children (largest single process, and
 largest sum). Prints JSON lines {name, value, unit, baseline, ratio}.
@@ -81,7 +82,9 @@ def _tree_rss(pid: int) -> tuple[int, int]:
 
 
 def measured(cmd: list[str], env: dict | None = None) -> tuple[dict, float, float]:
-    """Run `cmd` (prints one JSON line); (its JSON, peak single RSS MB, peak summed RSS MB)."""
+    """Run `cmd` (prints one JSON line); (its JSON plus `process_seconds`, the whole process's
+    wall time with imports and tokenizer loading, peak single RSS MB, peak summed RSS MB)."""
+    t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     peak = [0, 0]
 
@@ -97,7 +100,8 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[dict, float, floa
     t.join()
     if proc.returncode:
         raise SystemExit(f"{cmd} failed ({proc.returncode})")
-    return json.loads(out.strip().splitlines()[-1]), peak[0] / 2**20, peak[1] / 2**20
+    result = {**json.loads(out.strip().splitlines()[-1]), "process_seconds": time.perf_counter() - t0}
+    return result, peak[0] / 2**20, peak[1] / 2**20
 
 
 def run_shards(corpus: str, cache: str) -> None:
@@ -158,6 +162,7 @@ def main() -> None:
         ("tokenize_peak_rss_largest_process", new_one, "MB", base_one),
         ("tokenize_peak_rss_all_processes", new_sum, "MB", base_sum),
         ("tokenize_cache_hit_seconds", hit["seconds"], "s", new["seconds"]),
+        ("tokenize_cache_hit_process_seconds", hit["process_seconds"], "s", new["process_seconds"]),
     ]
     print(json.dumps({"corpus_bytes": size, "docs": new["docs"], "tokens": new["tokens"],
                       "baseline_tokens": base["tokens"], "dtype": new["dtype"]}))
