@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from langadapt.errors import DataError, LangadaptError
-from langadapt.models.embeddings import logits_of, probe_ids
+from langadapt.models.resize_checks import logits_of, probe_ids
 from langadapt.runs import (
     ResultRow,
     atomic_dir,
