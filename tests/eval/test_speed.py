@@ -68,6 +68,19 @@ def test_greedy_text_is_the_same_in_any_batch(tiny_model, text):
     assert [r["text"] for r in one.records] == [r["text"] for r in two.records]
 
 
+def test_sampling_is_seeded_and_differs_from_greedy(tiny_model, text):
+    opts = dict(model=str(tiny_model("qwen3")), text=[str(text)], prompts=3, max_new_tokens=8, warmup=1,
+                resamples=0)
+    greedy = evaluate_speed(SpeedOptions(**opts))
+    a = evaluate_speed(SpeedOptions(**opts, temperature=1.0))
+    b = evaluate_speed(SpeedOptions(**{**opts, "warmup": 0}, temperature=1.0))  # no warmup draws: same
+    c = evaluate_speed(SpeedOptions(**opts, temperature=1.0, seed=1))
+    texts = [[r["text"] for r in x.records] for x in (greedy, a, b, c)]
+    assert texts[1] == texts[2] and texts[1] != texts[0] and texts[1] != texts[3]
+    assert a.rows[0].signature["options"]["decoding"] == "sampled at temperature 1"
+    assert greedy.rows[0].signature["options"]["decoding"] == "greedy"
+
+
 def test_new_text_counts_a_merged_leading_space_once(tokenizers_dir):
     from transformers import AutoTokenizer
 

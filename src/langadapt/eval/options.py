@@ -125,6 +125,8 @@ class SpeedSettings(StrictModel):
                              "every model); --no-ignore-eos stops at the end-of-sequence token")
     batch_size: int = Field(1, ge=1, description="prompts per generate call (1: single-stream speed)")
     warmup: int = Field(2, ge=0, description="untimed generations before timing")
+    temperature: float = Field(0.0, ge=0, description="0: greedy decoding; > 0: sampled at this "
+                               "temperature (no top-k/top-p), seeded by --seed")
     field: str = Field("text", description="JSONL field holding the text")
     resamples: int = Field(DEFAULT_RESAMPLES, ge=0, description=RESAMPLES_HELP)
     seed: int = Field(0, description=SEED_HELP)

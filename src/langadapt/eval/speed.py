@@ -69,7 +69,8 @@ def _sync(device) -> None:
 
 
 def _generate(loaded, prompts: Sequence[str], opts: SpeedSettings) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, new ids) per prompt, greedy, left-padded batches."""
+    """(prompt ids, new ids) per prompt, left-padded batches; greedy, or sampled at
+    `opts.temperature` from the full distribution (seeded by the caller)."""
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
@@ -82,10 +83,13 @@ def _generate(loaded, prompts: Sequence[str], opts: SpeedSettings) -> list[tuple
         ids[i, width - len(x):] = torch.tensor(x)
         mask[i, width - len(x):] = 1
     kw = {"min_new_tokens": opts.max_new_tokens} if opts.ignore_eos else {}
+    if opts.temperature > 0:
+        kw.update(do_sample=True, temperature=opts.temperature, top_k=0, top_p=1.0)
+    else:
+        kw.update(do_sample=False)
     with torch.no_grad():
         out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                             max_new_tokens=opts.max_new_tokens, do_sample=False, num_beams=1,
-                             pad_token_id=pad, **kw)
+                             max_new_tokens=opts.max_new_tokens, num_beams=1, pad_token_id=pad, **kw)
     new = out[:, width:].cpu().tolist()
     # Padding after an early EOS is not generated text.
     return [(x, [t for t in n if not (t == pad and not opts.ignore_eos)]) for x, n in zip(enc, new)]
@@ -110,6 +114,10 @@ def measure(loaded, prompts: Sequence[str], opts: SpeedSettings,
     stats, records = np.zeros((len(prompts), 3)), []
     for start in range(0, len(prompts), opts.batch_size):
         batch = list(prompts[start: start + opts.batch_size])
+        if opts.temperature > 0:
+            import torch
+
+            torch.manual_seed(opts.seed + start)  # each batch's samples, whatever ran before
         _sync(device)
         t0 = clock()
         outs = _generate(loaded, batch, opts)
@@ -143,7 +151,8 @@ def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, r
 
 def evaluate_speed(opts: SpeedOptions, *, loaded=None,
                    clock: Callable[[], float] = time.perf_counter) -> SpeedResult:
-    """Bytes per second, tokens per second and bytes per token of greedy generation.
+    """Bytes per second, tokens per second and bytes per token of generated text (greedy,
+    or sampled with `opts.temperature`).
 
     Args:
         opts: the model, the text files giving the prompts (one document per line, or JSONL
@@ -162,7 +171,9 @@ def evaluate_speed(opts: SpeedOptions, *, loaded=None,
     param = next(loaded.model.parameters())
     how = set(SpeedSettings.model_fields) - {"device", "dtype", "seed", "resamples"}
     sig_opts = {**opts.model_dump(include=how),
-                "metric": "generation speed", "decoding": "greedy", "device": str(param.device),
+                "metric": "generation speed",
+                "decoding": f"sampled at temperature {opts.temperature:g}" if opts.temperature else "greedy",
+                "device": str(param.device),
                 "dtype": str(param.dtype), "tokenizer": type(loaded.tokenizer).__name__,
                 "vocab": len(loaded.tokenizer), "resamples": opts.resamples, "ci": 0.95}
     if param.device.type == "cuda":
