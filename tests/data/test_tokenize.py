@@ -199,3 +199,27 @@ def test_cli_and_stage(data_dir, tokenizers_dir, tmp_path, capsys):
     res = stage().run(stage.Options(inputs=[src], tokenizer=tok), StageContext("tok", out, tmp_path))
     assert {r.metric for r in res} == {"docs", "tokens", "bytes", "bytes_per_token"}
     assert is_token_shards(out) and TokenShards.open(out).num_tokens == shards.num_tokens
+
+
+def test_a_rerun_finds_shards_without_loading_the_tokenizer(data_dir, tokenizers_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import langadapt.models.tiny as tiny
+
+    monkeypatch.setenv("LANGADAPT_TOKENIZED", str(tmp_path / "cache"))
+    tok_dir = tmp_path / "qwen3"
+    shutil.copytree(tokenizers_dir / "qwen3", tok_dir)
+    opts = T.TokenizeOptions(inputs=[str(data_dir / "mono" / "bible_mbspeech.txt")], tokenizer=str(tok_dir))
+    first = T.tokenize(opts, progress=False)
+    loads = []
+    real_load = tiny.load_tokenizer
+    monkeypatch.setattr(tiny, "load_tokenizer", lambda p: loads.append(p) or real_load(p))
+    again = T.tokenize(opts, progress=False)
+    assert again.folders == first.folders and loads == []           # answered from the fingerprint
+    out = T.tokenize(opts, out=tmp_path / "out", progress=False)    # a new folder: tokenized
+    assert loads == [str(tok_dir)] and out.num_tokens == first.num_tokens
+    assert T.tokenize(opts, out=tmp_path / "out", progress=False).folders == out.folders and len(loads) == 1
+    # another tokenizer config: another fingerprint, so the tokenizer is loaded (same backend: same shards)
+    cfg = json.loads((tok_dir / "tokenizer_config.json").read_text())
+    (tok_dir / "tokenizer_config.json").write_text(json.dumps({**cfg, "model_max_length": 77}))
+    assert T.tokenize(opts, progress=False).folders == first.folders and len(loads) == 2

@@ -296,11 +296,59 @@ def summary_rows(shards: TokenShards, dataset: str | None = None) -> list:
     return rows
 
 
+# What AutoTokenizer reads from a local folder. transformers edits the backend it loads
+# (Qwen's decoder, Gemma's added-token flags), so the key cannot come from tokenizer.json
+# alone; a folder's fingerprint is mapped to the loaded tokenizer's hash once it is known.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "added_tokens.json", "config.json")
+
+
+def folder_fingerprint(folder: Path) -> str | None:
+    """Hash of a local tokenizer folder's files and the transformers version (None: not a folder
+    with tokenizer.json, e.g. a hub id)."""
+    import importlib.metadata
+
+    import xxhash
+
+    if not (folder / "tokenizer.json").is_file():
+        return None
+    h = xxhash.xxh3_128(importlib.metadata.version("transformers").encode())
+    for name in _TOKENIZER_FILES:
+        f = folder / name
+        if f.is_file():
+            h.update(name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _fingerprint_file(fingerprint: str) -> Path:
+    return tokenized_root() / "tokenizers" / f"{fingerprint}.json"
+
+
 def tokenize(opts: TokenizeOptions, out: str | Path | None = None, progress: bool = True) -> TokenShards:
-    """`langadapt data tokenize`: load the tokenizer and tokenize `opts.inputs`."""
-    from langadapt.models.tiny import load_tokenizer
+    """`langadapt data tokenize`: tokenize `opts.inputs` with `opts.tokenizer`.
+
+    A re-run is answered without loading transformers (seconds of imports) when the
+    tokenizer folder is one seen before: its fingerprint gives the tokenizer's hash, and
+    the inputs' hash the shard folder.
+    """
     from langadapt.paths import expand
 
-    tok = load_tokenizer(expand(opts.tokenizer))
-    return tokenize_corpus([expand(p) for p in opts.inputs], tok, opts.field, out=out,
-                           workers=opts.workers, progress=progress)
+    source = expand(opts.tokenizer)
+    tok_dir = Path(source)
+    files = expand_files([expand(p) for p in opts.inputs])
+    fingerprint = folder_fingerprint(tok_dir) if tok_dir.is_dir() else None
+    if fingerprint and _fingerprint_file(fingerprint).is_file():
+        tk_hash = json.loads(_fingerprint_file(fingerprint).read_text(encoding="utf-8"))["tokenizer"]
+        key = corpus_key(files, tk_hash, opts.field)
+        folder = Path(out) if out is not None else tokenized_root() / key
+        if _finished(folder, key):
+            log.info("token shards of %d file(s) found in %s", len(files), folder)
+            return TokenShards.open(folder)
+    from langadapt.models.tiny import load_tokenizer
+
+    tok = load_tokenizer(source)
+    shards = tokenize_corpus(files, tok, opts.field, out=out, workers=opts.workers, progress=progress)
+    if fingerprint:
+        atomic_write_json(_fingerprint_file(fingerprint), {"tokenizer": shards.metas[0]["tokenizer"],
+                                                           "folder": str(tok_dir)})
+    return shards
