@@ -8,8 +8,9 @@ corpus reaches `--mb` megabytes. Both sides tokenize it with the Qwen3 tokenizer
 
 * baseline: `load_dataset("text")` (timed apart: the Arrow conversion the map needs),
   then `Dataset.map(tokenize, batched=True, num_proc=2)`;
-* shards: `tokenize_corpus(..., workers=2)`, then again (a cache hit), timed inside the
-  call and as the whole process (Python start, imports, tokenizer load, hashing the corpus).
+* shards: `langadapt.data.tokenize.tokenize` (the `data tokenize` command) with 2 workers,
+  then again (a cache hit), timed inside the call and as the whole process (Python start,
+  imports, hashing the corpus; the tokenizer is not loaded on a hit).
 
 Peak RSS is sampled over the process and its children (largest single process, and
 largest sum). Prints JSON lines {name, value, unit, baseline, ratio}.
@@ -105,13 +106,13 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[dict, float, floa
 
 
 def run_shards(corpus: str, cache: str) -> None:
-    from langadapt.data.tokenize import tokenize_corpus
-    from langadapt.models.tiny import load_tokenizer
+    # what `langadapt data tokenize` runs (a re-run with a known tokenizer skips transformers)
+    from langadapt.data.tokenize import TokenizeOptions, tokenize
     from langadapt.paths import tokenizers_root
 
-    tok = load_tokenizer(tokenizers_root() / "qwen3")
+    opts = TokenizeOptions(inputs=[corpus], tokenizer=str(tokenizers_root() / "qwen3"), workers=2)
     t0 = time.perf_counter()
-    shards = tokenize_corpus([corpus], tok, out=cache, workers=2, progress=False)
+    shards = tokenize(opts, out=cache, progress=False)
     print(json.dumps({"seconds": time.perf_counter() - t0, "tokens": shards.num_tokens,
                       "docs": shards.num_docs, "dtype": shards.dtype.name}))
 
@@ -145,8 +146,9 @@ def main() -> None:
     if a.run:
         (run_shards if a.run == "shards" else run_datasets)(str(a.corpus), a.cache)
         return
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     work = Path(tempfile.mkdtemp(prefix="tokbench"))
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
+           "LANGADAPT_TOKENIZED": str(work / "cache")}
     corpus = build_corpus(a.corpus or work / "corpus.txt", a.mb)
     me = [sys.executable, __file__, "--corpus", str(corpus)]
     shards_dir = str(a.corpus.with_name(a.corpus.name + ".shards") if a.corpus else work / "shards")
