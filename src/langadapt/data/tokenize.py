@@ -227,9 +227,10 @@ def _build(files: list[str], key: str, tk_json: str, vocab: int, field: str, wor
     return [done[i] for i in range(len(units))]
 
 
-def corpus_key(files: list[str], tk_hash: str, field: str) -> str:
+def corpus_key(files: list[str], tk_hash: str, field: str, contents: str | None = None) -> str:
+    """The shard folder's key; `contents` is `contents_hash(files)` when already computed."""
     return _sha(json.dumps({"format": FORMAT, "langadapt": __version__, "tokenizer": tk_hash,
-                            "inputs": contents_hash(files), "field": field}), 24)
+                            "inputs": contents or contents_hash(files), "field": field}), 24)
 
 
 def _finished(folder: Path, key: str) -> bool:
@@ -237,7 +238,8 @@ def _finished(folder: Path, key: str) -> bool:
 
 
 def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: str | Path | None = None,
-                    workers: int | None = None, progress: bool = True) -> TokenShards:
+                    workers: int | None = None, progress: bool = True,
+                    contents: str | None = None) -> TokenShards:
     """Token shards of `paths` (local paths or fsspec URLs) under `tok`: from the cache (or
     `out`) when already made, else made.
 
@@ -245,14 +247,15 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
     `.<name>.partial` folder beside it, renamed into place when every shard is written; a
     killed run leaves it, and the next run with the same key tokenizes only the shards
     still missing. Concurrent callers (the ranks of a multi-process launch) wait on a
-    lock, and all but the first find the shards made.
+    lock, and all but the first find the shards made. `contents`: the inputs'
+    `contents_hash`, when the caller has already read them for it.
     """
     from filelock import FileLock
 
     files = expand_files(paths)
     tk_json = tokenizer_json(tok)
     tk_hash = _sha(tk_json)
-    key = corpus_key(files, tk_hash, field)
+    key = corpus_key(files, tk_hash, field, contents)
     folder = Path(out) if out is not None else tokenized_root() / key
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = folder.parent / f".{folder.name}.partial"
@@ -337,9 +340,11 @@ def tokenize(opts: TokenizeOptions, out: str | Path | None = None, progress: boo
     tok_dir = Path(source)
     files = expand_files([expand(p) for p in opts.inputs])
     fingerprint = folder_fingerprint(tok_dir) if tok_dir.is_dir() else None
+    contents = None  # the inputs are read to hash them once, not again on a miss
     if fingerprint and _fingerprint_file(fingerprint).is_file():
         tk_hash = json.loads(_fingerprint_file(fingerprint).read_text(encoding="utf-8"))["tokenizer"]
-        key = corpus_key(files, tk_hash, opts.field)
+        contents = contents_hash(files)
+        key = corpus_key(files, tk_hash, opts.field, contents)
         folder = Path(out) if out is not None else tokenized_root() / key
         if _finished(folder, key):
             log.info("token shards of %d file(s) found in %s", len(files), folder)
@@ -347,7 +352,8 @@ def tokenize(opts: TokenizeOptions, out: str | Path | None = None, progress: boo
     from langadapt.models.tiny import load_tokenizer
 
     tok = load_tokenizer(source)
-    shards = tokenize_corpus(files, tok, opts.field, out=out, workers=opts.workers, progress=progress)
+    shards = tokenize_corpus(files, tok, opts.field, out=out, workers=opts.workers, progress=progress,
+                             contents=contents)
     if fingerprint:
         atomic_write_json(_fingerprint_file(fingerprint), {"tokenizer": shards.metas[0]["tokenizer"],
                                                            "folder": str(tok_dir)})
