@@ -204,7 +204,9 @@ def tool_versions(extra: Iterable[str] = ()) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def git_sha() -> str | None:
+    """The checkout's short commit, asked of git once per process (every score's signature names it)."""
     try:
         r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                            cwd=Path(__file__).parent, timeout=5)

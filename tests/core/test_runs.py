@@ -93,3 +93,20 @@ def test_atomic_writes_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
     mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
     assert mode == {"a.txt": file_mode, "stats.json": file_mode, "stage": dir_mode,
                     "inner.txt": 0o666 & ~umask, "weights.bin": 0o666 & ~umask, "script.sh": 0o750}
+
+
+def test_signature_asks_git_once_per_process(monkeypatch):
+    from langadapt import runs
+
+    calls = []
+    real_run = subprocess.run
+
+    def counting_run(cmd, *a, **kw):
+        calls.append(cmd)
+        return real_run(cmd, *a, **kw)
+
+    runs.git_sha.cache_clear()
+    monkeypatch.setattr(runs.subprocess, "run", counting_run)
+    first = [signature(seed=i)["git"] for i in range(3)]
+    assert len([c for c in calls if c[:2] == ["git", "rev-parse"]]) == 1
+    assert first[0] == first[1] == first[2]
