@@ -107,7 +107,7 @@ def test_losses_and_weights_equal_the_in_memory_path(small_model, data_dir, tmp_
 
     import langadapt.train.cpt_data as cpt_data
     from langadapt.train import train
-    from langadapt.train.objectives import TrainData
+    from langadapt.train.train_data import TrainData
 
     mono = data_dir / "mono"
     cfg = dict(model=str(small_model("qwen3")), seq_len=32, batch_size=2, lr=5e-3, max_steps=3,

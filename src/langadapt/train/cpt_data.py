@@ -20,8 +20,8 @@ from langadapt.data.token_shards import TokenShards, is_token_shards
 from langadapt.data.tokenize import tokenize_corpus, tokenizer_hash
 from langadapt.errors import ConfigError, DataError
 from langadapt.train.config import TrainConfig
-from langadapt.train.objectives import TrainData
 from langadapt.train.packing import PackedShards, seeded_order
+from langadapt.train.train_data import TrainData
 
 log = logging.getLogger(__name__)
 _SAMPLE_BATCH = 1000  # `packing.tokenize_sample` reads the replay corpus in chunks of this many

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -18,25 +17,11 @@ from langadapt.errors import ConfigError, DataError
 from langadapt.registry import Registry
 from langadapt.train.chat import encode_chat, ensure_chat_template, iter_located_conversations
 from langadapt.train.config import TrainConfig
+from langadapt.train.cpt_data import cpt_data as from_shards
 from langadapt.train.mt import directed, encode_causal, encode_seq2seq, iter_pairs
+from langadapt.train.train_data import TrainData
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainData:
-    train: Dataset
-    eval: Dataset | None
-    collator: Callable
-    num_train_tokens: int   # real (non-pad) tokens per epoch
-    padded: bool = True      # training batches contain padding (count tokens by attention mask)
-    num_train_bytes: int | None = None  # UTF-8 bytes of the text behind one epoch's tokens
-
-    def bytes_for(self, tokens: int) -> int | None:
-        """Bytes of text behind `tokens` training tokens (pro rata within an epoch)."""
-        if self.num_train_bytes is None or not self.num_train_tokens:
-            return None
-        return round(tokens * self.num_train_bytes / self.num_train_tokens)
 
 
 class ListDataset(Dataset):
@@ -101,8 +86,6 @@ def cpt_data(cfg: TrainConfig, tok: Any, is_seq2seq: bool) -> TrainData:
     """Causal LM on packed documents, with an optional replay corpus mixed in."""
     if is_seq2seq:
         raise ConfigError("objective cpt needs a causal LM; use mt for seq2seq models", key="model")
-    from langadapt.train.cpt_data import cpt_data as from_shards
-
     return from_shards(cfg, tok)
 
 
