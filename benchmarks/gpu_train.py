@@ -41,7 +41,7 @@ from transformers import (
     default_data_collator,
 )
 
-from langadapt.models.tiny import load_tokenizer
+from langadapt.models.loading import load_tokenizer
 from langadapt.paths import data_root, tokenizers_root
 from langadapt.textio import iter_texts
 from langadapt.train import TrainConfig, train

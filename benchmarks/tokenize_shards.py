@@ -121,7 +121,7 @@ def run_datasets(corpus: str, cache: str) -> None:
     import pyarrow.compute as pc
     from datasets import load_dataset
 
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_tokenizer
     from langadapt.paths import tokenizers_root
 
     tok = load_tokenizer(tokenizers_root() / "qwen3")

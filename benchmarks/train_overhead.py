@@ -32,7 +32,8 @@ from transformers import (
     default_data_collator,
 )
 
-from langadapt.models.tiny import load_tokenizer, make_tiny
+from langadapt.models.loading import load_tokenizer
+from langadapt.models.tiny import make_tiny
 from langadapt.paths import data_root, tokenizers_root
 from langadapt.textio import iter_texts
 from langadapt.train import TrainConfig, train

@@ -30,7 +30,7 @@ import torch
 
 def pad_share(model_dir: Path, cfg, batch: int, seed: int) -> float:
     """Padding share of one epoch of padded batches drawn in a seeded random order."""
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_tokenizer
     from langadapt.train.objectives import build_data
 
     tok = load_tokenizer(model_dir)

@@ -76,7 +76,7 @@ def test_shards_hold_the_tokenizer_ids_and_are_cached(inputs, small_tok, tmp_pat
 
 
 def test_two_processes_give_the_same_shards(data_dir, tokenizers_dir, tmp_path, monkeypatch):
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_tokenizer
 
     tok = load_tokenizer(tokenizers_dir / "qwen3")
     src = [data_dir / "mono" / "bible_mbspeech.txt"]
@@ -171,7 +171,7 @@ def test_fsspec_urls_give_the_shards_of_the_local_files(inputs, small_tok, tmp_p
 
 
 def test_training_refuses_shards_of_another_tokenizer(inputs, small_tok, tokenizers_dir, tmp_path):
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_tokenizer
     from langadapt.train.cpt_data import open_corpus
 
     T.tokenize_corpus(inputs, small_tok, out=tmp_path / "s", progress=False)
@@ -204,7 +204,7 @@ def test_cli_and_stage(data_dir, tokenizers_dir, tmp_path, capsys):
 def test_a_rerun_finds_shards_without_loading_the_tokenizer(data_dir, tokenizers_dir, tmp_path, monkeypatch):
     import shutil
 
-    import langadapt.models.tiny as tiny
+    import langadapt.models.loading as loading
 
     monkeypatch.setenv("LANGADAPT_TOKENIZED", str(tmp_path / "cache"))
     tok_dir = tmp_path / "qwen3"
@@ -212,8 +212,8 @@ def test_a_rerun_finds_shards_without_loading_the_tokenizer(data_dir, tokenizers
     opts = T.TokenizeOptions(inputs=[str(data_dir / "mono" / "bible_mbspeech.txt")], tokenizer=str(tok_dir))
     first = T.tokenize(opts, progress=False)
     loads = []
-    real_load = tiny.load_tokenizer
-    monkeypatch.setattr(tiny, "load_tokenizer", lambda p: loads.append(p) or real_load(p))
+    real_load = loading.load_tokenizer
+    monkeypatch.setattr(loading, "load_tokenizer", lambda p: loads.append(p) or real_load(p))
     again = T.tokenize(opts, progress=False)
     assert again.folders == first.folders and loads == []           # answered from the fingerprint
     out = T.tokenize(opts, out=tmp_path / "out", progress=False)    # a new folder: tokenized

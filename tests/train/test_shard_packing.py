@@ -54,7 +54,7 @@ def _same_items(a, b):
 
 @pytest.fixture(scope="module")
 def qwen3(tokenizers_dir):
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_tokenizer
 
     tok = load_tokenizer(tokenizers_dir / "qwen3")
     tok.pad_token = tok.eos_token   # as the trainer loads it

@@ -349,7 +349,7 @@ def tokenize(opts: TokenizeOptions, out: str | Path | None = None, progress: boo
         if _finished(folder, key):
             log.info("token shards of %d file(s) found in %s", len(files), folder)
             return TokenShards.open(folder)
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_tokenizer
 
     tok = load_tokenizer(source)
     shards = tokenize_corpus(files, tok, opts.field, out=out, workers=opts.workers, progress=progress,

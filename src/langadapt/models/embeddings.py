@@ -207,8 +207,7 @@ def resize_model(base: str | Path, tokenizer: str | Path, out: str | Path, *, in
     (the function-preservation check). Raises when the check fails, so no broken
     model is ever written. A finished `out` with the same inputs is reused.
     """
-    from langadapt.models.loading import load_model
-    from langadapt.models.tiny import load_tokenizer
+    from langadapt.models.loading import load_model, load_tokenizer
 
     tok_dir, out = Path(tokenizer), Path(out)
     mode = tokenizer_kind(tok_dir)

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
 
 from langadapt.errors import DataError
 
@@ -29,6 +35,15 @@ class Loaded:
     name: str
     is_seq2seq: bool
     is_peft: bool = False
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    """Load a tokenizer from a local folder (or a hub id when online)."""
+    try:
+        return AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot load a tokenizer from here ({e.__class__.__name__}): give a folder "
+                        "with tokenizer.json or a hub id", file=str(path)) from None
 
 
 def pick_device(device: str | None = None) -> torch.device:

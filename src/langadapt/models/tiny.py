@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 from transformers import (
-    AutoTokenizer,
     Gemma3TextConfig,
     LlamaConfig,
     M2M100Config,
@@ -19,8 +18,9 @@ from transformers import (
     Qwen3Config,
 )
 
-from langadapt.errors import ConfigError, DataError
+from langadapt.errors import ConfigError
 from langadapt.models import ARCHS
+from langadapt.models.loading import load_tokenizer
 from langadapt.runs import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -30,15 +30,6 @@ log = logging.getLogger(__name__)
 NLLB_CODES = ("khk_Cyrl", "eng_Latn", "rus_Cyrl", "kaz_Cyrl", "kir_Cyrl", "bua_Cyrl", "zho_Hans",
               "deu_Latn", "fra_Latn", "uzn_Latn", "khm_Khmr")
 SEQ2SEQ_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}
-
-
-def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
-    """Load a tokenizer from a local folder (or a hub id when online)."""
-    try:
-        return AutoTokenizer.from_pretrained(str(path))
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot load a tokenizer from here ({e.__class__.__name__}): give a folder "
-                        "with tokenizer.json or a hub id", file=str(path)) from None
 
 
 def _prepare_seq2seq_tokenizer(tok: PreTrainedTokenizerBase, lang_codes: tuple[str, ...]) -> None:

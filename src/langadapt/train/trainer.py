@@ -35,7 +35,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from langadapt.errors import ConfigError, DataError
-from langadapt.models.tiny import load_tokenizer
+from langadapt.models.loading import load_tokenizer
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_json, signature
 from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, quiet_progress, read_log, truncate_log
