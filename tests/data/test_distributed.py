@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from langadapt.data.executor import ClusterOptions
-from langadapt.data.pipeline import CleanOptions, build_stages, clean, run_key
+from langadapt.data.options import CleanOptions, ClusterOptions
+from langadapt.data.pipeline import build_stages, clean, run_key
 
 
 @pytest.fixture(scope="module")

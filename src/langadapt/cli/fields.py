@@ -50,8 +50,8 @@ def field_kwargs(name: str, info) -> dict:
     help_text = info.description or ""
     if info.is_required():
         kw["required"] = True
-    elif info.default is not None:
-        shown = " ".join(map(str, info.default)) if isinstance(info.default, (list, tuple)) else info.default
+    elif (default := info.get_default(call_default_factory=True)) not in (None, [], ()):
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         help_text += f" (default: {shown})"
     kw["help"] = help_text.strip().replace("%", "%%") or None
     return kw
@@ -65,7 +65,8 @@ def add_option_args(p: argparse.ArgumentParser, model: type[BaseModel], *, exclu
         if name in skip:
             continue
         kw = {**field_kwargs(name, info), **(overrides or {}).get(name, {})}
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=argparse.SUPPRESS, **kw)
+        action = p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=argparse.SUPPRESS, **kw)
+        action.option_field = (model, name)  # where the flag comes from (tests compare the two)
 
 
 def options_from_args(schema: type[BaseModel], args: argparse.Namespace, /, **update):

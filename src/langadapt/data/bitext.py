@@ -18,35 +18,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import Field
-
-from langadapt.config import StrictModel
-from langadapt.data.normalize import NormalizeOptions
+from langadapt.data.options import BitextOptions
 from langadapt.errors import DataError
 from langadapt.runs import atomic_write_bytes, atomic_write_json
 
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-class BitextOptions(StrictModel):
-    """Options of `langadapt data bitext` (and of the recipe stage `data.bitext`)."""
-
-    inputs: list[str] = Field(min_length=1, max_length=2)
-    src: str = "khk_Cyrl"
-    tgt: str = "eng_Latn"
-    src_field: str = "src"
-    tgt_field: str = "tgt"
-    normalize: NormalizeOptions = Field(default_factory=NormalizeOptions)
-    langid: str | None = "py3langid"
-    langid_min_score: float = 0.0  # sentences are short: the top label decides by default
-    langid_min_chars: int = 25  # shorter sides are judged by their alphabet only (langid guesses)
-    max_length_ratio: float = 3.0  # characters, longer / shorter side
-    length_ratio_min_chars: int = 20  # pairs whose longer side is shorter are not judged by ratio
-    check_numbers: bool = True
-    dedup: bool = True
-    decontaminate: list[str] = Field(default_factory=list)
-    decontaminate_ngram: int = 13
-    rejected_samples: int = 100
 
 
 def iter_pairs(inputs: list[str], src_field: str, tgt_field: str) -> Iterator[tuple[str, int, str, str]]:

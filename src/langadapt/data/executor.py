@@ -25,9 +25,7 @@ from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from pydantic import Field
 
-from langadapt.config import StrictModel
 from langadapt.data.lifetime import die_with, start_time, watched_forks
 from langadapt.errors import ConfigError, DataError, LangadaptError
 from langadapt.registry import Registry
@@ -60,19 +58,6 @@ class LocalExecutor(LocalPipelineExecutor):
 
                 logger.disable("datatrove")
         return super()._launch_run_for_rank(rank, ranks_q, completed, completed_lock)
-
-
-class ClusterOptions(StrictModel):
-    """Resources of each task on Ray or Slurm (the local executor ignores them)."""
-
-    cpus_per_task: int = Field(1, ge=1)
-    mem_per_cpu_gb: float = Field(2.0, gt=0)
-    partition: str | None = None  # slurm: the partition to submit to (required there)
-    time: str = "04:00:00"  # slurm: time limit of each job
-    qos: str | None = None  # slurm
-    sbatch_args: dict[str, str] = Field(default_factory=dict)  # slurm: more #SBATCH lines
-    env_command: str | None = None  # slurm: shell line that sets up Python (default: activate this venv)
-    poll_seconds: float = Field(10.0, gt=0)  # slurm: how often `clean` checks whether the jobs finished
 
 
 def _local(pipeline, tasks: int, workers: int, logging_dir: str, cluster, quiet: bool, depends, name):

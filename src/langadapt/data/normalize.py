@@ -12,15 +12,12 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Literal
 
 from datatrove.pipeline.base import PipelineStep
 
-from langadapt.config import StrictModel
 from langadapt.data.homoglyph import HomoglyphRepair
+from langadapt.data.options import NormalizeOptions, PiiMode
 from langadapt.languages import LanguageProfile
-
-PiiMode = Literal["keep", "mask", "drop"]
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.S)
 _BLOCK = re.compile(r"<(?:script|style)\b.*?</(?:script|style)>", re.S | re.I)
@@ -37,20 +34,6 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s-]?(?:\(\d{1,5}\)[\s-]?)?|\(\d{2,5}\)[\s-]?)\d{2,4}(?:[\s-]?\d{2,4}){1,3}\b"
 )
 _MOJIBAKE_HINT = re.compile(r"[ÐÑÃÂâ]|Р[ЎЁЂ-џ°±І-ї]|С[ЂЃ‚ѓ„…†‡€‰Љ‹ЊЌЋЏ]")
-
-
-class NormalizeOptions(StrictModel):
-    """Which normalisation steps run (all on by default) and what happens to URLs/PII."""
-
-    mojibake: bool = True
-    nfc: bool = True
-    markup: bool = True
-    control: bool = True
-    homoglyphs: bool = True
-    whitespace: bool = True
-    urls: PiiMode = "keep"
-    emails: PiiMode = "mask"
-    phones: PiiMode = "mask"
 
 
 def _changed(a: str, b: str) -> int:

@@ -22,13 +22,8 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field
-
-from langadapt.config import StrictModel
-from langadapt.data.executor import ClusterOptions
-from langadapt.data.normalize import NormalizeOptions
+from langadapt.data.options import CleanOptions
 from langadapt.errors import ConfigError, LangadaptError
 from langadapt.runs import atomic_write_json, cache_key, hash_files
 
@@ -36,39 +31,6 @@ log = logging.getLogger(__name__)
 COMPLETE = ".complete.json"
 # options that say where and how the stages run, not what they write
 RUN_ONLY = {"executor", "cluster", "split_bytes"}
-
-
-class CleanOptions(StrictModel):
-    """Options of `langadapt data clean` (and of the recipe stage `data.clean`)."""
-
-    inputs: list[str] = Field(min_length=1)
-    lang: str = "khk_Cyrl"  # profile code or profile YAML path
-    field: str = "text"  # jsonl/parquet/dataset field, csv/tsv column (name or 0-based)
-    txt_mode: Literal["line", "paragraph"] = "line"
-    split: str = "train"
-    limit: int | None = None
-    workers: int = Field(1, ge=1)  # tasks of each parallel stage (= output shards)
-    split_bytes: int = Field(16 << 20, ge=1)  # fewer files than workers: split plain files at least 2x this
-    executor: Literal["local", "ray", "slurm"] = "local"
-    cluster: ClusterOptions = Field(default_factory=ClusterOptions)  # ray/slurm task resources
-    normalize: NormalizeOptions = Field(default_factory=NormalizeOptions)
-    langid: str | None = "py3langid"  # backend name, or None to skip
-    langid_min_score: float | None = None  # default: the profile's
-    mixed: Literal["doc", "drop"] = "drop"  # multi-line docs: judge whole doc, or drop foreign lines first
-    quality: bool = True
-    dedup_exact: bool = True
-    dedup_near: bool = True
-    minhash_unit: Literal["char", "word"] = "char"  # shingles: character or word n-grams
-    minhash_ngrams: int | None = Field(None, ge=1)  # default: 4 characters, or 2 words
-    minhash_char_max: int = Field(1000, ge=0)  # unit char: longer documents get word 5-grams (0: never)
-    minhash_buckets: int | None = Field(None, ge=1)  # default: 24 (char), 20 (word)
-    minhash_hashes_per_bucket: int | None = Field(None, ge=1)  # default: 8 (char), 5 (word)
-    decontaminate: list[str] = Field(default_factory=list)
-    decontaminate_ngram: int = 13
-    decontaminate_field: str = "text"
-    rejected_samples: int = 100
-    seed: int = 1
-    keep_work: bool = False  # keep the intermediate folder (debugging)
 
 
 @dataclass

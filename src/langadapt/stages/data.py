@@ -9,8 +9,7 @@ docs/data.md) and `rejected/<reason>.jsonl.gz`. Rows: `docs_read`, `docs_kept`,
 
 from __future__ import annotations
 
-from langadapt.data.bitext import BitextOptions
-from langadapt.data.pipeline import CleanOptions
+from langadapt.data.options import BitextOptions, CleanOptions
 from langadapt.data.tokenize import TokenizeOptions
 from langadapt.runs import ResultRow, signature
 from langadapt.stages import Stage, StageContext, register_stage
