@@ -11,6 +11,11 @@ substring (`always`): `429` (with Retry-After), `500`, `400`, `401`, `slow` (ans
 `malformed` (a 200 whose body is not JSON), `length` (finish_reason length), `drop`
 (connection closed without an answer), `empty`, `refusal`, `copy` (the source back),
 `english` (a fixed English sentence), `strip_markers` (protection markers left out).
+Hostile or broken servers: `redirect_301|302|307|308` (to `redirect_to`, e.g. a second
+server's URL, which counts its `hits`), `drip` (a valid answer sent one byte every `drip_s`
+after `drip_bytes` of leading whitespace), `content_number`, `content_list`, `content_null`,
+`no_message` (a choice without `message`), `html` (a 200 HTML page), `usage_strings` (token
+counts as strings), `echo_key` (the answer repeats the request's bearer key).
 
 Run alone (`python tests/fake_openai_server.py [--delay S]`) it prints its port and serves
 until killed; the tests start it in a thread with `FakeServer()`.
@@ -49,6 +54,9 @@ class FakeServer:
 
     def __init__(self, *, delay_s: float = 0.0, slow_s: float = 2.0, retry_after: str = "0.2"):
         self.delay_s, self.slow_s, self.retry_after = delay_s, slow_s, retry_after
+        self.redirect_to = ""                 # base URL the redirect faults point at
+        self.drip_s, self.drip_bytes = 0.5, 10
+        self.hits = 0                         # HTTP requests received, any method or path
         self.script: list[str] = []           # faults for the next requests, in arrival order
         self.always: dict[str, str] = {}      # text substring -> fault on every such request
         self.log: list[dict] = []             # every request: {text, fault, time, auth, body}
@@ -100,7 +108,14 @@ def _handler(server: FakeServer):
             self.end_headers()
             self.wfile.write(body)
 
+        def do_GET(self) -> None:  # noqa: N802 (a 301/302 turns a POST into a GET)
+            with server.lock:
+                server.hits += 1
+            self._send(405, b'{"error": {"message": "use POST"}}')
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            with server.lock:
+                server.hits += 1
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             if self.path != "/v1/chat/completions":
                 return self._send(404, b'{"error": {"message": "not found"}}')
@@ -133,6 +148,17 @@ def _handler(server: FakeServer):
                 return None
             if fault == "malformed":
                 return self._send(200, b'{"id": "x", "choices": [')
+            if fault and fault.startswith("redirect_"):
+                return self._send(int(fault.removeprefix("redirect_")), b"",
+                                  {"Location": f"{server.redirect_to}/chat/completions"})
+            if fault == "html":
+                page = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return None
             if fault == "slow":
                 time.sleep(server.slow_s)
             with server.lock:
@@ -153,6 +179,8 @@ def _handler(server: FakeServer):
                 answer = "This answer came back in English instead of the target language."
             elif fault == "strip_markers":
                 answer = re.sub(r"⟦\d+⟧", "", answer)
+            elif fault == "echo_key":
+                answer = f"{answer} {self.headers.get('Authorization', '').removeprefix('Bearer ')}"
             prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
             reply = {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
                      "model": body["model"],
@@ -161,13 +189,43 @@ def _handler(server: FakeServer):
                      "usage": {"prompt_tokens": prompt_tokens,
                                "completion_tokens": len(answer.split()),
                                "total_tokens": prompt_tokens + len(answer.split())}}
+            _spoil(reply, fault)
             try:
-                self._send(200, json.dumps(reply, ensure_ascii=False).encode())
+                data = json.dumps(reply, ensure_ascii=False).encode()
+                if fault == "drip":
+                    return self._drip(b" " * server.drip_bytes + data)
+                self._send(200, data)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                 pass
             return None
 
+        def _drip(self, data: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                if i < server.drip_bytes:  # the leading whitespace drips; the answer follows at once
+                    time.sleep(server.drip_s)
+
     return Handler
+
+
+def _spoil(reply: dict, fault: str | None) -> None:
+    """Break a well-formed reply the way `fault` says (the malformed-answer faults)."""
+    message = reply["choices"][0]["message"]
+    if fault == "content_number":
+        message["content"] = 42
+    elif fault == "content_list":
+        message["content"] = [message["content"]]
+    elif fault == "content_null":
+        message["content"] = None
+    elif fault == "no_message":
+        del reply["choices"][0]["message"]
+    elif fault == "usage_strings":
+        reply["usage"] = {k: str(v) for k, v in reply["usage"].items()}
 
 
 if __name__ == "__main__":

@@ -2,23 +2,34 @@
 
 The official `openai` client does the HTTP (its own retries are off, so every retry is
 ours and counted). Transient trouble — 408/409/429/5xx, timeouts, dropped connections,
-unparseable bodies — is retried with exponential backoff and jitter, waiting at least
+malformed answers — is retried with exponential backoff and jitter, waiting at least
 what `Retry-After` asks. A request that still fails is returned as a `Failure` with its
 id; a wrong key, URL or model name stops the whole run at the first answer that says so.
+
+Three guards, because an answer is untrusted data: `timeout_s` bounds each whole request
+(the HTTP client's timeout is per read, so a server dripping bytes could hold it open);
+a redirect off the configured origin stops the run before anything is sent there; and an
+answer is checked against the chat-completion shape (`Reply`, strict types) before it
+becomes an `Answer`, so nothing malformed reaches the journal. An answer echoing the API
+key has the key redacted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass as checked_dataclass
+
 from langadapt.errors import ConfigError
-from langadapt.synth.options import ServerOptions
+from langadapt.synth.options import ServerOptions, origin
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -33,8 +44,10 @@ class Request:
     messages: list[dict]
 
 
-@dataclass
+@checked_dataclass(config=ConfigDict(strict=True))
 class Answer:
+    """One stored answer; its types are checked whenever one is made (from a reply or a journal line)."""
+
     key: str
     text: str
     finish_reason: str | None
@@ -50,6 +63,57 @@ class Failure:
     id: str
     reason: str
     attempts: int
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class _Message(_Strict):
+    content: str | None = None
+    refusal: str | None = None
+
+
+class _Choice(_Strict):
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Usage(_Strict):
+    prompt_tokens: int = Field(0, ge=0)
+    completion_tokens: int = Field(0, ge=0)
+
+
+class Reply(_Strict):
+    """The part of a chat-completion answer we use, with strict types (a number is not text)."""
+
+    choices: list[_Choice] = Field(min_length=1)
+    usage: _Usage | None = None
+
+
+class Malformed(ValueError):
+    """An answer that is not a chat completion; `str()` says where, never what (it is untrusted)."""
+
+
+def parse_reply(body: bytes) -> Reply:
+    """The checked reply in `body`, or Malformed."""
+    try:
+        reply = Reply.model_validate(json.loads(body))
+    except (ValueError, UnicodeDecodeError) as e:  # json's and pydantic's errors are ValueErrors
+        if not isinstance(e, ValidationError):
+            raise Malformed("not JSON") from None
+        err = e.errors()[0]
+        raise Malformed(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}") from None
+    message = reply.choices[0].message
+    # null content is a valid answer only beside a refusal, or when cut off (a reasoning model
+    # that spent max_tokens thinking); the gates then reject it as such
+    if message.content is None and message.refusal is None and reply.choices[0].finish_reason != "length":
+        raise Malformed("choices.0.message.content: null without a refusal")
+    return reply
+
+
+class RedirectRefused(ConfigError):
+    """The server redirected a request off the configured origin; nothing was sent there."""
 
 
 @dataclass
@@ -111,14 +175,34 @@ class ChatClient:
                               "'langadapt[openai]'", key="backend") from None
         self.opts, self.openai = opts, openai
         self._secret = api_key
+        self._origin = origin(opts.base_url)
+        http = openai.DefaultAsyncHttpxClient(timeout=opts.timeout_s,
+                                              event_hooks={"response": [self._refuse_redirect_off_origin]})
         # A local server needs no key, but the client insists on one.
         self.client = openai.AsyncOpenAI(base_url=opts.base_url, api_key=api_key or "no-key",
-                                         max_retries=0, timeout=opts.timeout_s)
+                                         max_retries=0, timeout=opts.timeout_s, http_client=http)
         self.counts = Counts()
         self.rng = random.Random()
 
     def _redact(self, message: str) -> str:
         return message.replace(self._secret, "***") if self._secret else message
+
+    async def _refuse_redirect_off_origin(self, response) -> None:
+        """Response hook: runs before the HTTP client follows a redirect, so a redirect to another
+        scheme, host or port stops here and the request body (prompts, texts) never goes there."""
+        if not response.has_redirect_location:
+            return
+        target = response.url.join(response.headers["location"])
+        try:
+            off = origin(str(target)) != self._origin
+        except ValueError:
+            off = True
+        if off:
+            raise RedirectRefused(
+                f"the server at {self.opts.base_url} redirected a request to {target} (HTTP "
+                f"{response.status_code}); requests are never sent off the configured origin, so "
+                "nothing went there: set base_url to the server's real address if you trust it",
+                key="base_url")
 
     async def run(self, requests: Sequence[Request], on_answer: Callable[[Answer], None]) -> list[Failure]:
         """Ask every request, `concurrency` at a time; `on_answer` sees each answer as it arrives."""
@@ -157,17 +241,12 @@ class ChatClient:
             params["extra_body"] = o.extra_body
         for attempt in range(o.max_retries + 1):
             self.counts.requests += 1
-            retry_after = None
+            retry_after = detail = None
             try:
-                r = await self.client.chat.completions.create(model=o.model, messages=req.messages,
-                                                              **params)
-                if not r.choices:
-                    raise ValueError("an answer without choices")
-                choice, usage = r.choices[0], r.usage
-                return Answer(req.key, choice.message.content or "", choice.finish_reason,
-                              getattr(choice.message, "refusal", None),
-                              getattr(usage, "prompt_tokens", 0) or 0,
-                              getattr(usage, "completion_tokens", 0) or 0, attempt)
+                # the whole request, body included, within timeout_s (the HTTP timeout is per read)
+                raw = await asyncio.wait_for(self.client.chat.completions.with_raw_response.create(
+                    model=o.model, messages=req.messages, **params), o.timeout_s)
+                return self._answer(req, parse_reply(raw.http_response.content), attempt)
             except oa.APIStatusError as e:
                 if e.status_code in FATAL_STATUS:
                     raise ConfigError(f"{FATAL_STATUS[e.status_code]} (HTTP {e.status_code}); check "
@@ -176,17 +255,25 @@ class ChatClient:
                     return Failure(req.key, req.id, self._redact(f"HTTP {e.status_code}: {e.message}"),
                                    attempt + 1)
                 kind, retry_after = f"http_{e.status_code}", retry_after_s(e.response.headers)
-            except oa.APITimeoutError:
+            except (oa.APITimeoutError, asyncio.TimeoutError):
                 kind = "timeout"
             except oa.APIConnectionError:
                 kind = "connection"
-            except (ValueError, oa.APIResponseValidationError):  # JSON or schema of the body
-                kind = "malformed"
+            except Malformed as e:
+                kind, detail = "malformed", f"malformed answer ({e})"
             self.counts.error(kind)
             if attempt == o.max_retries:
-                return Failure(req.key, req.id, f"{kind} after {attempt + 1} attempts", attempt + 1)
+                what = detail if kind == "malformed" else kind
+                return Failure(req.key, req.id, f"{what} after {attempt + 1} attempts", attempt + 1)
             self.counts.retries += 1
             wait = backoff_s(o, attempt, retry_after, self.rng)
             log.debug("%s: %s, retry %d in %.2fs", req.id, kind, attempt + 1, wait)
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _answer(self, req: Request, reply: Reply, attempt: int) -> Answer:
+        choice, usage = reply.choices[0], reply.usage or _Usage()
+        refusal = choice.message.refusal
+        return Answer(req.key, self._redact(choice.message.content or ""), choice.finish_reason,
+                      self._redact(refusal) if refusal is not None else None,
+                      usage.prompt_tokens, usage.completion_tokens, attempt)

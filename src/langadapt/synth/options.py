@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from langadapt.config import StrictModel, read_yaml, validate
 from langadapt.errors import ConfigError
@@ -59,19 +60,19 @@ class BackTranslation(StrictModel):
 class ServerOptions(StrictModel):
     """Where and how to ask. The API key is read from the environment variable named here."""
 
-    base_url: str                                  # e.g. http://127.0.0.1:8000/v1
+    base_url: str = Field(description="e.g. http://127.0.0.1:8000/v1 (vllm serve, llama.cpp, Ollama…)")
     model: str | None = None                       # the server's model name (required, except
                                                    # under `generation:`, where the stage's model is)
-    api_key_env: str | None = None                 # env variable holding the key (None: no key)
+    api_key_env: str | None = Field(None, description="NAME of the environment variable holding the API key")
     temperature: float | None = Field(0.0, ge=0)   # None: not sent (models that fix it)
     max_tokens: int = Field(1024, ge=1)
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"  # newer APIs
     seed: int | None = None                        # sent when set (servers that honour it)
     extra_body: dict[str, Any] = {}                # server-specific request fields, sent as they are
                                                    # (vLLM: {chat_template_kwargs: {enable_thinking: false}})
-    concurrency: int = Field(8, ge=1)              # requests in flight
-    timeout_s: float = Field(120.0, gt=0)          # per request
-    max_retries: int = Field(5, ge=0)              # after the first try
+    concurrency: int = Field(8, ge=1, description="requests in flight")
+    timeout_s: float = Field(120.0, gt=0, description="seconds per request")
+    max_retries: int = Field(5, ge=0, description="retries per request, after the first try")
     backoff_s: float = Field(1.0, ge=0)            # first retry waits about this, then doubles
     backoff_max_s: float = Field(60.0, ge=0)
     retry_after_max_s: float = Field(300.0, ge=0)  # longest Retry-After honoured
@@ -81,6 +82,12 @@ class ServerOptions(StrictModel):
     gates: Gates = Gates()
     back_translation: BackTranslation | None = None  # optional chrF of the round trip
     prices: Prices | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        origin(url)  # a URL the HTTP client would choke on is a config error here, not a traceback
+        return url
 
     def output_key(self) -> dict:
         """What decides an answer (for cache keys and signatures); never the key or the URL."""
@@ -96,6 +103,23 @@ class ServerOptions(StrictModel):
         if self.back_translation is not None:
             sig["back_translation"] = self.back_translation.model_dump()
         return sig
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL; ValueError naming what is wrong.
+
+    Requests never leave this origin (a redirect elsewhere is refused), so it is checked once here.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsed lazily: an out-of-range port or a bad IPv6 host raises here
+    except ValueError as e:
+        raise ValueError(f"base_url {url!r} is not a valid URL ({e}); expected e.g. "
+                         "http://127.0.0.1:8000/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url {url!r} is not an http(s) URL with a host; expected e.g. "
+                         "http://127.0.0.1:8000/v1")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 def load_server_options(path: str | Path | None = None, **flags) -> ServerOptions:

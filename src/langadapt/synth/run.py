@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from langadapt.data.outputs import gzip_bytes
 from langadapt.errors import ConfigError, LangadaptError
+from langadapt.output_guard import check_out_file
 from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, hash_obj, signature
 from langadapt.synth.client import Answer, ChatClient, Counts, Request
 from langadapt.synth.gates import REASONS, Gates
@@ -75,7 +76,11 @@ def api_key(opts: ServerOptions) -> str | None:
 
 # ---------------------------------------------------------------- journal
 def read_journal(path: Path) -> dict[str, dict]:
-    """Answers stored by earlier runs; a line cut by a kill is dropped (and cut off the file)."""
+    """Answers stored by earlier runs; a line cut by a kill is dropped (and cut off the file).
+
+    A line that is not a well-formed answer (an older version stored unchecked answers) counts
+    as not done: it is asked again, and the new answer, appended later, wins.
+    """
     if not path.is_file():
         return {}
     data = path.read_bytes()
@@ -83,10 +88,16 @@ def read_journal(path: Path) -> dict[str, dict]:
         data = data[:data.rfind(b"\n") + 1]
         with open(path, "r+b") as f:
             f.truncate(len(data))
-    done = {}
-    for line in data.decode("utf-8").splitlines():
-        rec = json.loads(line)
+    done, bad = {}, 0
+    for line in data.splitlines():
+        try:
+            rec = asdict(Answer(**json.loads(line)))
+        except (ValueError, TypeError):  # not JSON, not UTF-8, not a mapping, or wrong types
+            bad += 1
+            continue
         done[rec["key"]] = rec
+    if bad:
+        log.warning("%s: %d malformed answer(s) ignored; they are asked again", path, bad)
     return done
 
 
@@ -148,7 +159,7 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
     """
     if not opts.model:
         raise ConfigError("the server's model name is required (--model)", key="model")
-    inp, out = Path(inp), Path(out)
+    inp, out = Path(inp), check_out_file(out, [inp])
     doc = read_document(inp, tuple(fields) if fields else auto_fields(inp))
     key = api_key(opts)
     gates = Gates(opts, tgt)
