@@ -71,7 +71,7 @@ class ServerOptions(StrictModel):
     extra_body: dict[str, Any] = {}                # server-specific request fields, sent as they are
                                                    # (vLLM: {chat_template_kwargs: {enable_thinking: false}})
     concurrency: int = Field(8, ge=1, description="requests in flight")
-    timeout_s: float = Field(120.0, gt=0, description="seconds per request")
+    timeout_s: float = Field(120.0, gt=0, description="seconds per whole request, body included")
     max_retries: int = Field(5, ge=0, description="retries per request, after the first try")
     backoff_s: float = Field(1.0, ge=0)            # first retry waits about this, then doubles
     backoff_max_s: float = Field(60.0, ge=0)
