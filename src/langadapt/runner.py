@@ -134,7 +134,7 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
     opts = stage_cls.Options.model_validate(inst.options)
     store = RunStore(plan.root)
     t0 = time.perf_counter()
-    with atomic_dir(store.stage_dir(inst.id)) as tmp:
+    with atomic_dir(store.stage_dir(inst.id), owned=True) as tmp:  # the run folder is langadapt's
         # work_dir outlives an interrupted attempt (the temp folder does not), for stages that
         # resume long work from their own checkpoints; it is removed once the stage succeeds.
         work = store.work_dir(inst.id)

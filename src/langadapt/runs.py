@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from langadapt.errors import LangadaptError
 from langadapt.names import folder_problem, inside
+from langadapt.output_guard import check_out_dir, clean_stale, replace_dir, staging_dir, write_marker
 
 DONE = "DONE.json"
 
@@ -78,7 +79,8 @@ def atomic_file(path: str | Path) -> Iterator[Any]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the writer's pid in the name: `output_guard.clean_stale` knows a dead writer's leftover
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
@@ -112,18 +114,27 @@ def _settle_modes(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temp folder beside `path`; on success it replaces `path` whole."""
-    path = Path(path)
+def atomic_dir(path: str | Path, inputs: Iterable[str | Path | None] = (), *, command: str | None = None,
+               also_ours: Iterable[str] = (), owned: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `path`; on success it replaces `path` whole.
+
+    `path` must be new, empty or a folder langadapt wrote, and must not hold one of `inputs`
+    (`output_guard.check_out_dir`; `owned`: the caller vouches it is langadapt's, e.g. a stage
+    folder of a run folder; `also_ours`: files that mark an output written before the marker
+    existed). The new folder carries the marker naming `command` (not when `owned`).
+    Leftovers of a killed writer of `path` are removed first.
+    """
+    path = check_out_dir(path, [p for p in inputs if p], also_ours=also_ours, owned=owned)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    clean_stale(path)
+    tmp = staging_dir(path)
     try:
         tmp.chmod(0o777 & ~_umask())  # as mkdir would create it, not mkdtemp's 0700
+        if not owned:
+            write_marker(tmp, command)
         yield tmp
         _settle_modes(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from langadapt.errors import ConfigError, DataError, LangadaptError
+from langadapt.output_guard import check_out_file
 from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, cache_key, content_id, signature
 from langadapt.textio import json_objects, read_lines
 
@@ -179,7 +180,7 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
     from langadapt.models.loading import Loaded
 
     gen = gen or GenerationOptions()
-    out = Path(out)
+    out = check_out_file(out, [inp])
     doc = read_document(inp, fields)
     name = model.name if isinstance(model, Loaded) else str(model)
     # a local model by content: resuming after it was retrained in place must not mix outputs

@@ -92,7 +92,8 @@ def test_atomic_writes_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
     assert r.returncode == 0, r.stderr
     mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
     assert mode == {"a.txt": file_mode, "stats.json": file_mode, "stage": dir_mode,
-                    "inner.txt": 0o666 & ~umask, "weights.bin": 0o666 & ~umask, "script.sh": 0o750}
+                    "inner.txt": 0o666 & ~umask, "weights.bin": 0o666 & ~umask, "script.sh": 0o750,
+                    ".langadapt-output.json": file_mode}
 
 
 def test_signature_asks_git_once_per_process(monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable
 
@@ -49,3 +50,21 @@ def not_built(sub, name: str, summary: str, issue: str) -> None:
         raise NotBuiltError(f"'langadapt {name}' is not built yet ({issue})")
 
     p.set_defaults(func=run)
+
+
+def arg_paths(args: argparse.Namespace, *skip: str) -> list[str]:
+    """Every command-line value naming an existing local file or folder, but those of `skip`.
+
+    The inputs an output must not hold or be: taking every such value (not a list per
+    command) keeps a new input flag from slipping past `langadapt.output_guard`.
+    """
+    found = []
+    for name, value in vars(args).items():
+        if name in skip or name == "func":
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v and "://" not in v:
+                for part in {v, v.partition("=")[2]} - {""}:  # NAME=PATH arguments too
+                    if os.path.lexists(os.path.expanduser(part)):
+                        found.append(os.path.expanduser(part))
+    return found

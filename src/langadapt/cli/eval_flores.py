@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from langadapt.cli._common import add_json_flag, print_rows
+from langadapt.cli._common import add_json_flag, arg_paths, print_rows
 from langadapt.cli.fields import add_option_args, options_from_args
 from langadapt.cli.translate import add_generation_args, generation_options
+from langadapt.output_guard import prepare_out_dir
 
 
 def register(esub) -> None:
@@ -40,6 +41,8 @@ def _run(args) -> int:
     if out is None and opts.model:  # generated hypotheses are costly: keep them by default
         out = str(Path("flores-out") / f"{Path(opts.model.rstrip('/')).name}.{opts.src}-{opts.tgt}."
                                        f"{opts.split}")
+    if out is not None:  # before the model is loaded
+        prepare_out_dir(out, arg_paths(args, "out"), "eval flores", also_ours=("results.jsonl",))
     rows = eval_flores(opts, out_dir=out)
     print_rows(rows, args.json)
     if out is not None:

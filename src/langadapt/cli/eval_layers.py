@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from langadapt.cli._common import add_json_flag, print_rows
+from langadapt.cli._common import add_json_flag, arg_paths, print_rows
 from langadapt.cli.fields import add_option_args, options_from_args
 
 DESCRIPTION = """\
@@ -55,6 +55,10 @@ def _limit(args) -> dict:
 
 
 def _run(args) -> int:
+    if args.out:  # before any model is loaded
+        from langadapt.output_guard import prepare_out_dir
+
+        prepare_out_dir(args.out, arg_paths(args, "out"), "eval layers", also_ours=("results.jsonl",))
     from langadapt.models.loading import load_model
 
     if getattr(args, "ablate", None):

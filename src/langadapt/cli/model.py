@@ -41,6 +41,10 @@ def _help(p):
 
 
 def _tiny(args) -> int:
+    from langadapt.cli._common import arg_paths
+    from langadapt.output_guard import check_out_dir
+
+    check_out_dir(args.out, arg_paths(args, "out"))  # before torch is imported
     from langadapt.models.tiny import make_tiny
 
     out = make_tiny(args.arch, args.tokenizer, args.out, layers=args.layers, hidden=args.hidden,

@@ -37,6 +37,10 @@ def _fetch(args) -> int:
 
 
 def _import(args) -> int:
+    from langadapt.cli._common import arg_paths
+    from langadapt.output_guard import check_out_dir
+
+    check_out_dir(args.out, arg_paths(args, "out"), also_ours=("gguf_import.json",))  # before loading
     from langadapt.models.gguf import import_gguf
 
     print(f"wrote {import_gguf(args.gguf, args.out, dtype=args.dtype)}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from langadapt.cli._common import add_json_flag, print_rows
+from langadapt.cli._common import add_json_flag, arg_paths, print_rows
 from langadapt.config import apply_overrides
+from langadapt.output_guard import check_out_dir
 
 
 def register(msub) -> None:
@@ -42,6 +43,7 @@ def register(msub) -> None:
 
 
 def _resize(args) -> int:
+    check_out_dir(args.out, arg_paths(args, "out"), also_ours=("resize.json",))  # before loading
     from langadapt.models.embeddings import resize_model
 
     opts = apply_overrides({}, args.init_opt, source="--init-opt")
@@ -55,6 +57,7 @@ def _resize(args) -> int:
 
 
 def _merge(args) -> int:
+    check_out_dir(args.out, arg_paths(args, "out"), also_ours=("merge.json",))  # before loading
     from langadapt.models.merge import merge_adapter
 
     rows = merge_adapter(args.adapter, args.out, base=args.base, dtype=args.dtype, device=args.device,

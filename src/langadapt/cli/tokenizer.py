@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from langadapt.cli._common import add_json_flag, print_json, print_rows
+from langadapt.cli._common import add_json_flag, arg_paths, print_json, print_rows
 from langadapt.errors import ConfigError
+from langadapt.output_guard import check_out_dir, check_out_file
 
 
 def _corpus_args(p: argparse.ArgumentParser, flag: str = "--corpus") -> None:
@@ -90,6 +91,7 @@ def _help(p):
 
 
 def _train(args) -> int:
+    check_out_dir(args.out, arg_paths(args, "out"))
     from langadapt.tokenizer.train import train
 
     summary = train(_corpus(args, args.corpus), args.vocab_size, args.out, like=args.like,
@@ -100,6 +102,10 @@ def _train(args) -> int:
 
 def _extend(args) -> int:
     adds = _adds(args.add)
+    inputs = arg_paths(args, "out", "plot")
+    check_out_dir(args.out, inputs, also_ours=("extend.json",) if len(adds) == 1 else ())
+    if args.plot:
+        check_out_file(args.plot, inputs)
     if len(adds) > 1:
         from langadapt.tokenizer.sweep import plot_sweep, sweep
 
@@ -122,6 +128,7 @@ def _extend(args) -> int:
 
 
 def _trim(args) -> int:
+    check_out_dir(args.out, arg_paths(args, "out"), also_ours=("trim.json",))
     from langadapt.tokenizer.trim import trim
 
     summary = trim(args.base, _corpus(args), args.out)
@@ -134,6 +141,8 @@ def _trim(args) -> int:
 
 
 def _stats(args) -> int:
+    if args.plot:
+        check_out_file(args.plot, arg_paths(args, "plot"))
     from langadapt.tokenizer.stats import comparison_table, plot_rows, stats_rows
 
     rows = stats_rows(args.tokenizers, args.text, args.metric)

@@ -80,6 +80,13 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
+    from langadapt.cli._common import arg_paths
+    from langadapt.output_guard import check_out_dir, check_out_file
+
+    inputs = arg_paths(args, "output", "rejected")
+    check_out_file(args.output, inputs)  # before a model is loaded or a server asked
+    if args.rejected:  # receives rejected/<reason>.jsonl.gz files only
+        check_out_dir(args.rejected, inputs, owned=True)
     if getattr(args, "backend", None) == "openai":
         return _run_openai(args)
     if not args.model:

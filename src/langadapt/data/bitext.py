@@ -20,6 +20,7 @@ from pathlib import Path
 
 from langadapt.data.options import BitextOptions
 from langadapt.errors import DataError
+from langadapt.output_guard import check_out_dir, write_marker
 from langadapt.runs import atomic_write_bytes, atomic_write_json
 
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
@@ -111,7 +112,7 @@ def clean_bitext(opts: BitextOptions, out_dir: str | Path) -> dict:
     from langadapt.data.normalize import normalize
     from langadapt.data.outputs import gzip_bytes
 
-    out = Path(out_dir)
+    out = check_out_dir(out_dir, [*opts.inputs, *opts.decontaminate])
     sides = (_Side(opts.src, opts), _Side(opts.tgt, opts))
     index = (
         ContaminationIndex(opts.decontaminate_ngram).add_files(opts.decontaminate)
@@ -139,6 +140,7 @@ def clean_bitext(opts: BitextOptions, out_dir: str | Path) -> dict:
         if len(rejected.setdefault(why, [])) < opts.rejected_samples:
             rejected[why].append(rec)
     atomic_write_bytes(out / "data" / "00000.jsonl.gz", gzip_bytes("".join(r + "\n" for r in kept)))
+    write_marker(out, "data bitext")
     for why, recs in rejected.items():
         atomic_write_bytes(out / "rejected" / f"{why}.jsonl.gz", gzip_bytes("".join(r + "\n" for r in recs)))
     step = {

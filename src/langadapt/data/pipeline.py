@@ -25,6 +25,7 @@ from pathlib import Path
 
 from langadapt.data.options import CleanOptions
 from langadapt.errors import ConfigError, LangadaptError
+from langadapt.output_guard import check_out_dir, write_marker
 from langadapt.runs import atomic_write_json, cache_key, hash_files
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,8 @@ def clean(opts: CleanOptions, out_dir: str | Path) -> dict:
         DataError: an input is unreadable (truncated or corrupt compressed file, binary
             file, nothing decodable); nothing half-written is left behind.
     """
-    out = Path(out_dir)
+    out = check_out_dir(out_dir, [*opts.inputs, *opts.decontaminate],
+                        also_ours=(COMPLETE, "work/key.json"))  # before the inputs are read
     key = run_key(opts)
     done = out / COMPLETE
     if done.exists() and (out / "stats.json").exists():
@@ -348,5 +350,6 @@ def finalize(opts: CleanOptions, out_dir: str | Path, stage_names: list[str], ke
     write_outputs(out, stats, opts.rejected_samples)
     if not opts.keep_work:
         shutil.rmtree(out / "work", ignore_errors=True)
+    write_marker(out, "data clean")
     atomic_write_json(out / COMPLETE, {"key": key or run_key(opts)})
     return stats

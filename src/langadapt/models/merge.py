@@ -89,7 +89,7 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | No
     if diff > atol:
         raise LangadaptError(f"merged model differs from the adapter model by {diff:.3g} (> {atol:g}); "
                              "nothing was written")
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, [adapter, base], command="model merge", also_ours=(REPORT,)) as tmp:
         merged.save_pretrained(tmp)
         loaded.tokenizer.save_pretrained(tmp)
         atomic_write_json(tmp / REPORT, report)

@@ -96,7 +96,7 @@ def make_tiny(arch: str, tokenizer: str | Path, out: str | Path, *, layers: int 
     log.info("tiny %s: %d layers, hidden %d, vocab %d, %.2fM parameters", arch, layers, hidden,
              len(tok), n_params / 1e6)
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, [tokenizer], command="model tiny") as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
     return out

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langadapt.output_guard import check_out_dir, write_marker
 from langadapt.report.findings import findings
 from langadapt.report.plots import Skip, plots
 from langadapt.report.store import RunData, load_run, system_label
@@ -95,9 +96,14 @@ def write_html(run: RunData, out: Path, report: Report) -> Path:
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Report:
     """Write report.html, results.md and PNG plots for the run in `run_dir` into `out_dir`."""
-    run = load_run(run_dir)
     out = Path(out_dir or run_dir)
+    own = out.resolve() != Path(run_dir).resolve()  # a folder of its own: new, or an earlier report's
+    if own:
+        check_out_dir(out, [run_dir])
+    run = load_run(run_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if own:
+        write_marker(out, "report")
     report = Report()
     draw_plots(run, out, report)
     report.files.append(write_markdown(run, out, report))

@@ -172,7 +172,8 @@ def write_extension(base: TokenizerFiles, merges: Sequence[NewMerge], out: str |
                "added": len(merges), "base_size": base.size(), "size": new.size(),
                "corpus": [str(p) for p in corpus.paths], "exclude": [str(p) for p in corpus.exclude],
                "eval_files": [str(p) for p in eval_files], **(stats or {}), "checks": report}
-    with atomic_dir(out) as tmp:
+    inputs = [base.source, *corpus.paths, *corpus.exclude, *eval_files]
+    with atomic_dir(out, inputs, command="tokenizer extend", also_ours=("extend.json",)) as tmp:
         write_folder(new, tmp, {
             "new_tokens.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)})
         summary["checks"].update(checks.check_loads(tmp, base.source, new.name))

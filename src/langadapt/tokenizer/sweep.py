@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from langadapt.errors import ConfigError
+from langadapt.output_guard import check_out_dir, write_marker
 from langadapt.runs import ResultRow
 from langadapt.tokenizer.extend import Corpus, learn_merges, write_extension
 from langadapt.tokenizer.files import load_files
@@ -40,9 +41,12 @@ def sweep(base_ref: str | Path, corpus: Corpus, adds: Sequence[int], out: str | 
           ) -> list[ResultRow]:
     """Extend by every size in `adds`; rows of `metrics` on `texts` for the base and each size."""
     adds = sorted(check_sizes(adds))
+    check_out_dir(out, [base_ref, *corpus.paths, *corpus.exclude, *eval_files, *texts])
     base = load_files(base_ref)
     merges, stats = learn_merges(base, corpus, adds[-1])
     folders = {}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_marker(out, "tokenizer extend")  # the sweep's folder of add<N> folders is langadapt's too
     for n in adds:
         folder = Path(out) / f"add{n}"
         write_extension(base, merges[:n], folder, corpus=corpus, requested=n, eval_files=eval_files,

@@ -123,7 +123,7 @@ def train(corpus: Corpus, vocab_size: int, out: str | Path, *, like: str | Path 
     files = TokenizerFiles(name=Path(out).name, spec=spec, config=_config(base, specials))
     if base is not None:
         files.extra = {k: v for k, v in base.extra.items() if k.startswith("chat_template")}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, [like, *corpus.paths, *corpus.exclude], command="tokenizer train") as tmp:
         write_folder(files, tmp)
         size = Tokenizer.from_file(str(tmp / "tokenizer.json")).get_vocab_size(with_added_tokens=True)
         summary = {"model": model, "like": str(like) if like else None, "vocab_size": size,

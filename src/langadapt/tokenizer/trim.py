@@ -198,7 +198,8 @@ def trim(base_ref: str | Path, corpus: Corpus, out: str | Path) -> dict:
                "texts": n_texts - (1 if chat else 0), "checks": {"same_tokens_texts": checked}}
     if not base.is_unigram:
         summary.update(merges=len(new.model["merges"]), base_merges=len(base.model["merges"]))
-    with atomic_dir(out) as tmp:
+    inputs = [base.source, *corpus.paths, *corpus.exclude]
+    with atomic_dir(out, inputs, command="tokenizer trim", also_ours=("trim.json",)) as tmp:
         write_folder(new, tmp, {"id_map.json": json.dumps(
             {"base_vocab_size": base.size(), "kept_old_ids": kept_old}) + "\n"})
         summary["checks"].update(checks.check_loads(tmp, base.source, new.name))
