@@ -18,9 +18,11 @@ from transformers import (
     Qwen3Config,
 )
 
+from langadapt.config import validate
 from langadapt.errors import ConfigError
 from langadapt.models import ARCHS
 from langadapt.models.loading import load_tokenizer
+from langadapt.models.tiny_options import TinyOptions
 from langadapt.runs import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -73,21 +75,22 @@ def _config(arch: str, vocab: int, tok, layers: int, hidden: int, heads: int, kv
     raise ConfigError(f"unknown architecture '{arch}'; choose one of {', '.join(ARCHS)}", key="arch")
 
 
-def make_tiny(arch: str, tokenizer: str | Path, out: str | Path, *, layers: int = 2, hidden: int = 64,
-              heads: int = 4, kv_heads: int = 2, intermediate: int = 128, max_positions: int = 2048,
-              seed: int = 0, lang_codes: tuple[str, ...] = NLLB_CODES) -> Path:
-    """Build and save a tiny random model of `arch` whose vocabulary matches `tokenizer`."""
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown architecture '{arch}'; choose one of {', '.join(ARCHS)}", key="arch")
-    if hidden % heads or heads % kv_heads:
-        raise ConfigError("hidden must be divisible by heads, and heads by kv_heads", key="hidden")
+def make_tiny(arch: str, tokenizer: str | Path, out: str | Path, *,
+              lang_codes: tuple[str, ...] = NLLB_CODES, **options) -> Path:
+    """Build and save a tiny random model of `arch` whose vocabulary matches `tokenizer`.
+
+    `options`: the other fields of `TinyOptions` (layers, hidden, heads, kv_heads,
+    intermediate, max_positions, seed), whose defaults apply to those not given.
+    """
+    o = validate(TinyOptions, {"arch": arch, "tokenizer": str(tokenizer), **options}, file="model tiny")
+    layers, hidden, heads, kv_heads = o.layers, o.hidden, o.heads, o.kv_heads
     tok = load_tokenizer(tokenizer)
     if arch == "m2m100":
         _prepare_seq2seq_tokenizer(tok, lang_codes)
     elif tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    config = _config(arch, len(tok), tok, layers, hidden, heads, kv_heads, intermediate, max_positions)
-    torch.manual_seed(seed)
+    config = _config(arch, len(tok), tok, layers, hidden, heads, kv_heads, o.intermediate, o.max_positions)
+    torch.manual_seed(0 if o.seed is None else o.seed)
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
     auto = AutoModelForSeq2SeqLM if arch == "m2m100" else AutoModelForCausalLM
     model = auto.from_config(config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from langadapt.config import StrictModel
+from langadapt.models.tiny_options import TinyOptions
 from langadapt.paths import expand
 from langadapt.runs import ResultRow
 from langadapt.stages import Stage, StageContext, register_stage
@@ -20,24 +21,14 @@ class TinyStage(Stage):
 
     kind = "model.tiny"
 
-    class Options(StrictModel):
-        arch: str = "qwen3"
-        tokenizer: str
-        layers: int = 2
-        hidden: int = 64
-        heads: int = 4
-        kv_heads: int = 2
-        intermediate: int = 128
-        max_positions: int = 2048
-        seed: int | None = None      # default: the run seed
+    Options = TinyOptions
 
-    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+    def run(self, opts: TinyOptions, ctx: StageContext) -> list[ResultRow]:
         from langadapt.models.tiny import make_tiny
 
+        fields = opts.model_dump(exclude={"arch", "tokenizer", "seed"})
         seed = ctx.seed if opts.seed is None else opts.seed
-        make_tiny(opts.arch, expand(opts.tokenizer), ctx.out_dir, layers=opts.layers, hidden=opts.hidden,
-                  heads=opts.heads, kv_heads=opts.kv_heads, intermediate=opts.intermediate,
-                  max_positions=opts.max_positions, seed=seed)
+        make_tiny(opts.arch, expand(opts.tokenizer), ctx.out_dir, seed=seed, **fields)
         return []
 
 
