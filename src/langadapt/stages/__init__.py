@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from langadapt.config import StrictModel
 from langadapt.registry import Registry
 from langadapt.runs import ResultRow
+
+M = TypeVar("M", bound=StrictModel)
 
 # Modules that register stage kinds; each imports only what it needs when it runs.
 STAGE_MODULES = ("langadapt.stages.core", "langadapt.stages.data", "langadapt.stages.tokenizer",
@@ -57,6 +59,12 @@ class StageContext:
         """
         base = Path(self.extra.get("work_dir") or self.run_dir / "cache" / self.stage_id)
         return base / self.extra["key"] if self.extra.get("key") else base
+
+    def seeded(self, opts: M) -> M:
+        """`opts` with the recipe's seed, unless they set their own `seed` (or have none)."""
+        if "seed" not in type(opts).model_fields or "seed" in opts.model_fields_set:
+            return opts
+        return opts.model_copy(update={"seed": self.seed})
 
 
 class Stage:

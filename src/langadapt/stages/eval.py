@@ -33,9 +33,10 @@ from langadapt.stages import Stage, StageContext, register_stage
 
 def with_context(opts, ctx: StageContext):
     """`opts` with the recipe's seed and variant where the stage does not set its own."""
-    update = {k: v for k, v in (("seed", ctx.seed), ("variant", ctx.variant))
-              if k in type(opts).model_fields and k not in opts.model_fields_set}
-    return opts.model_copy(update=update)
+    opts = ctx.seeded(opts)
+    if "variant" in type(opts).model_fields and "variant" not in opts.model_fields_set:
+        opts = opts.model_copy(update={"variant": ctx.variant})
+    return opts
 
 
 @register_stage

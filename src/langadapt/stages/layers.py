@@ -50,7 +50,7 @@ class LensStage(Stage):
         res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=opts.src_lang,
                          tgt_lang=opts.tgt_lang, top_k=opts.top_k, max_length=opts.max_length,
                          batch_size=opts.batch_size, dataset=Path(opts.text).name,
-                         seed=opts.seed if "seed" in opts.model_fields_set else ctx.seed)
+                         seed=ctx.seeded(opts).seed)
         for r in res.rows:
             r.variant = _variant(ctx, None)
         write_lens_outputs(res, ctx.out_dir)
@@ -69,9 +69,7 @@ class AblationStage(Stage):
         from langadapt.models.loading import load_model
 
         loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
-        inputs = opts.inputs
-        if "seed" not in inputs.model_fields_set:  # the recipe's seed unless one is given
-            inputs = inputs.model_copy(update={"seed": ctx.seed})
+        inputs = ctx.seeded(opts.inputs)
         rows = run_ablation(loaded, opts.ablate, inputs, metrics=opts.metrics, stack=opts.stack,
                             scale=opts.scale, out_dir=ctx.out_dir,
                             # finished variants must outlive the stage's temp folder (dropped

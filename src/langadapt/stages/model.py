@@ -26,9 +26,8 @@ class TinyStage(Stage):
     def run(self, opts: TinyOptions, ctx: StageContext) -> list[ResultRow]:
         from langadapt.models.tiny import make_tiny
 
-        fields = opts.model_dump(exclude={"arch", "tokenizer", "seed"})
-        seed = ctx.seed if opts.seed is None else opts.seed
-        make_tiny(opts.arch, expand(opts.tokenizer), ctx.out_dir, seed=seed, **fields)
+        fields = ctx.seeded(opts).model_dump(exclude={"arch", "tokenizer"})
+        make_tiny(opts.arch, expand(opts.tokenizer), ctx.out_dir, **fields)
         return []
 
 
@@ -77,7 +76,7 @@ class ResizeStage(Stage):
         if opts.corpus:
             init_options["corpus"] = [expand(c) for c in opts.corpus]
         rows = resize_model(expand(opts.base), expand(opts.tokenizer), ctx.out_dir, init=opts.init,
-                            init_options=init_options, seed=ctx.seed if opts.seed is None else opts.seed,
+                            init_options=init_options, seed=ctx.seeded(opts).seed,
                             check_text=expand(opts.check_text) if opts.check_text else None,
                             device=opts.device, dtype=opts.dtype, force=True)
         for r in rows:

@@ -54,9 +54,7 @@ class TranslateOpenAIStage(Stage):
     def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
         from langadapt.synth.run import translate_file_openai
 
-        server = opts.server
-        if server.seed is None and "seed" not in server.model_fields_set:
-            server = server.model_copy(update={"seed": ctx.seed})
+        server = ctx.seeded(opts.server)
         out = ctx.out_dir / (opts.output_name or Path(opts.input).name)
         cache = ctx.run_dir / "cache" / ctx.stage_id  # outlives the stage's temp folder
         rows = translate_file_openai(server, opts.input, out, src=opts.src, tgt=opts.tgt,

@@ -45,9 +45,7 @@ class TrainStage(Stage):
         from langadapt.train.callbacks import LOG_NAME
         from langadapt.train.trainer import CHECKPOINTS, train
 
-        data = opts.model_dump(exclude={"objective"})
-        if "seed" not in opts.model_fields_set:
-            data["seed"] = ctx.seed  # the recipe's seed, unless the stage names its own
+        data = ctx.seeded(opts).model_dump(exclude={"objective"})
         work = _work_dir(ctx)
         # continue from checkpoints left by an interrupted earlier attempt
         data.update(output_dir=str(work), resume=opts.resume or True)

@@ -43,9 +43,7 @@ class TranslateStage(Stage):
     def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
         from langadapt.translate import translate_file
 
-        gen = opts.generation
-        if "seed" not in gen.model_fields_set:
-            gen = gen.model_copy(update={"seed": ctx.seed})
+        gen = ctx.seeded(opts.generation)
         out = ctx.out_dir / (opts.output_name or Path(opts.input).name)
         # Unfinished work must outlive the stage's temp folder (dropped when a run is killed),
         # so it is kept in the run's cache folder and deleted once the stage succeeds.
@@ -75,7 +73,5 @@ class FloresStage(Stage):
         from langadapt.stages.eval import with_context
 
         opts = with_context(opts, ctx)
-        if "seed" not in opts.generation.model_fields_set:  # the recipe's seed unless given here
-            opts = opts.model_copy(update={"generation": opts.generation.model_copy(
-                update={"seed": ctx.seed})})
+        opts = opts.model_copy(update={"generation": ctx.seeded(opts.generation)})
         return eval_flores(opts, out_dir=ctx.out_dir)
