@@ -6,6 +6,7 @@ import argparse
 import json
 
 from langadapt.cli._common import add_json_flag, arg_paths, print_json, print_rows
+from langadapt.cli.fields import add_option_args, options_from_args
 from langadapt.errors import ConfigError
 from langadapt.output_guard import check_out_dir, check_out_file
 
@@ -58,8 +59,9 @@ def register(sub) -> None:
     e.add_argument("--out", required=True, help="output folder (a sweep writes OUT/add<N>)")
     e.add_argument("--eval", nargs="*", default=[], metavar="FILE",
                    help="texts that must round-trip exactly (also used for the sweep's fertility)")
-    e.add_argument("--min-count", type=int, default=2)
-    e.add_argument("--check-lines", type=int, default=5000, help="corpus lines sampled for checks")
+    from langadapt.tokenizer.options import ExtendOptions
+
+    add_option_args(e, ExtendOptions)  # --check-lines (also a sweep's), --min-count
     e.add_argument("--plot", default=None, help="sweep: write the fertility curve PNG here")
     e.add_argument("--seed", type=int, default=0)
     add_json_flag(e)
@@ -101,7 +103,10 @@ def _train(args) -> int:
 
 
 def _extend(args) -> int:
+    from langadapt.tokenizer.options import ExtendOptions
+
     adds = _adds(args.add)
+    opts = options_from_args(ExtendOptions, args)
     inputs = arg_paths(args, "out", "plot")
     check_out_dir(args.out, inputs, also_ours=("extend.json",) if len(adds) == 1 else ())
     if args.plot:
@@ -110,7 +115,7 @@ def _extend(args) -> int:
         from langadapt.tokenizer.sweep import plot_sweep, sweep
 
         rows = sweep(args.base, _corpus(args), adds, args.out, texts=args.eval, eval_files=args.eval,
-                     check_lines=args.check_lines, seed=args.seed)
+                     check_lines=opts.check_lines, seed=args.seed)
         if args.plot:
             plot_sweep(rows, args.plot)
         print_rows(rows, args.json)
@@ -118,7 +123,7 @@ def _extend(args) -> int:
     from langadapt.tokenizer.extend import extend
 
     summary = extend(args.base, _corpus(args), adds[0], args.out, eval_files=args.eval,
-                     check_lines=args.check_lines, min_count=args.min_count, seed=args.seed)
+                     check_lines=opts.check_lines, min_count=opts.min_count, seed=args.seed)
     if args.json:
         print_json(summary)
     else:

@@ -13,6 +13,7 @@ from langadapt.config import StrictModel
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, signature
 from langadapt.stages import Stage, StageContext, register_stage
+from langadapt.tokenizer.options import CheckOptions, ExtendOptions
 
 
 def _paths(values: list[str]) -> list[str]:
@@ -64,12 +65,10 @@ class ExtendTokenizerStage(Stage):
 
     kind = "tokenizer.extend"
 
-    class Options(_CorpusOptions):
+    class Options(_CorpusOptions, ExtendOptions):
         base: str                               # tokenizer folder or hub id
         add: int = Field(ge=1)                  # new tokens (merges) to learn
         eval: list[str] = []                    # texts that must round-trip exactly
-        min_count: int = Field(2, ge=1)
-        check_lines: int = Field(5000, ge=0)
 
     def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
         from langadapt.tokenizer.extend import extend
@@ -91,12 +90,11 @@ class SweepTokenizerStage(Stage):
 
     kind = "tokenizer.sweep"
 
-    class Options(_CorpusOptions):
+    class Options(_CorpusOptions, CheckOptions):
         base: str                               # tokenizer folder or hub id
         add: list[int] = Field(min_length=1)    # sizes to write, e.g. [1000, 4000, 16000]
         text: list[str] = []                    # fertility is measured on these
         metrics: list[str] = ["fertility", "bytes_per_token"]
-        check_lines: int = Field(2000, ge=0)
 
         @field_validator("add")
         @classmethod

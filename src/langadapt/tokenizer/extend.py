@@ -27,6 +27,7 @@ from langadapt.textio import iter_texts, read_lines
 from langadapt.tokenizer import checks
 from langadapt.tokenizer.continued_bpe import ContinuedBPE, NewMerge, count_words
 from langadapt.tokenizer.files import TokenizerFiles, has_digit, load_files, write_folder
+from langadapt.tokenizer.options import CHECK_LINES, MIN_COUNT
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Corpus:
 
 
 def learn_merges(base: TokenizerFiles, corpus: Corpus, add: int,
-                 min_count: int = 2) -> tuple[list[NewMerge], dict]:
+                 min_count: int = MIN_COUNT) -> tuple[list[NewMerge], dict]:
     """Learn up to `add` continued-BPE merges; returns them and corpus statistics."""
     if add < 1:
         raise ConfigError("must be at least 1", key="add")
@@ -149,7 +150,7 @@ def verify(base: TokenizerFiles, new: TokenizerFiles, records: list[dict], texts
 
 
 def extend(base_ref: str | Path, corpus: Corpus, add: int, out: str | Path, *,
-           eval_files: Sequence[str | Path] = (), check_lines: int = 5000, min_count: int = 2,
+           eval_files: Sequence[str | Path] = (), check_lines: int = CHECK_LINES, min_count: int = MIN_COUNT,
            seed: int = 0) -> dict:
     """Learn `add` merges on `corpus`, check every guarantee, write the extended folder to `out`."""
     base = load_files(base_ref)
@@ -160,7 +161,7 @@ def extend(base_ref: str | Path, corpus: Corpus, add: int, out: str | Path, *,
 
 def write_extension(base: TokenizerFiles, merges: Sequence[NewMerge], out: str | Path, *,
                     corpus: Corpus, requested: int, eval_files: Sequence[str | Path] = (),
-                    check_lines: int = 5000, seed: int = 0, stats: dict | None = None) -> dict:
+                    check_lines: int = CHECK_LINES, seed: int = 0, stats: dict | None = None) -> dict:
     """Apply learned merges to `base`, check every guarantee, write the folder; returns the summary."""
     new = apply_merges(base, merges)
     new.name = Path(out).name

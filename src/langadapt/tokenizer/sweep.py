@@ -16,6 +16,7 @@ from langadapt.output_guard import check_out_dir, write_marker
 from langadapt.runs import ResultRow
 from langadapt.tokenizer.extend import Corpus, learn_merges, write_extension
 from langadapt.tokenizer.files import load_files
+from langadapt.tokenizer.options import CHECK_LINES
 from langadapt.tokenizer.stats import stats_rows
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def check_sizes(adds: Sequence[int], key: str | None = "add") -> list[int]:
 
 def sweep(base_ref: str | Path, corpus: Corpus, adds: Sequence[int], out: str | Path, *,
           texts: Sequence[str | Path] = (), eval_files: Sequence[str | Path] = (),
-          metrics: Sequence[str] = ("fertility",), check_lines: int = 2000, seed: int = 0,
+          metrics: Sequence[str] = ("fertility",), check_lines: int = CHECK_LINES, seed: int = 0,
           ) -> list[ResultRow]:
     """Extend by every size in `adds`; rows of `metrics` on `texts` for the base and each size."""
     adds = sorted(check_sizes(adds))
