@@ -31,8 +31,7 @@ def register(esub) -> None:
                         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = set(LayerInputs.model_fields)
     add_option_args(p, LensOptions, exclude=shared | {"base", "top_k"})  # --model, --device, --dtype
-    add_option_args(p, LayerInputs, overrides={"limit": {"help": "items read, per metric when "
-                                                         "ablating (default: 64; 0: all)"}})
+    add_option_args(p, LayerInputs, overrides={"limit": {"note": "0: all"}})
     p.add_argument("--out", help="folder for results.jsonl, the markdown table and the PNGs")
     lens = p.add_argument_group("logit lens")
     add_option_args(lens, LensOptions, exclude=shared | {"model", "device", "dtype"})

@@ -16,7 +16,7 @@ def register(esub) -> None:
                     "with bootstrap 95% CIs over prompts. Several --model values are measured one "
                     "after another on the same prompts.")
     add_option_args(p, SpeedOptions, overrides={
-        "model": {"nargs": "+", "help": "model folders, adapter folders or hub ids (measured in turn)"},
+        "model": {"nargs": "+", "note": "several are measured in turn"},
         "text": {"metavar": "FILE"}})
     p.add_argument("--generations", default=None, metavar="FILE",
                    help="write each prompt's generated text, tokens, bytes and seconds here (.jsonl)")

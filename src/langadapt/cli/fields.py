@@ -59,12 +59,19 @@ def field_kwargs(name: str, info) -> dict:
 
 def add_option_args(p: argparse.ArgumentParser, model: type[BaseModel], *, exclude: Iterable[str] = (),
                     overrides: dict[str, dict] | None = None) -> None:
-    """Add one `--flag` per field of `model` (except `exclude`); `overrides` adjust a flag's kwargs."""
+    """Add one `--flag` per field of `model` (except `exclude`); `overrides` adjust a flag's kwargs.
+
+    An override's `note` is appended to the field's help (which keeps its description and default).
+    """
     skip = set(exclude)
     for name, info in model.model_fields.items():
         if name in skip:
             continue
-        kw = {**field_kwargs(name, info), **(overrides or {}).get(name, {})}
+        extra = dict((overrides or {}).get(name, {}))
+        note = extra.pop("note", None)
+        kw = {**field_kwargs(name, info), **extra}
+        if note:
+            kw["help"] = "; ".join(filter(None, [kw.get("help"), note.replace("%", "%%")]))
         action = p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=argparse.SUPPRESS, **kw)
         action.option_field = (model, name)  # where the flag comes from (tests compare the two)
 

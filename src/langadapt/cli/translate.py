@@ -6,14 +6,20 @@ import argparse
 
 from langadapt.cli._common import add_json_flag, print_rows
 
-# Flags whose default depends on the backend: with --backend openai, the server settings
-# (the --config file, else theirs) decide; given here, they win there too.
-_BACKEND_DEFAULTS = {
-    "max_new_tokens": {"help": "longest output, in tokens (default: 256; openai: the server "
-                               "settings' max_tokens, 1024)"},
-    "temperature": {"help": "sampling temperature, with --do-sample (default: 1.0); openai: sent as "
-                            "given (default: the server settings', 0)"},
-}
+# ServerOptions fields that are flags of their own (the server settings' defaults apply to the rest)
+SERVER_FLAGS = ("base_url", "api_key_env", "concurrency", "timeout_s", "max_retries")
+
+
+def _backend_notes() -> dict:
+    """Flags whose default depends on the backend: with --backend openai, the server settings
+    (the --config file, else their defaults, read from ServerOptions) decide; given here, they win."""
+    from langadapt.synth.options import ServerOptions
+
+    server = ServerOptions.model_fields
+    return {"max_new_tokens": {"note": f"openai: the server settings' max_tokens "
+                                       f"({server['max_tokens'].default})"},
+            "temperature": {"note": f"openai: sent as given (default: the server settings', "
+                                    f"{server['temperature'].default})"}}
 
 
 def add_generation_args(p: argparse.ArgumentParser) -> None:
@@ -21,16 +27,13 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     (defaults live there), then the server flags of `--backend openai`."""
     from langadapt.cli.fields import add_option_args
     from langadapt.generation_options import GenerationOptions
+    from langadapt.synth.options import ServerOptions
 
     g = p.add_argument_group("generation")
-    add_option_args(g, GenerationOptions, exclude=("few_shot", "server"), overrides=_BACKEND_DEFAULTS)
+    add_option_args(g, GenerationOptions, exclude=("few_shot", "server"), overrides=_backend_notes())
     s = p.add_argument_group("server (--backend openai)")
-    s.add_argument("--base-url", help="e.g. http://127.0.0.1:8000/v1 (vllm serve, llama.cpp, Ollama, "
-                                      "a hosted API)")
-    s.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
-    s.add_argument("--concurrency", type=int, help="requests in flight (default 8)")
-    s.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per request (default 120)")
-    s.add_argument("--max-retries", type=int, help="retries per request (default 5)")
+    add_option_args(s, ServerOptions, exclude=set(ServerOptions.model_fields) - set(SERVER_FLAGS),
+                    overrides={"base_url": {"required": False, "note": "required with --backend openai"}})
     s.add_argument("--config", help="YAML of server settings: prompt template, prices, gates, retries "
                                     "(docs/synthetic-data.md); flags given here win")
 
@@ -39,9 +42,8 @@ def server_options(args):
     """The `--backend openai` server settings: the `--config` file, with the flags given on top."""
     from langadapt.synth.options import load_server_options
 
-    return load_server_options(args.config, base_url=args.base_url, model=args.model,
-                               api_key_env=args.api_key_env, concurrency=args.concurrency,
-                               timeout_s=args.timeout_s, max_retries=args.max_retries,
+    given = {k: getattr(args, k, None) for k in SERVER_FLAGS}  # unset flags are not in `args`
+    return load_server_options(args.config, model=args.model, **given,
                                temperature=getattr(args, "temperature", None),
                                max_tokens=getattr(args, "max_new_tokens", None))
 
