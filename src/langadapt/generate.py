@@ -24,7 +24,7 @@ from langadapt.languages import language_name
 from langadapt.models.loading import Loaded, is_adapter_dir, load_model
 from langadapt.models.seq2seq import encode_with_lang, lang_token_id
 from langadapt.padding import pad
-from langadapt.synth.prompt import THINK as _THINK
+from langadapt.thinking import THINK, strip_thinking
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def decode(loaded: Loaded, new_ids: list[int], opts: GenerationOptions) -> str:
     tok = loaded.tokenizer
     text = tok.decode(new_ids, skip_special_tokens=True)
     if not loaded.is_seq2seq:
-        text = _THINK.sub("", text)
+        text = THINK.sub("", text)  # not stripped: a few-shot answer is its first line
         if prompt_style(tok, opts.prompt) == "fewshot":
             text = text.lstrip(" ").split("\n", 1)[0]
     return text.strip()
@@ -244,4 +244,4 @@ def _vllm_translate(path: str, texts: Sequence[str], src: str, tgt: str,
     prompts = [{"prompt_token_ids": ids} for ids in encode_inputs(loaded, texts, src, tgt, opts)]
     lora = LoRARequest("adapter", 1, path) if base else None
     outs = llm.generate(prompts, params, lora_request=lora)
-    return [_THINK.sub("", o.outputs[0].text).strip() for o in outs]
+    return [strip_thinking(o.outputs[0].text) for o in outs]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from langadapt.synth.client import Answer, Counts
 from langadapt.synth.options import ServerOptions
-from langadapt.synth.prompt import THINK
 from langadapt.synth.protect import restore
+from langadapt.thinking import strip_thinking
 from langadapt.translate import Document
 
 
@@ -56,6 +56,6 @@ def back_translate(opts: ServerOptions, key: str | None, verdicts: dict[str, tup
     chrf = CHRF()
     for source, translation in zip(sources, back):
         a = Answer(**answers[key_of[translation]])
-        text = restore(THINK.sub("", a.text).strip(), spans[translation])[0]
+        text = restore(strip_thinking(a.text), spans[translation])[0]
         out.chrf[source] = chrf.sentence_score(text, [source]).score
     return out

@@ -17,8 +17,8 @@ import re
 from langadapt.errors import LangadaptError
 from langadapt.synth.client import Answer
 from langadapt.synth.options import ServerOptions
-from langadapt.synth.prompt import THINK
 from langadapt.synth.protect import markdown_signs, missing_numbers, restore
+from langadapt.thinking import strip_thinking
 
 log = logging.getLogger(__name__)
 MIN_RATIO_CHARS = 20      # length ratios of shorter sources are noise ("OK" -> "Тийм ээ")
@@ -67,7 +67,7 @@ class Gates:
 
     def raw_text(self, answer: Answer, source: str = "") -> tuple[str, str | None]:
         """The answer's text (thinking removed) and the reason it cannot be used, if any."""
-        text = THINK.sub("", answer.text).strip()
+        text = strip_thinking(answer.text)
         if answer.finish_reason == "length":
             return text, "truncated"
         if answer.finish_reason == "content_filter":

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from langadapt.errors import ConfigError
 from langadapt.languages import language_name
-
-# Reasoning models may think aloud before answering; the thought is not the translation.
-THINK = re.compile(r"<think>.*?</think>\s*", re.S)
 
 
 def _fill(template: str, what: str, **values: str) -> str:

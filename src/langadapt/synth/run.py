@@ -38,9 +38,10 @@ from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, has
 from langadapt.synth.client import Answer, ChatClient, Counts, Request
 from langadapt.synth.gates import REASONS, Gates
 from langadapt.synth.options import ServerOptions
-from langadapt.synth.prompt import THINK, build_messages
+from langadapt.synth.prompt import build_messages
 from langadapt.synth.protect import protect, restore
 from langadapt.textio import json_objects, read_lines
+from langadapt.thinking import strip_thinking
 from langadapt.translate import Document, read_document, render
 
 log = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ def translate_texts_openai(opts: ServerOptions, texts: Sequence[str], src: str, 
         answer = Answer(**new[k])
         if answer.finish_reason not in (None, "stop"):
             problems[f"finish_reason {answer.finish_reason}"] += 1
-        out[text] = restore(THINK.sub("", answer.text).strip(), spans[text])[0]
+        out[text] = restore(strip_thinking(answer.text), spans[text])[0]
     if problems:
         log.warning("%s of %d answers: %s", sum(problems.values()), len(requests), dict(problems))
     return [out[t] for t in texts]
