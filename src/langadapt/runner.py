@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from langadapt.errors import LangadaptError
+from langadapt.locks import exclusive
 from langadapt.names import inside
 from langadapt.recipe import Plan, PlannedStage, input_paths, load_plan
 from langadapt.runs import (
@@ -32,6 +33,7 @@ from langadapt.runs import (
     cache_key,
     code_version,
     hash_files,
+    jsonl_text,
     signature,
     write_text_if_changed,
 )
@@ -176,7 +178,7 @@ def sync_results(plan: Plan) -> list[ResultRow]:
         info = store.done_info(inst.id)
         if info:
             rows.extend(ResultRow.model_validate(r) for r in info.get("rows", []))
-    write_text_if_changed(store.results_path, "".join(r.to_json() + "\n" for r in rows))
+    write_text_if_changed(store.results_path, jsonl_text(rows))
     return rows
 
 
@@ -195,9 +197,20 @@ def report_is_current(root: Path) -> bool:
     return all(not p.exists() or p.stat().st_mtime_ns <= built for p in inputs)
 
 
-def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True) -> list[StageStatus]:
-    """Run every stage that is not cached; resume-safe; build the report at the end."""
+def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True,
+            wait: bool = False) -> list[StageStatus]:
+    """Run every stage that is not cached; resume-safe; build the report at the end.
+
+    One process writes a run folder at a time: another one running it is refused, naming
+    its pid and host, or waited for with `wait` (`langadapt run --wait`).
+    """
     _check_force(plan, force)
+    with exclusive(plan.root, "run folder", wait=wait,
+                   hint="wait for it to finish, or run again with --wait to queue behind it"):
+        return _execute(plan, force, report)
+
+
+def _execute(plan: Plan, force: list[str] | None, report: bool) -> list[StageStatus]:
     keys = compute_keys(plan)
     status = _status(plan, keys, set(force or []))
     plan.root.mkdir(parents=True, exist_ok=True)
@@ -228,12 +241,13 @@ def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True) 
 
 
 def run_recipe(path: str | Path, overrides: list[str] | None = None, *, dry_run: bool = False,
-               force: list[str] | None = None, report: bool = True) -> tuple[Plan, list[StageStatus]]:
+               force: list[str] | None = None, report: bool = True,
+               wait: bool = False) -> tuple[Plan, list[StageStatus]]:
     """Load, validate and run (or only plan, with `dry_run`) a recipe file."""
     plan = load_plan(path, overrides)
     if dry_run:
         return plan, plan_status(plan, force)
-    return plan, execute(plan, force, report=report)
+    return plan, execute(plan, force, report=report, wait=wait)
 
 
 def read_plan_file(run_dir: str | Path) -> list[dict]:

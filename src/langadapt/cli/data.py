@@ -14,6 +14,8 @@ from langadapt.runs import signature
 def _add_common(p: argparse.ArgumentParser, model) -> None:
     """--out, the flags of the options `model` (`data clean` or `data bitext`), normalisation, --json."""
     p.add_argument("--out", required=True, help="output folder (data/, stats.json, rejected/)")
+    p.add_argument("--wait", action="store_true", help="when another process is writing --out, wait for "
+                   "it to finish (default: refuse, naming its pid and host)")
     add_option_args(p, model, exclude=("inputs", "normalize", "cluster"),
                     overrides={"decontaminate": {"metavar": "FILE"}})
     add_option_args(p, NormalizeOptions, exclude=STEPS)
@@ -31,12 +33,21 @@ def _options(schema, args, **update):
     return options_from_args(schema, args, **update)
 
 
+def _one_writer(args):
+    """The lock of `--out`: one process writes an output folder at a time."""
+    from langadapt.locks import exclusive
+
+    return exclusive(args.out, f"data {args.data_cmd} output", wait=args.wait,
+                     hint="choose another --out, or add --wait to wait for it")
+
+
 def _clean(args) -> int:
     from langadapt.data.pipeline import RUN_ONLY, clean
     from langadapt.data.stats import format_table, funnel_rows
 
     opts = _options(CleanOptions, args, cluster=options_from_args(ClusterOptions, args))
-    stats = clean(opts, args.out)
+    with _one_writer(args):
+        stats = clean(opts, args.out)
     if not args.json:
         sys.stderr.write(format_table(stats) + "\n")
     sig = signature(
@@ -53,7 +64,8 @@ def _bitext(args) -> int:
     from langadapt.data.stats import format_table, funnel_rows
 
     opts = _options(BitextOptions, args)
-    stats = clean_bitext(opts, args.out)
+    with _one_writer(args):
+        stats = clean_bitext(opts, args.out)
     if not args.json:
         sys.stderr.write(format_table(stats) + "\n")
     sig = signature(options=opts.model_dump(exclude={"inputs"}), tools=["py3langid"])

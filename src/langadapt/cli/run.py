@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--force", action="append", default=[], metavar="STAGE",
                    help="re-run this stage (and what depends on it) even if cached; repeatable")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument("--wait", action="store_true",
+                   help="when another process is running this run folder, wait for it to finish "
+                        "(default: refuse, naming its pid and host)")
     p.set_defaults(func=_run)
 
 
@@ -31,7 +34,7 @@ def _run(args) -> int:
 
     signal.signal(signal.SIGTERM, _sigterm)
     plan, statuses = run_recipe(args.recipe, args.overrides, dry_run=args.dry_run, force=args.force,
-                                report=not args.no_report)
+                                report=not args.no_report, wait=args.wait)
     out = sys.stdout
     out.write(f"recipe {plan.recipe.name} -> {plan.root}\n")
     width = max([len(s.id) for s in statuses] + [5])

@@ -18,7 +18,6 @@ Hand-written rather than `datasets.map`: that needs the text converted to Arrow 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -37,6 +36,7 @@ from langadapt.config import StrictModel
 from langadapt.data.shares import Share, open_share
 from langadapt.data.token_shards import FORMAT, META, ShardWriter, TokenShards, is_token_shards, token_dtype
 from langadapt.errors import ConfigError, DataError
+from langadapt.locks import exclusive
 from langadapt.output_guard import check_out_dir, clean_stale, replace_dir, write_marker
 from langadapt.paths import tokenized_root
 from langadapt.runs import atomic_write_json
@@ -239,19 +239,6 @@ def _finished(folder: Path, key: str) -> bool:
     return is_token_shards(folder) and json.loads((folder / META).read_text())["key"] == key
 
 
-@contextlib.contextmanager
-def _removed_after(lock: Path):
-    """Remove the lock file while still holding it, so none is left beside the output.
-
-    A process already waiting on the removed file finds it unlinked once it gets it and
-    opens a new one (filelock checks the link count after locking).
-    """
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
 def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: str | Path | None = None,
                     workers: int | None = None, progress: bool = True,
                     contents: str | None = None) -> TokenShards:
@@ -261,12 +248,11 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
     Without `out` the folder is `tokenized_root()/<key>`. Work happens in a hidden
     `.<name>.partial` folder beside it, renamed into place when every shard is written; a
     killed run leaves it, and the next run with the same key tokenizes only the shards
-    still missing. Concurrent callers (the ranks of a multi-process launch) wait on a
-    lock, and all but the first find the shards made. `contents`: the inputs'
-    `contents_hash`, when the caller has already read them for it.
+    still missing. Concurrent callers (the ranks of a multi-process launch, or a second
+    `data tokenize` of the same output) wait on a lock, saying for whom, and all but the
+    first find the shards made. `contents`: the inputs' `contents_hash`, when the caller
+    has already read them for it.
     """
-    from filelock import FileLock
-
     files = expand_files(paths)
     tk_json = tokenizer_json(tok)
     tk_hash = _sha(tk_json)
@@ -276,8 +262,7 @@ def tokenize_corpus(paths: list[str | Path], tok, field: str = "text", *, out: s
         check_out_dir(folder, [*paths, *files], also_ours=(META,))
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = folder.parent / f".{folder.name}.partial"
-    lock = folder.parent / f".{folder.name}.lock"
-    with FileLock(str(lock)), _removed_after(lock):
+    with exclusive(folder, "token shard folder", wait=True):  # its lock file is removed on release
         clean_stale(folder)
         if _finished(folder, key):
             log.info("token shards of %d file(s) found in %s", len(files), folder)
