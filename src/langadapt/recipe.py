@@ -374,10 +374,14 @@ def _zip_strings(raw: Any, value: Any, fn) -> None:
 
 
 def check_inputs(inst: PlannedStage) -> None:
-    """Raise a DataError naming the first input file that does not exist."""
+    """Raise a DataError naming the first input file that does not exist, or a checkpoint of
+    the model cache (`${models}/...`) that fails its pinned SHA-256 (it is moved aside)."""
+    from langadapt.models.fetch import verify_if_cached
+
     for p in input_paths(inst):
         if not p.exists():
             raise DataError(f"input of stage '{inst.id}' not found ({_missing_hint(p)})", file=str(p))
+        verify_if_cached(p)
 
 
 def _missing_hint(path: Path) -> str:

