@@ -163,7 +163,7 @@ def translate_texts(model: str | Path | Loaded, texts: Sequence[str], src: str, 
     if not texts:
         return []
     if opts.backend == "openai":
-        from langadapt.synth.run import translate_texts_openai
+        from langadapt.gen.openai import translate_texts_openai
 
         server = opts.server
         if not server.model:  # the stage's model names the server's model

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langadapt.gen.openai import requests_for
 from langadapt.synth.client import Answer, Counts
+from langadapt.synth.journal import ask_journalled
 from langadapt.synth.options import ServerOptions
 from langadapt.synth.protect import restore
 from langadapt.thinking import strip_thinking
-from langadapt.translate import Document
 
 
 @dataclass
@@ -40,15 +41,13 @@ def back_translate(opts: ServerOptions, key: str | None, verdicts: dict[str, tup
     """
     from sacrebleu.metrics import CHRF
 
-    from langadapt.synth.run import _ask, _requests  # one request builder and sender for both ways
-
     sources = [s for s, (_, reason) in verdicts.items() if reason is None]
     back = [verdicts[s][0] for s in sources]
-    doc = Document(Path("<back-translation>"), back, None, [(i, None, None) for i in range(len(back))],
-                   back)
-    requests, key_of, spans = _requests(doc, opts, tgt, src)
+    # one request builder and sender for both ways
+    requests, key_of, spans = requests_for(((f"back-translation {i + 1}", t) for i, t in enumerate(back)),
+                                           opts, tgt, src)
     pending = [r for k, r in requests.items() if k not in done]
-    counts, new, failures = _ask(opts, key, pending, journal, None, progress)
+    counts, new, failures = ask_journalled(opts, key, pending, journal, None, progress)
     out = BackTranslated(counts=counts, new=new, failures=failures)
     if failures:
         return out

@@ -19,38 +19,28 @@ reported by id and the run raises `GenerationFailed`, keeping every answer it go
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from langadapt.data.outputs import gzip_bytes
-from langadapt.errors import ConfigError, LangadaptError
+from langadapt.errors import ConfigError
+from langadapt.gen.openai import GenerationFailed, api_key, failed, requests_for
 from langadapt.output_guard import check_out_file
-from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, hash_obj, signature
-from langadapt.synth.client import Answer, ChatClient, Counts, Request
+from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, signature
+from langadapt.synth.client import Answer, Counts
 from langadapt.synth.gates import REASONS, Gates
+from langadapt.synth.journal import ask_journalled, journal_path, read_journal
 from langadapt.synth.options import ServerOptions
-from langadapt.synth.prompt import build_messages
-from langadapt.synth.protect import protect, restore
 from langadapt.textio import json_objects, read_lines
-from langadapt.thinking import strip_thinking
 from langadapt.translate import Document, read_document, render
 
+__all__ = ["GenerationFailed", "auto_fields", "journal_path", "read_journal", "translate_file_openai"]
 log = logging.getLogger(__name__)
-JOURNAL = "answers.jsonl"
 SHAPES = (("messages",), ("instruction", "input", "output"))
-
-
-class GenerationFailed(LangadaptError):
-    """Some requests failed after all their retries; every other answer is kept."""
 
 
 def auto_fields(path: Path) -> tuple[str, ...]:
@@ -64,70 +54,6 @@ def auto_fields(path: Path) -> tuple[str, ...]:
     return ("text",)
 
 
-def api_key(opts: ServerOptions) -> str | None:
-    """The key from the environment variable the settings name (never from a file)."""
-    if not opts.api_key_env:
-        return None
-    key = os.environ.get(opts.api_key_env)
-    if not key:
-        raise ConfigError(f"environment variable {opts.api_key_env} is not set (it should hold the "
-                          "server's API key)", key="api_key_env")
-    return key
-
-
-# ---------------------------------------------------------------- journal
-def read_journal(path: Path) -> dict[str, dict]:
-    """Answers stored by earlier runs; a line cut by a kill is dropped (and cut off the file).
-
-    A line that is not a well-formed answer (an older version stored unchecked answers) counts
-    as not done: it is asked again, and the new answer, appended later, wins.
-    """
-    if not path.is_file():
-        return {}
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[:data.rfind(b"\n") + 1]
-        with open(path, "r+b") as f:
-            f.truncate(len(data))
-    done, bad = {}, 0
-    for line in data.splitlines():
-        try:
-            rec = asdict(Answer(**json.loads(line)))
-        except (ValueError, TypeError):  # not JSON, not UTF-8, not a mapping, or wrong types
-            bad += 1
-            continue
-        done[rec["key"]] = rec
-    if bad:
-        log.warning("%s: %d malformed answer(s) ignored; they are asked again", path, bad)
-    return done
-
-
-class Journal:
-    """Append-only answer store; each answer is on disk before the next one is asked for.
-
-    With no path, answers are only collected in memory (`new`).
-    """
-
-    def __init__(self, path: Path | None):
-        self.f = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        self.new: dict[str, dict] = {}
-
-    def add(self, answer: Answer) -> None:
-        rec = asdict(answer)
-        if self.f is not None:
-            self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            self.f.flush()  # in the OS's hands: survives a killed process
-        self.new[answer.key] = rec
-
-    def close(self) -> None:
-        if self.f is not None:
-            os.fsync(self.f.fileno())
-            self.f.close()
-
-
 # ---------------------------------------------------------------- main entry
 def _slot_id(doc: Document, slot: tuple[int, str | None, int | None]) -> str:
     i, f, sub = slot
@@ -136,11 +62,6 @@ def _slot_id(doc: Document, slot: tuple[int, str | None, int | None]) -> str:
     rid = doc.records[i].get("id")
     where = f"record {i + 1}" + (f" (id {rid})" if rid is not None else "")
     return where + (f" field {f}" if f else "") + (f"[{sub}]" if sub is not None else "")
-
-
-def journal_path(out: Path, cache_dir: Path | None = None) -> Path:
-    """Where the answers for `out` are kept until it is written (beside it unless `cache_dir`)."""
-    return (cache_dir or out.parent) / f".{out.name}.answers" / JOURNAL
 
 
 def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path, *, src: str, tgt: str,
@@ -170,10 +91,10 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
         shutil.rmtree(journal.parent, ignore_errors=True)
     done = read_journal(journal)
     pending = [r for k, r in requests.items() if k not in done]  # in input order
-    counts, new, failures = _ask(opts, key, pending, journal, on_answer, progress)
+    counts, new, failures = ask_journalled(opts, key, pending, journal, on_answer, progress)
     done.update(new)
     if failures:
-        raise _failed(failures, len(requests), f"{len(done)} answers are kept in {journal.parent} and "
+        raise failed(failures, len(requests), f"{len(done)} answers are kept in {journal.parent} and "
                                                "a re-run asks only for the missing ones")
     verdicts = {text: gates.check(text, Answer(**done[k]), spans[text]) for text, k in key_of.items()}
     chrf = None
@@ -201,7 +122,7 @@ def _back_translation(opts, key, verdicts, done, journal, counts, new, src, tgt,
     new.update(bt.new)
     done.update(bt.new)
     if bt.failures:
-        raise _failed(bt.failures, len(bt.failures), f"every answer is kept in {journal.parent} and a "
+        raise failed(bt.failures, len(bt.failures), f"every answer is kept in {journal.parent} and a "
                                                      "re-run asks only for the missing ones")
     low = opts.back_translation.min_chrf
     if low is not None:
@@ -233,75 +154,10 @@ def _chrf_row(opts: ServerOptions, chrf: dict[str, float], like: ResultRow) -> R
                             "below_min": sum(v < low for v in values) if low is not None else None})
 
 
-def _failed(failures: list, total: int, kept: str) -> GenerationFailed:
-    shown = "; ".join(f"{f.id}: {f.reason}" for f in failures[:10])
-    return GenerationFailed(f"{len(failures)} of {total} requests failed after their retries "
-                            f"({shown}{' …' if len(failures) > 10 else ''}); {kept}")
-
-
-def translate_texts_openai(opts: ServerOptions, texts: Sequence[str], src: str, tgt: str, *,
-                           progress: bool = False) -> list[str]:
-    """Translations of `texts`, in order, as the server gave them: markers restored, no gates.
-
-    For hypotheses (`eval.flores`, the `translate` stage with `generation.backend: openai`):
-    every answer is kept, and the counts of cut-off or refused ones are logged.
-    """
-    doc = Document(Path("<texts>"), list(texts), None, [(i, None, None) for i in range(len(texts))],
-                   list(texts))
-    requests, key_of, spans = _requests(doc, opts, src, tgt)
-    _, new, failures = _ask(opts, api_key(opts), list(requests.values()), None, None, progress)
-    if failures:
-        raise _failed(failures, len(requests), "nothing was kept")
-    problems = Counter()
-    out = {}
-    for text, k in key_of.items():
-        answer = Answer(**new[k])
-        if answer.finish_reason not in (None, "stop"):
-            problems[f"finish_reason {answer.finish_reason}"] += 1
-        out[text] = restore(strip_thinking(answer.text), spans[text])[0]
-    if problems:
-        log.warning("%s of %d answers: %s", sum(problems.values()), len(requests), dict(problems))
-    return [out[t] for t in texts]
-
-
-def _requests(doc: Document, opts: ServerOptions, src: str, tgt: str
-              ) -> tuple[dict[str, Request], dict[str, str], dict[str, list[str]]]:
-    """One request per distinct text, keyed by model, prompt, parameters and (protected) text.
-
-    Returns the requests by key, each text's key, and each text's protected spans.
-    """
-    requests, key_of, spans = {}, {}, {}
-    for slot, text in zip(doc.slots, doc.texts):
-        if text in key_of:
-            continue
-        masked, spans[text] = protect(text, opts.protect)
-        messages = build_messages(opts.prompt, masked, src, tgt)
-        key_of[text] = k = hash_obj({"server": opts.output_key(), "messages": messages})
-        requests.setdefault(k, Request(k, _slot_id(doc, slot), messages))
-    return requests, key_of, spans
-
-
-def _ask(opts: ServerOptions, key: str | None, pending: list[Request], journal_file: Path | None,
-         on_answer: Callable[[Answer], None] | None, progress: bool
-         ) -> tuple[Counts, dict[str, dict], list]:
-    """Send `pending`, journalling each answer; return the counts, new answers and failures."""
-    if not pending:
-        return Counts(), {}, []
-    journal, client = Journal(journal_file), ChatClient(opts, key)
-    bar = tqdm(total=len(pending), desc="translate", unit="text", disable=not progress)
-
-    def store(answer: Answer) -> None:
-        journal.add(answer)
-        bar.update()
-        if on_answer:
-            on_answer(answer)
-
-    try:
-        failures = asyncio.run(client.run(pending, store))
-    finally:
-        journal.close()
-        bar.close()
-    return client.counts, journal.new, failures
+def _requests(doc: Document, opts: ServerOptions, src: str, tgt: str):
+    """The requests of `doc`'s texts, each named by where it first occurs (see `requests_for`)."""
+    return requests_for(((_slot_id(doc, slot), text) for slot, text in zip(doc.slots, doc.texts)),
+                        opts, src, tgt)
 
 
 def _write_outputs(doc: Document, verdicts: dict, out: Path, rejected_dir: Path) -> tuple[int, Counter]:
