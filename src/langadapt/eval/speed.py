@@ -73,15 +73,13 @@ def _generate(loaded, prompts: Sequence[str], opts: SpeedSettings) -> list[tuple
     `opts.temperature` from the full distribution (seeded by the caller)."""
     import torch
 
+    from langadapt.padding import pad as pad_batch
+
     tok, model = loaded.tokenizer, loaded.model
     enc = [tok(p)["input_ids"] for p in prompts]
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    width = max(len(x) for x in enc)
-    ids = torch.full((len(enc), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, x in enumerate(enc):
-        ids[i, width - len(x):] = torch.tensor(x)
-        mask[i, width - len(x):] = 1
+    ids, mask = pad_batch(enc, pad, left=True)
+    width = ids.shape[1]
     kw = {"min_new_tokens": opts.max_new_tokens} if opts.ignore_eos else {}
     if opts.temperature > 0:
         kw.update(do_sample=True, temperature=opts.temperature, top_k=0, top_p=1.0)

@@ -29,6 +29,7 @@ from langadapt.config import StrictModel
 from langadapt.errors import ConfigError
 from langadapt.models.init import InitMethod, register_init
 from langadapt.models.init.basic import decomposition_mean
+from langadapt.padding import pad as pad_batch
 from langadapt.textio import iter_texts
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,7 @@ def _bos(tok) -> int:
 
 def _forward(model, batch: list[list[int]], n_base: int, pad: int):
     """Log-probabilities over the base ids and the head's input, for right-padded `batch`."""
-    width = max(len(x) for x in batch)
-    ids = torch.full((len(batch), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, x in enumerate(batch):
-        ids[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
+    ids, mask = pad_batch(batch, pad)
     seen = {}
     hook = model.get_output_embeddings().register_forward_hook(
         lambda _m, inp, _out: seen.__setitem__("h", inp[0]))
