@@ -104,6 +104,16 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def jsonl_text(records: Iterable[Any]) -> str:
+    """JSON Lines: one record (a dict, or a ResultRow as `to_json` writes it) per line."""
+    return "".join((r.to_json() if isinstance(r, ResultRow) else json.dumps(r, ensure_ascii=False)) + "\n"
+                   for r in records)
+
+
+def atomic_write_jsonl(path: str | Path, records: Iterable[Any]) -> Path:
+    return atomic_write_text(path, jsonl_text(records))
+
+
 def _settle_modes(folder: Path) -> None:
     """Files a library wrote through mkstemp (0600: transformers' safetensors, for one) get
     the mode open() would have given them; any other mode is left as it was written."""
@@ -265,7 +275,7 @@ def read_results(path: str | Path) -> list[ResultRow]:
 
 
 def write_results(path: str | Path, rows: Iterable[ResultRow]) -> Path:
-    return atomic_write_text(path, "".join(r.to_json() + "\n" for r in rows))
+    return atomic_write_jsonl(path, rows)
 
 
 # ---------------------------------------------------------------- run store

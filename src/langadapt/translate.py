@@ -28,7 +28,15 @@ from tqdm.auto import tqdm
 
 from langadapt.errors import ConfigError, DataError, LangadaptError
 from langadapt.output_guard import check_out_file
-from langadapt.runs import ResultRow, atomic_write_json, atomic_write_text, cache_key, content_id, signature
+from langadapt.runs import (
+    ResultRow,
+    atomic_write_json,
+    atomic_write_text,
+    cache_key,
+    content_id,
+    jsonl_text,
+    signature,
+)
 from langadapt.textio import json_objects, read_lines
 
 if TYPE_CHECKING:
@@ -122,7 +130,7 @@ def render(doc: Document, translated: Sequence[str]) -> str:
             records[i][f][sub]["content"] = t
         else:
             records[i][f][sub] = t
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return jsonl_text(records)
 
 
 # ---------------------------------------------------------------- part files
@@ -156,7 +164,7 @@ def _flush(pdir: Path, run_key: str, items: Sequence[tuple[str, str]]) -> None:
         atomic_write_json(pdir / "meta.json", {"run_key": run_key})
     n = len(list(pdir.glob("part-*.jsonl")))
     atomic_write_text(pdir / f"part-{n:06d}.jsonl",
-                      "".join(json.dumps({"h": h, "t": t}, ensure_ascii=False) + "\n" for h, t in items))
+                      jsonl_text({"h": h, "t": t} for h, t in items))
 
 
 # ---------------------------------------------------------------- main entry

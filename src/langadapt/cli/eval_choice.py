@@ -21,12 +21,10 @@ def register(esub) -> None:
 
 
 def _run(args) -> int:
-    import json
-
     from langadapt.errors import ConfigError
     from langadapt.eval.choice import ChoiceOptions, evaluate_choice
     from langadapt.models.loading import load_model
-    from langadapt.runs import atomic_write_text
+    from langadapt.runs import atomic_write_jsonl
 
     if getattr(args, "data", None) and len(args.task) > 1:
         raise ConfigError("--data goes with a single --task", key="data")
@@ -38,6 +36,6 @@ def _run(args) -> int:
         rows += res.rows
         preds += [{"task": res.rows[0].dataset, **p} for p in res.predictions]
     if args.predictions:
-        atomic_write_text(args.predictions, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
+        atomic_write_jsonl(args.predictions, preds)
     print_rows(rows, args.json)
     return 0

@@ -25,10 +25,8 @@ def register(esub) -> None:
 
 
 def _run(args) -> int:
-    import json
-
     from langadapt.eval.speed import SpeedOptions, evaluate_speed
-    from langadapt.runs import atomic_write_text
+    from langadapt.runs import atomic_write_jsonl
 
     rows, records = [], []
     for model in args.model:
@@ -36,7 +34,6 @@ def _run(args) -> int:
         rows += res.rows
         records += [{"model": model, **r} for r in res.records]
     if args.generations:
-        atomic_write_text(args.generations,
-                          "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        atomic_write_jsonl(args.generations, records)
     print_rows(rows, args.json)
     return 0

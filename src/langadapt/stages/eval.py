@@ -27,7 +27,7 @@ from pathlib import Path
 
 from langadapt.eval.options import BpbOptions, ChoiceOptions, MorphOptions, SpeedOptions
 from langadapt.paths import expand
-from langadapt.runs import ResultRow, atomic_write_text
+from langadapt.runs import ResultRow, atomic_write_jsonl, write_results
 from langadapt.stages import Stage, StageContext, register_stage
 
 
@@ -57,7 +57,7 @@ class BpbStage(Stage):
         work = ctx.extra.get("work_dir")
         cache = Path(work) / str(ctx.extra.get("key", "chunks")) if work else None
         rows = evaluate_bpb(opts, per_doc_dir=ctx.out_dir, cache_dir=cache)
-        atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
+        write_results(ctx.out_dir / "rows.jsonl", rows)
         return rows
 
 
@@ -69,13 +69,10 @@ class ChoiceStage(Stage):
     Options = ChoiceOptions
 
     def run(self, opts: ChoiceOptions, ctx: StageContext) -> list[ResultRow]:
-        import json
-
         from langadapt.eval.choice import evaluate_choice
 
         res = evaluate_choice(with_context(opts, ctx))
-        atomic_write_text(ctx.out_dir / "predictions.jsonl",
-                          "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in res.predictions))
+        atomic_write_jsonl(ctx.out_dir / "predictions.jsonl", res.predictions)
         return res.rows
 
 
@@ -90,7 +87,7 @@ class MorphStage(Stage):
         from langadapt.eval.morph import evaluate_morph
 
         rows = evaluate_morph(with_context(opts, ctx))
-        atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in rows))
+        write_results(ctx.out_dir / "rows.jsonl", rows)
         return rows
 
 
@@ -102,12 +99,9 @@ class SpeedStage(Stage):
     Options = SpeedOptions
 
     def run(self, opts: SpeedOptions, ctx: StageContext) -> list[ResultRow]:
-        import json
-
         from langadapt.eval.speed import evaluate_speed
 
         res = evaluate_speed(with_context(opts, ctx))
-        atomic_write_text(ctx.out_dir / "generations.jsonl",
-                          "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in res.records))
-        atomic_write_text(ctx.out_dir / "rows.jsonl", "".join(r.to_json() + "\n" for r in res.rows))
+        atomic_write_jsonl(ctx.out_dir / "generations.jsonl", res.records)
+        write_results(ctx.out_dir / "rows.jsonl", res.rows)
         return res.rows

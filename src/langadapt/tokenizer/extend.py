@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langadapt.errors import ConfigError, DataError
-from langadapt.runs import atomic_dir
+from langadapt.runs import atomic_dir, jsonl_text
 from langadapt.textio import iter_texts, read_lines
 from langadapt.tokenizer import checks
 from langadapt.tokenizer.continued_bpe import ContinuedBPE, NewMerge, count_words
@@ -176,7 +176,7 @@ def write_extension(base: TokenizerFiles, merges: Sequence[NewMerge], out: str |
     inputs = [base.source, *corpus.paths, *corpus.exclude, *eval_files]
     with atomic_dir(out, inputs, command="tokenizer extend", also_ours=("extend.json",)) as tmp:
         write_folder(new, tmp, {
-            "new_tokens.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)})
+            "new_tokens.jsonl": jsonl_text(records)})
         summary["checks"].update(checks.check_loads(tmp, base.source, new.name))
         (tmp / "extend.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                          encoding="utf-8")
