@@ -1,4 +1,4 @@
-"""Recipe stages for model surgery: `model.tiny`, `model.import`, `model.resize`, `model.merge`.
+"""Recipe stages for models: `model.tiny`, `model.import`, `model.load`, `model.resize`, `model.merge`.
 
 Each writes its model folder as the stage's output folder, so later stages refer to it
 as `@stage_id`.
@@ -49,6 +49,29 @@ class ImportStage(Stage):
         from langadapt.models.gguf import import_gguf
 
         import_gguf(expand(opts.gguf), ctx.out_dir, dtype=opts.dtype)
+        return []
+
+
+@register_stage
+class LoadStage(Stage):
+    """Any model as an HF folder: a GGUF file (imported), a local folder or a hub id (loaded).
+
+    The value decides (`langadapt.models.source`), so a recipe's `model=` takes any of the
+    three. The cache key is the content of a local file or folder (the runner hashes the
+    inputs it names), and the name plus `revision` of a hub id.
+    """
+
+    kind = "model.load"
+
+    class Options(StrictModel):
+        model: str                      # a .gguf file, a local HF folder or a hub id
+        revision: str | None = None     # a hub id's branch, tag or commit (default: its main branch)
+        dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+    def run(self, opts: Options, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.models.source import write_model
+
+        write_model(expand(opts.model), ctx.out_dir, revision=opts.revision, dtype=opts.dtype)
         return []
 
 
