@@ -37,6 +37,7 @@ from langadapt.names import (
     subpath_problem,
 )
 from langadapt.paths import expand
+from langadapt.recipe_params import apply_preset, substitute_params
 
 _ID = r"[A-Za-z][A-Za-z0-9_-]*"
 # `@id`, `@id.variant`, optionally followed by `/sub/path`; `NAME=@id` keeps its `NAME=`
@@ -63,6 +64,9 @@ class Recipe(StrictModel):
     seed: int = 0
     output_dir: str | None = None
     imports: list[str] = Field(default_factory=list)  # modules that register extra stage kinds
+    params: dict[str, Any] = Field(default_factory=dict)  # `${name}` in stage options (recipe_params)
+    preset: str | None = None       # a name in `presets`, or a .yaml file of overrides
+    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stages: list[StageSpec]
 
 
@@ -101,6 +105,7 @@ def _stage_override(data: dict, item: str) -> str:
     names no stage or recipe key, saying which exist."""
     stages = data.get("stages") if isinstance(data.get("stages"), list) else []
     ids = {s.get("id"): i for i, s in enumerate(stages) if isinstance(s, dict)}
+    params = data.get("params") if isinstance(data.get("params"), dict) else {}
     key, sep, value = item.partition("=")
     key = key.strip()
     parts = key.split(".")
@@ -116,9 +121,12 @@ def _stage_override(data: dict, item: str) -> str:
                               file="command line", key=key)
     elif parts[0] in ids:
         parts = ["stages", str(ids[parts[0]]), *parts[1:]]
+    elif len(parts) == 1 and parts[0] in params:  # `model=...` sets params.model
+        parts = ["params", parts[0]]
     elif sep and parts[0] not in Recipe.model_fields:
+        also = f" nor a param ({', '.join(map(str, params))})" if params else ""
         raise ConfigError(f"'{parts[0]}' is neither a stage id ({known}) nor a recipe key "
-                          f"({', '.join(Recipe.model_fields)})", file="command line", key=key)
+                          f"({', '.join(Recipe.model_fields)}){also}", file="command line", key=key)
     return ".".join(parts) + sep + value
 
 
@@ -127,15 +135,22 @@ def read_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[R
     data, locations = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", file=str(path))
+    apply_preset(data, overrides or [], _apply_override, str(path), locations)
     for item in overrides or []:
-        rewritten = _stage_override(data, item)
-        try:
-            apply_overrides(data, [rewritten])
-        except ConfigError as e:
-            if rewritten == item:
-                raise
-            raise ConfigError(f"{e} (the override as written: '{item.partition('=')[0]}')") from None
+        _apply_override(data, item)
+    stage_ids = {s.get("id") for s in data.get("stages") or [] if isinstance(s, dict)}
+    substitute_params(data, str(path), locations, stage_ids | set(Recipe.model_fields))
     return validate(Recipe, data, file=str(path), locations=locations), data, locations
+
+
+def _apply_override(data: dict, item: str) -> None:
+    rewritten = _stage_override(data, item)
+    try:
+        apply_overrides(data, [rewritten])
+    except ConfigError as e:
+        if rewritten == item:
+            raise
+        raise ConfigError(f"{e} (the override as written: '{item.partition('=')[0]}')") from None
 
 
 def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
