@@ -266,6 +266,14 @@ def iter_records(path: str | Path, field: str = "text") -> Iterator[tuple[int, s
     yield from _checked(path, f, body(), lines, raw)
 
 
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its break) of one file: a path or URL, .gz/.zst too."""
+    raw = open_binary(path)
+    f = open_text(path, raw=raw)
+    lines = CountedLines(f)
+    yield from _checked(path, f, enumerate(lines, 1), lines, raw)
+
+
 def iter_texts(paths: Iterable[str | Path], field: str = "text", limit: int | None = None) -> Iterator[str]:
     """Documents from all `paths`, in order; at most `limit` of them."""
     n = 0

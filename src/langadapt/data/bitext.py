@@ -26,19 +26,31 @@ from langadapt.runs import atomic_write_bytes, atomic_write_json
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
 
 
+def split_pair(line: str, path: str, n: int) -> tuple[str, str]:
+    """The TSV rule of parallel text: `src<TAB>tgt`; further columns (a score, an id) are ignored."""
+    parts = line.split("\t")
+    if len(parts) < 2:
+        raise DataError("expected src<TAB>tgt (two tab-separated columns)", file=path, line=n)
+    return parts[0], parts[1]
+
+
 def iter_pairs(inputs: list[str], src_field: str, tgt_field: str) -> Iterator[tuple[str, int, str, str]]:
     """(source, line, src, tgt) for every pair of the inputs."""
-    from langadapt.data.encoding import open_text
+    from langadapt.data.encoding import ERROR_HANDLER
     from langadapt.data.readers import detect_encoding
+    from langadapt.textio import open_text
+
+    def opened(path: str):  # undecodable bytes become U+FFFD and are counted, as in `data clean`
+        return open_text(path, detect_encoding(path, []), errors=ERROR_HANDLER)
 
     if len(inputs) == 2:
         a, b = inputs
-        with open_text(a, detect_encoding(a, [])) as fa, open_text(b, detect_encoding(b, [])) as fb:
+        with opened(a) as fa, opened(b) as fb:
             for n, (x, y) in enumerate(zip(fa, fb, strict=True), 1):
                 yield a, n, x.rstrip("\r\n"), y.rstrip("\r\n")
         return
     path = inputs[0]
-    with open_text(path, detect_encoding(path, [])) as f:
+    with opened(path) as f:
         for n, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -49,10 +61,7 @@ def iter_pairs(inputs: list[str], src_field: str, tgt_field: str) -> Iterator[tu
                     raise DataError(f"record needs fields '{src_field}' and '{tgt_field}'", file=path, line=n)
                 yield path, n, str(rec[src_field]), str(rec[tgt_field])
             else:
-                parts = line.split("\t")
-                if len(parts) < 2:
-                    raise DataError("expected src<TAB>tgt", file=path, line=n)
-                yield path, n, parts[0], parts[1]
+                yield path, n, *split_pair(line, path, n)
 
 
 class _Side:

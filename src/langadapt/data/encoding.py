@@ -11,7 +11,6 @@ among all code pages and confuses cp1251 Mongolian with other Slavic pages.
 from __future__ import annotations
 
 import codecs
-import io
 from pathlib import Path
 
 SAMPLE_BYTES = 1 << 20
@@ -104,8 +103,3 @@ def detect_file(path: str | Path, legacy: list[str] | tuple[str, ...] = ("cp1251
     """Detect the encoding of a file from its first MiB."""
     with open(path, "rb") as f:
         return detect_bytes(f.read(SAMPLE_BYTES), legacy)
-
-
-def open_text(path: str | Path, encoding: str) -> io.TextIOBase:
-    """Open for reading with `encoding`; undecodable bytes become U+FFFD and are counted."""
-    return open(path, encoding=encoding, errors=ERROR_HANDLER, newline=None)

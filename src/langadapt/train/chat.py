@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 from langadapt.errors import DataError
-from langadapt.textio import expand_paths
+from langadapt.textio import expand_files, iter_lines
 
 # Used only when a tokenizer has no chat template (base models): plain ChatML.
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
@@ -94,19 +93,18 @@ def iter_located_conversations(paths: list[str], limit: int | None = None
                                ) -> Iterator[tuple[str, int, list[dict]]]:
     """(file, 1-based line, messages) of each record in JSONL files (or folders of them)."""
     n = 0
-    for p in expand_paths(paths):
-        with open(p, encoding="utf-8") as f:
-            for i, raw in enumerate(f, 1):
-                if not raw.strip():
-                    continue
-                if limit is not None and n >= limit:
-                    return
-                try:
-                    rec = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"invalid JSON ({e.msg})", file=str(p), line=i) from None
-                n += 1
-                yield str(Path(p)), i, to_messages(rec, str(Path(p)), i)
+    for p in expand_files(paths):  # read as every text file is: .gz/.zst, URLs
+        for i, raw in iter_lines(p):
+            if not raw.strip():
+                continue
+            if limit is not None and n >= limit:
+                return
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise DataError(f"invalid JSON ({e.msg})", file=p, line=i) from None
+            n += 1
+            yield p, i, to_messages(rec, p, i)
 
 
 def iter_conversations(paths: list[str], limit: int | None = None) -> Iterator[list[dict]]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
+from langadapt.data.bitext import split_pair
 from langadapt.errors import DataError
 from langadapt.languages import language_name
 from langadapt.models.seq2seq import encode_with_lang
-from langadapt.textio import expand_paths
+from langadapt.textio import expand_files, iter_lines
 from langadapt.train.chat import describe, encode_chat
 
 
@@ -37,33 +39,30 @@ def iter_pairs(paths: list[str], columns: tuple[str, str], limit: int | None = N
                ) -> Iterator[tuple[str, str]]:
     """(column-0 text, column-1 text) from TSV files or JSONL records keyed by language code.
 
+    Files are read as every text file is (`langadapt.textio`: .gz/.zst, URLs), TSV lines by the
+    rule of `data bitext` (`split_pair`).
+
     A malformed line, a null or non-string field, or an empty side is a DataError naming
     the file, the 1-based line and the column: an empty source would train the model to
     translate nothing into a sentence.
     """
     n = 0
-    for p in expand_paths(paths):
-        is_json = ".jsonl" in p.name
-        with open(p, encoding="utf-8-sig") as f:
-            for i, raw in enumerate(f, 1):
-                raw = raw.rstrip("\n").rstrip("\r")
-                if not raw.strip():
-                    continue
-                if limit is not None and n >= limit:
-                    return
-                if is_json:
-                    pair = _json_pair(raw, columns, str(p), i)
-                else:
-                    cells = raw.split("\t")
-                    if len(cells) != 2:
-                        raise DataError(f"expected 2 tab-separated columns ({columns[0]}, "
-                                        f"{columns[1]}), found {len(cells)}", file=str(p), line=i)
-                    pair = (cells[0].strip(), cells[1].strip())
-                for col, text in zip(columns, pair):
-                    if not text:
-                        raise DataError(f"empty {col} text", file=str(p), line=i)
-                n += 1
-                yield pair
+    for p in expand_files(paths):
+        is_json = ".jsonl" in Path(p).name
+        for i, raw in iter_lines(p):
+            if not raw.strip():
+                continue
+            if limit is not None and n >= limit:
+                return
+            if is_json:
+                pair = _json_pair(raw, columns, p, i)
+            else:
+                pair = tuple(cell.strip() for cell in split_pair(raw, p, i))
+            for col, text in zip(columns, pair):
+                if not text:
+                    raise DataError(f"empty {col} text", file=p, line=i)
+            n += 1
+            yield pair
 
 
 def directed(pairs: list[tuple[str, str]], columns: tuple[str, str], directions: str
