@@ -1,10 +1,12 @@
-"""The real-model recipe end to end on a cached GGUF checkpoint, with the smoke overrides.
+"""The real-model recipe end to end at its `cpu-smoke` preset.
 
-`recipes/gemma3-270m-mongolian.yaml` runs every stage on the real weights (import, trim,
-sweep, resize with four inits, three trainings, bpb with paired tests, speed, FLORES)
-with each stage shrunk to a few documents and steps (`SMOKE`, also in
-docs/real-models.md). The checkpoint comes from `langadapt model fetch` (CI: `make
-models`); without it the test skips, naming the command.
+`recipes/adapt.yaml` runs every stage (model load, clean, trim, sweep, resize with four
+inits, three trainings, bpb with paired tests, speed, FLORES) with each stage shrunk to a
+few documents and steps. Every test run takes a tiny random Qwen3 model as a local folder
+(`model=<folder>`); the cached GGUF checkpoints (`langadapt model fetch`, CI: `make
+models`) run the same flow on real weights when LANGADAPT_TEST_REAL_MODELS=1 (SmolLM2:
+a few CPU-minutes, Gemma 3 270M: ~10); their import is checked against transformers' own
+GGUF load in tests/models/test_gguf.py either way.
 """
 
 from __future__ import annotations
@@ -19,46 +21,15 @@ import pytest
 from langadapt.cli import main
 from langadapt.models import fetch
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "gemma3-270m-mongolian.yaml"
-
-# Every stage of the recipe, shrunk: a few hundred documents, 2 training steps, 4 FLORES
-# sentences. The stage kinds and code paths are the real ones.
-SMOKE = [
-    "clean.with.limit=800",
-    "news.with.heldout=12",
-    "tok.with.limit=1500",
-    "sweep.with.add=[20,40]", "sweep.with.limit=500", "sweep.with.check_lines=50",
-    'resized.with.tokenizer="@sweep/add40"', "resized.variants.focus.init_options.dim=16",
-    "fertility.with.tokenizers=[base=@gemma,trimmed=@tok,extended=@sweep/add40]",
-    "bpb_base.with.max_docs=8", "bpb0.with.max_docs=8", "bpb.with.max_docs=8",
-    "bpb_en_base.with.max_docs=8", "bpb_en.with.max_docs=8",
-    "bpb_base.with.resamples=50", "bpb0.with.resamples=50", "bpb.with.resamples=50",
-    "bpb_en_base.with.resamples=50", "bpb_en.with.resamples=50",
-    "cpt.with.max_steps=2", "cpt.with.seq_len=32", "cpt.with.batch_size=2", "cpt.with.save_steps=1",
-    "cpt.with.warmup_steps=0", "cpt.with.data.limit=100",
-    "mt.with.max_steps=2", "mt.with.seq_len=384", "mt.with.batch_size=2", "mt.with.warmup_steps=0",
-    "mt.with.data.limit=20",
-    "speed.with.prompts=2", "speed.with.max_new_tokens=4", "speed.with.warmup=0",
-    "speed.with.resamples=50",
-    "flores.with.limit=3", "flores.with.resamples=50",
-    "flores.variants.zero-shot.generation.max_new_tokens=6",
-    "flores.variants.few-shot.generation.max_new_tokens=6",
-    "flores.variants.lora.generation.max_new_tokens=6",
-]
-
-CHECKPOINTS = {"smollm2-135m-instruct": "SmolLM2-135M-Instruct.Q4_1.gguf",
-               "gemma3-270m": "gemma-3-270m-q4_k_m.gguf"}
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "adapt.yaml"
+REAL = ("smollm2-135m-instruct", "gemma3-270m")
 
 
-# The recipe's whole flow on SmolLM2 (the smaller checkpoint) in every test run; Gemma 3 270M
-# (import alone is ~2 CPU-minutes) when LANGADAPT_TEST_GEMMA=1. Its import is checked against
-# transformers' own GGUF load in tests/models/test_gguf.py either way.
-RUN_BY_DEFAULT = {"smollm2-135m-instruct"}
-
-
-def _cached(name: str) -> Path:
-    if name not in RUN_BY_DEFAULT and os.environ.get("LANGADAPT_TEST_GEMMA") != "1":
-        pytest.skip(f"the {name} recipe run takes ~10 CPU-minutes; set LANGADAPT_TEST_GEMMA=1 to run it")
+def _model(name: str, tiny_model) -> Path:
+    if name == "tiny":
+        return tiny_model("qwen3")
+    if os.environ.get("LANGADAPT_TEST_REAL_MODELS") != "1":
+        pytest.skip(f"the {name} recipe run takes CPU-minutes; set LANGADAPT_TEST_REAL_MODELS=1 to run it")
     path = fetch.cached_path(name)
     if not path.is_file():
         pytest.skip(f"{path.name} is not in the model cache {path.parent} "
@@ -71,11 +42,10 @@ def _rows(out: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(CHECKPOINTS))
-def test_real_model_recipe_smoke(name, tmp_path, data_dir, capsys):
-    path = _cached(name)
+@pytest.mark.parametrize("name", ["tiny", *REAL])
+def test_adapt_recipe_cpu_smoke(name, tiny_model, tmp_path, data_dir, capsys):
     out = tmp_path / "run"
-    args = ["run", str(RECIPE), f"output_dir={out}", f"gemma.with.gguf={path}", *SMOKE]
+    args = ["run", str(RECIPE), f"output_dir={out}", f"model={_model(name, tiny_model)}", "preset=cpu-smoke"]
     assert main(args) == 0
     rows = _rows(out)
     by = {}
@@ -99,6 +69,8 @@ def test_real_model_recipe_smoke(name, tmp_path, data_dir, capsys):
         assert summary["total_tokens"] == 2 * 2 * 32 or stage == "mt"
         assert summary["total_bytes"] > 0
     assert "Training budget" in (out / "results.md").read_text()
+    source = out / "stages" / "pretrained" / ("model_source.json" if name == "tiny" else "gguf_import.json")
+    assert source.is_file()
     # a second run reuses every stage
     capsys.readouterr()
     assert main([*args, "--dry-run"]) == 0
