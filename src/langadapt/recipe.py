@@ -37,7 +37,7 @@ from langadapt.names import (
     subpath_problem,
 )
 from langadapt.paths import expand
-from langadapt.recipe_params import apply_preset, substitute_params
+from langadapt.recipe_params import apply_preset, substitute_params, walk_strings
 
 _ID = r"[A-Za-z][A-Za-z0-9_-]*"
 # `@id`, `@id.variant`, optionally followed by `/sub/path`; `NAME=@id` keeps its `NAME=`
@@ -219,17 +219,6 @@ def _run_root(recipe: Recipe, file: str, locations: dict) -> Path:
 
 
 # ---------------------------------------------------------------- references and variants
-def _walk_strings(obj: Any, fn) -> Any:
-    """Return a copy of `obj` with `fn` applied to every string."""
-    if isinstance(obj, str):
-        return fn(obj)
-    if isinstance(obj, dict):
-        return {k: _walk_strings(v, fn) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_walk_strings(v, fn) for v in obj]
-    return obj
-
-
 def find_refs(obj: Any) -> list[tuple[str, str | None]]:
     """The `(stage id, pinned variant or None)` of every `@` reference in `obj`."""
     found: list[tuple[str, str | None]] = []
@@ -240,7 +229,7 @@ def find_refs(obj: Any) -> list[tuple[str, str | None]]:
             found.append((m.group(1), m.group(2)))
         return s
 
-    _walk_strings(obj, visit)
+    walk_strings(obj, visit)
     return found
 
 
@@ -279,7 +268,7 @@ def _check_ref_paths(spec: StageSpec, i: int, file: str, locations: dict) -> Non
                                   key=".".join(["stages", spec.id, *where]))
             return s
 
-        _walk_strings(opts, visit)
+        walk_strings(opts, visit)
 
 
 def _expand(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict) -> list[PlannedStage]:
@@ -325,7 +314,7 @@ def _instance(plan: Plan, spec: StageSpec, i: int, assign: dict, raw: dict,
         label = s[:s.index("@")]
         return label + str(plan.root / "stages" / dep.id) + (m.group(3) or "")
 
-    options = _walk_strings(raw, resolve)
+    options = walk_strings(raw, resolve)
     return PlannedStage(id=inst_id, spec=spec.id, kind=spec.kind,
                         variant="+".join(values) if values else spec.variant,
                         assignment=assign, raw=raw, options=options, deps=deps, index=i)

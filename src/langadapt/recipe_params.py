@@ -86,9 +86,19 @@ def substitute_params(data: dict, file: str, locations: dict, reserved: set[str]
         return _PARAM.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), s)
 
     if isinstance(data.get("stages"), list):
-        from langadapt.recipe import _walk_strings  # (recipe.py imports this module)
+        data["stages"] = walk_strings(data["stages"], sub)
 
-        data["stages"] = _walk_strings(data["stages"], sub)
+
+def walk_strings(obj: Any, fn) -> Any:
+    """Return a copy of `obj` with `fn` applied to every string (here, not in recipe.py, which
+    imports this module: no import cycle)."""
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: walk_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [walk_strings(v, fn) for v in obj]
+    return obj
 
 
 def _name_problem(name: str, reserved: set[str]) -> str | None:
