@@ -245,27 +245,20 @@ def quality_rows(sources: Sequence[str], outputs: Sequence[str], tgt: str, *, na
                       extra={"note": "distinct texts taken from an interrupted earlier run"})]
 
 
-# Letter ranges of the scripts in FLORES codes that langadapt's profiles cover.
-SCRIPT_RANGES = {"Cyrl": ((0x0400, 0x052F),), "Latn": ((0x0041, 0x024F),),
-                 "Hans": ((0x4E00, 0x9FFF), (0x3400, 0x4DBF)), "Hant": ((0x4E00, 0x9FFF),),
-                 "Khmr": ((0x1780, 0x17FF),), "Arab": ((0x0600, 0x06FF),),
-                 "Grek": ((0x0370, 0x03FF),), "Mong": ((0x1800, 0x18AF),)}
-
-
 MIN_LANGID_LETTERS = 20
 
 
 def script_checker(tgt: str) -> tuple[Callable[[str], bool], str]:
     """A test "is most of this text's letters in `tgt`'s script?" and its name."""
+    from langadapt.languages.scripts import count_in_scripts, script_pattern
+
     script = tgt.rsplit("_", 1)[-1]
-    ranges = SCRIPT_RANGES.get(script)
-    if ranges is None:
-        return (lambda _text: True), f"none (no script table for {script})"
+    if script_pattern((script,)) is None:
+        return (lambda _text: True), f"none (Unicode has no script {script})"
 
     def in_script(text: str) -> bool:
-        letters = [c for c in text if c.isalpha()]
-        inside = sum(1 for c in letters if any(lo <= ord(c) <= hi for lo, hi in ranges))
-        return not letters or inside / len(letters) >= 0.5
+        letters = "".join(c for c in text if c.isalpha())
+        return not letters or count_in_scripts(letters, (script,)) / len(letters) >= 0.5
 
     return in_script, f"script:{script}"
 

@@ -12,7 +12,6 @@ n-gram repetition tests only on documents of at least `long_doc_words` words.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
@@ -21,10 +20,10 @@ from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetition
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from langadapt.languages import LanguageProfile
+from langadapt.languages.scripts import count_in_scripts
 
 _WORDS = re.compile(r"\d+(?:[.,/:-]\d+)*|\w+(?:[-'’]\w+)*")
 _LETTER = re.compile(r"[^\W\d_]")
-_SCRIPT_NAMES = {"Cyrl": "CYRILLIC", "Latn": "LATIN", "Grek": "GREEK", "Arab": "ARABIC", "Mong": "MONGOLIAN"}
 _SENTS = re.compile(r"[^.!?…]+[.!?…]*")
 
 
@@ -54,7 +53,7 @@ class QualityFilter(BaseFilter):
         self.q = q
         self.alphabet = frozenset(profile.alphabet)
         self._drop_alphabet = dict.fromkeys(map(ord, profile.alphabet))
-        self.scripts = tuple(_SCRIPT_NAMES.get(s, s.upper()) for s in profile.scripts)
+        self.scripts = tuple(profile.scripts)  # ISO 15924 codes (Unicode's Script property decides)
         tok = RegexWordTokenizer(profile.code)
         gopher = dict(
             min_doc_words=q.min_doc_words,
@@ -105,7 +104,7 @@ class QualityFilter(BaseFilter):
             return 0.0, 0.0
         # deleting the alphabet in C leaves only the outside letters
         outside = "".join(letters).translate(self._drop_alphabet)
-        foreign = sum(unicodedata.name(c, "").startswith(self.scripts) for c in outside)
+        foreign = count_in_scripts(outside, self.scripts)
         return 1 - len(outside) / len(letters), foreign / len(letters)
 
     def filter(self, doc) -> bool | tuple[bool, str]:
