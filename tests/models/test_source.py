@@ -12,7 +12,7 @@ from langadapt.errors import ConfigError, DataError
 from langadapt.models.source import source_kind, write_model
 
 
-def test_each_kind_of_source_becomes_an_hf_folder(tmp_path):
+def test_each_kind_of_source_becomes_an_hf_folder(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM
 
     gguf = write_tiny_gguf(tmp_path / "tiny.gguf")
@@ -20,7 +20,9 @@ def test_each_kind_of_source_becomes_an_hf_folder(tmp_path):
     imported = write_model(str(gguf), tmp_path / "imported")
     assert json.loads((imported / "gguf_import.json").read_text())["dtype"] == "float32"
     assert source_kind(str(imported)) == "folder"
-    copied = write_model(str(imported), tmp_path / "copied", dtype="bfloat16")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert source_kind("~/imported") == "folder"
+    copied = write_model("~/imported", tmp_path / "copied", dtype="bfloat16")
     record = json.loads((copied / "model_source.json").read_text())
     assert record["kind"] == "folder" and record["source"] == str(imported) and record["commit"] is None
     a, b = (AutoModelForCausalLM.from_pretrained(p) for p in (imported, copied))

@@ -49,6 +49,8 @@ def write_model(model: str, out: str | Path, *, revision: str | None = None, dty
         ConfigError: a revision for a local model, or an unknown dtype.
     """
     kind = source_kind(model)
+    if kind != "hub":
+        model = str(Path(model).expanduser())
     if revision and kind != "hub":
         raise ConfigError(f"revision '{revision}' is for a hub id, and '{model}' is a local {kind}: "
                           "drop the revision", key="revision")
