@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from langadapt.cli import main
-from langadapt.output_guard import MARKER
+
+MARKER = ".langadapt-output.json"  # what every output folder carries (langadapt.output_guard.MARKER)
 
 MODEL_OUT = "inputs/model"  # stands for a model in the refusal rows: they never load it
 
@@ -177,3 +178,11 @@ def test_model_resize_replaces_its_earlier_output(sandbox, capsys):
     (sandbox / "out" / "earlier.txt").write_text("from the first run\n")
     assert main([*argv, "--force"]) == 0, capsys.readouterr().err
     assert not (sandbox / "out" / "earlier.txt").exists() and (sandbox / "out" / "resize.json").is_file()
+
+
+def test_data_tokenize_leaves_nothing_beside_its_output(sandbox, capsys):
+    (sandbox / "inputs" / "bad.jsonl").write_text('{"title": "no text field"}\n')
+    assert main("data tokenize inputs/corpus.txt --tokenizer inputs/tok --out out".split()) == 0
+    assert main("data tokenize inputs/bad.jsonl --tokenizer inputs/tok --out failed".split()) == 2
+    assert "no field 'text'" in capsys.readouterr().err
+    assert sorted(p.name for p in sandbox.iterdir()) == ["dangling", "inputs", "out", "user"]
