@@ -35,6 +35,21 @@ from langadapt.errors import LangadaptError
 log = logging.getLogger(__name__)
 
 
+# Descriptors of the locks this process holds. A forked child (multiprocessing workers) closes
+# its copies, so only the recorded pid holds a lock and a lock whose pid is dead is free.
+_HELD: set[int] = set()
+
+
+def _close_in_child() -> None:
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 class LockedError(LangadaptError):
     """Another process holds the lock of an output (refused rather than waiting)."""
 
@@ -76,12 +91,16 @@ def _alive(rec: dict) -> bool | None:
     return True
 
 
-def describe(rec: dict | None) -> str:
-    """`pid 123 on host (langadapt run r.yaml, since 2026-01-01 12:00:00 UTC)`."""
+def describe(rec: dict | None, held: bool = True) -> str:
+    """`pid 123 on host (langadapt run r.yaml, since 2026-01-01 12:00:00 UTC)`; `held`: the
+    lock is held now (by that process, or by one it started)."""
     if rec is None:
         return "another process (it has not recorded itself yet)"
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(rec.get("started", 0)))
-    return f"pid {rec['pid']} on {rec.get('host', '?')} ({rec.get('command', '?')}, since {since})"
+    text = f"pid {rec['pid']} on {rec.get('host', '?')} ({rec.get('command', '?')}, since {since})"
+    if held and _alive(rec) is False:  # a child that inherited the lock still runs
+        text += ", which has ended, but a process it started still holds the lock"
+    return text
 
 
 def _current_holder(target: Path) -> dict | None:
@@ -161,13 +180,16 @@ def exclusive(target: str | Path, what: str, *, wait: bool | float = False, hint
     except OSError as e:
         raise LangadaptError(f"{lock}: cannot create the lock file of {what} {target} "
                              f"({e.strerror or e}); the folder must be writable") from None
+    _HELD.add(fd)
     try:
         _take(fd, target, what)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            lock.unlink()  # while still holding it: see _try_lock
-        os.close(fd)
+        if fd in _HELD:  # not in a forked child leaving the block: it closed its copy
+            _HELD.discard(fd)
+            with contextlib.suppress(OSError):
+                lock.unlink()  # while still holding it: see _try_lock
+            os.close(fd)
 
 
 def _take(fd: int, target: Path, what: str) -> None:
@@ -176,7 +198,7 @@ def _take(fd: int, target: Path, what: str) -> None:
     if old is not None:
         state = {False: "is no longer running", None: "ran on another host"}.get(_alive(old), "ended")
         log.warning("%s %s: taking over the lock left by %s, which %s without releasing it",
-                    what, target, describe(old), state)
+                    what, target, describe(old, held=False), state)
     record = {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(), "started": time.time()}
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)

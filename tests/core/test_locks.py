@@ -3,6 +3,7 @@ is in tests/models/test_fetch_cache.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -175,6 +176,29 @@ def test_a_stale_lock_of_a_dead_process_does_not_block(recipe, tmp_path, capsys,
                in r.message for r in caplog.records)
     _complete(run)
     assert not lock_file(run).exists()  # released: nothing left beside the run folder
+
+
+def test_a_child_that_outlives_a_killed_holder_does_not_keep_the_lock(tmp_path, caplog):
+    target = tmp_path / "out"
+    code = ("import os, sys, time; from langadapt.locks import exclusive\n"
+            "with exclusive(sys.argv[1], 'output'):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n        time.sleep(30); os._exit(0)\n"
+            "    print(child, flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        child = int(holder.stdout.readline())
+        holder.send_signal(signal.SIGKILL)  # the forked child (a worker) lives on
+        holder.wait(10)
+        with caplog.at_level(logging.INFO, logger="langadapt.locks"), exclusive(target, "output"):
+            pass
+    finally:
+        for pid in (holder.pid, child):
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    assert any(f"left by pid {holder.pid}" in r.message for r in caplog.records)
 
 
 def test_data_clean_refuses_an_output_another_process_writes(tmp_path, data_dir, capsys):
