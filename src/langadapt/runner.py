@@ -182,19 +182,26 @@ def sync_results(plan: Plan) -> list[ResultRow]:
     return rows
 
 
-def report_is_current(root: Path) -> bool:
-    """True when `report.html` (written last by the report) is newer than everything it reads.
+REPORT_KEY = ".report.key"  # the content key of what report.html was built from
 
-    Like make: a re-run that ran nothing and changed no result leaves the report alone, so
-    its files (and the time stamp inside report.html) do not change; an interrupted report,
-    a new result or a finished stage makes it stale.
-    """
-    html = root / "report.html"
-    if not html.is_file():
-        return False
+
+def report_inputs_key(root: Path) -> str:
+    """Content key of everything the report reads: results, the resolved recipe, stage markers."""
     inputs = [root / "results.jsonl", root / "recipe.resolved.yaml", *(root / "stages").glob(f"*/{DONE}")]
-    built = html.stat().st_mtime_ns
-    return all(not p.exists() or p.stat().st_mtime_ns <= built for p in inputs)
+    return cache_key({str(p.relative_to(root)): hash_files([p]) for p in sorted(inputs) if p.is_file()})
+
+
+def report_is_current(root: Path) -> bool:
+    """True when `report.html` was built from the results, recipe and stages there now.
+
+    Compared by content (the key the runner keeps beside the report), not by time stamps: a
+    re-run that changed no result leaves the report alone, so its files (and the time stamp
+    inside report.html) do not change, and so does a copied or touched run folder; an
+    interrupted report, a new result or a finished stage makes it stale.
+    """
+    key = root / REPORT_KEY
+    return ((root / "report.html").is_file() and key.is_file()
+            and key.read_text(encoding="utf-8") == report_inputs_key(root))
 
 
 def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True,
@@ -237,6 +244,7 @@ def _execute(plan: Plan, force: list[str] | None, report: bool) -> list[StageSta
         from langadapt.report import build_report
 
         build_report(plan.root, plan.root)
+        write_text_if_changed(plan.root / REPORT_KEY, report_inputs_key(plan.root))  # once it is whole
     return out
 
 
