@@ -39,7 +39,7 @@ from langadapt.errors import ConfigError, DataError
 from langadapt.locks import exclusive
 from langadapt.output_guard import check_out_dir, clean_stale, replace_dir, write_marker
 from langadapt.paths import tokenized_root
-from langadapt.runs import atomic_write_json
+from langadapt.runs import atomic_write_json, cache_key
 from langadapt.textio import expand_files, file_size, iter_records, json_objects, open_binary, open_text
 
 log = logging.getLogger(__name__)
@@ -230,9 +230,10 @@ def _build(files: list[str], key: str, tk_json: str, vocab: int, field: str, wor
 
 
 def corpus_key(files: list[str], tk_hash: str, field: str, contents: str | None = None) -> str:
-    """The shard folder's key; `contents` is `contents_hash(files)` when already computed."""
-    return _sha(json.dumps({"format": FORMAT, "langadapt": __version__, "tokenizer": tk_hash,
-                            "inputs": contents or contents_hash(files), "field": field}), 24)
+    """The shard folder's key (`runs.cache_key`, as every cache); `contents` is
+    `contents_hash(files)` when already computed."""
+    return cache_key({"format": FORMAT, "tokenizer": tk_hash, "inputs": contents or contents_hash(files),
+                      "field": field})
 
 
 def _finished(folder: Path, key: str) -> bool:
