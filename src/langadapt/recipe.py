@@ -359,8 +359,8 @@ def input_paths(inst: PlannedStage) -> list[Path]:
             raw, value = raw[label.end():], value[label.end():]
         if "${" in raw or raw.startswith(("/", "./", "../", "~")):
             found.append(Path(value).expanduser())  # named as a path: must exist
-        elif "/" in value and Path(value).exists():
-            found.append(Path(value))  # a relative path rather than a hub id
+        elif Path(value).is_file() or ("/" in value and Path(value).exists()):
+            found.append(Path(value))  # a relative path (a bare file name too) rather than a hub id
 
     _zip_strings(inst.raw, inst.options, visit)
     return found
