@@ -34,7 +34,7 @@ from langadapt.errors import ConfigError, DataError
 from langadapt.eval.loglik import Request, max_positions, prefix_token_id, score_requests
 from langadapt.eval.options import BpbOptions, BpbScoring
 from langadapt.eval.stats import DEFAULT_RESAMPLES, bootstrap_ci, paired_bootstrap, ratio
-from langadapt.runs import ResultRow, atomic_write_bytes, hash_obj, signature
+from langadapt.runs import ResultRow, atomic_write_bytes, content_id, hash_obj, signature
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def score_documents(loaded, texts: Sequence[str], opts: BpbScoring, *,
 
     With `cache_dir`, documents are scored in chunks of `chunk_docs` whose statistics are
     saved there (atomically), so an interrupted evaluation resumes at the first unsaved
-    chunk. A chunk's file name hashes its texts, the scoring options and the model name:
-    use one cache folder per model state.
+    chunk. A chunk's file name hashes its texts, the scoring options and the model: its
+    files' content when it is a local folder (a model retrained in place is not mistaken for
+    the old one), else its name.
     """
     max_len = opts.max_length or max_positions(loaded)
     stride = opts.stride or max_len
@@ -104,9 +105,10 @@ def score_documents(loaded, texts: Sequence[str], opts: BpbScoring, *,
     if cache_dir is None:
         return _score_chunk(loaded, texts, opts, max_len, stride)
     parts = []
+    model_id = content_id(loaded.name)
     for start in range(0, len(texts), chunk_docs):
         chunk = list(texts[start: start + chunk_docs])
-        key = hash_obj([loaded.name, max_len, stride, opts.lang, chunk])
+        key = hash_obj([model_id, max_len, stride, opts.lang, chunk])
         path = Path(cache_dir) / f"bpb-{start // chunk_docs:06d}-{key}.npy"
         if path.is_file():
             parts.append(np.load(path))
