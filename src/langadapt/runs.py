@@ -15,6 +15,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -180,16 +181,34 @@ def _hash_with_stats(path: str, stats: tuple) -> str:
     return hash_files([path])
 
 
-def content_id(ref: str | Path) -> str:
-    """A local file or folder by its content hash (`sha:...`); anything else (a hub id) by name.
+def content_id(ref: str | Path, revision: str | None = None) -> str:
+    """A local file or folder by its content hash (`sha:...`); a hub id by the commit its
+    `revision` (default: main) points to in the local HF cache (`hub:org/name@<commit>`), so a
+    new upload under the same name is a new key; anything else by name.
 
     Within one process a path whose files keep their sizes and modification times is
     hashed once, so naming the same large model folder in several keys costs one read.
     """
     path = Path(ref).expanduser()
     if not path.exists():
+        if _HUB_ID.fullmatch(str(ref)):  # not downloaded yet: the revision's name until it is
+            return f"hub:{ref}@{hub_commit(str(ref), revision) or revision or 'main'}"
         return str(ref)
     return f"sha:{_hash_with_stats(str(path.resolve()), _stat_signature(path))}"
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def hub_commit(repo_id: str, revision: str | None = None) -> str | None:
+    """The commit a hub model's `revision` (default: main) is in the local HF cache, if there."""
+    rev = revision or "main"
+    if re.fullmatch(r"[0-9a-f]{40}", rev):
+        return rev
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    ref = Path(HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "refs" / rev
+    return ref.read_text(encoding="utf-8").strip() if ref.is_file() else None
 
 
 def code_version() -> str:
