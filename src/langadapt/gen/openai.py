@@ -19,6 +19,8 @@ from dataclasses import asdict
 from tqdm.auto import tqdm
 
 from langadapt.errors import ConfigError, LangadaptError
+from langadapt.gen.backend import BACKENDS, OnBatch
+from langadapt.generation_options import GenerationOptions
 from langadapt.runs import hash_obj
 from langadapt.synth.client import Answer, ChatClient, Counts, Failure, Request
 from langadapt.synth.options import ServerOptions
@@ -113,3 +115,22 @@ def translate_texts_openai(opts: ServerOptions, texts: Sequence[str], src: str, 
     if problems:
         log.warning("%s of %d answers: %s", sum(problems.values()), len(requests), dict(problems))
     return [out[t] for t in texts]
+
+
+@BACKENDS.register("openai")
+class OpenAIBackend:
+    """The `generation.server` settings; their model defaults to the stage's model name."""
+
+    def __init__(self, model, opts: GenerationOptions):
+        server = opts.server
+        if not server.model:  # the stage's model names the server's model
+            name = str(model) if isinstance(model, (str, os.PathLike)) else model.name  # or a Loaded
+            server = server.model_copy(update={"model": name})
+        self.server = server
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str, *, progress: bool = False,
+                  on_batch: OnBatch | None = None) -> list[str]:
+        out = translate_texts_openai(self.server, texts, src, tgt, progress=progress)
+        if on_batch:  # one batch: the client keeps `concurrency` requests in flight itself
+            on_batch(list(range(len(texts))), out)
+        return out
