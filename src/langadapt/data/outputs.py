@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from langadapt.data.dedup import content_hash, save_hashes
 from langadapt.data.shares import LineOffsets
-from langadapt.runs import atomic_write_bytes
+from langadapt.runs import atomic_file, atomic_write_bytes
 
 
 def _record(doc: Document) -> str:
@@ -39,29 +38,6 @@ def gzip_bytes(text: str) -> bytes:
     return buf.getvalue()
 
 
-class _StreamingFile:
-    """Write lines to `path.tmp` (gzip optional), rename to `path` on close."""
-
-    def __init__(self, path: Path, compress: bool):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = path.with_name(f".{path.name}.tmp")
-        raw = open(self.tmp, "wb")
-        self.f = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if compress else raw
-        self.raw = raw
-
-    def write(self, line: str) -> None:
-        self.f.write(line.encode("utf-8"))
-
-    def close(self) -> None:
-        if self.f is not self.raw:
-            self.f.close()
-        self.raw.flush()
-        os.fsync(self.raw.fileno())
-        self.raw.close()
-        os.replace(self.tmp, self.path)
-
-
 class ShardWriter(PipelineStep):
     """Write task `rank`'s documents to `folder/<rank>.jsonl[.gz]`; optionally their exact hashes."""
 
@@ -74,21 +50,19 @@ class ShardWriter(PipelineStep):
 
     def run(self, data, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         suffix = ".jsonl.gz" if self.compress else ".jsonl"
-        out = _StreamingFile(Path(self.folder) / f"{rank:05d}{suffix}", self.compress)
         hashes: list[int] = []
-        try:
+        # the one atomic writer (temp file renamed on success, removed on any error), streamed
+        with atomic_file(Path(self.folder) / f"{rank:05d}{suffix}") as raw:
+            out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if self.compress else raw
             for doc in data or ():
-                out.write(_record(doc))
+                out.write(_record(doc).encode("utf-8"))
                 if self.hashes_folder:
                     hashes.append(content_hash(doc.text))
                 self.stat_update("documents")
                 self.stat_update("characters", value=len(doc.text), unit="char")
                 yield doc
-        except BaseException:
-            out.raw.close()
-            out.tmp.unlink(missing_ok=True)
-            raise
-        out.close()
+            if out is not raw:
+                out.close()  # the gzip trailer; `raw` stays open for atomic_file to sync and rename
         if self.hashes_folder:
             save_hashes(Path(self.hashes_folder), rank, hashes)
 
