@@ -136,3 +136,10 @@ def test_a_base_url_with_a_bad_port_or_host_is_one_line_and_exit_2(texts, tmp_pa
                "--backend", "openai", "--model", "m", "--base-url", url])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and says in err and "base_url" in err
+
+
+def test_a_redirect_to_an_unparseable_location_is_refused_too(server, fast_options, texts, tmp_path):
+    server.redirect_to = "http://[::1"
+    server.always = {"river": "redirect_307"}
+    with pytest.raises(ConfigError, match=r"redirected a request to http://\[::1/chat/completions"):
+        _translate(fast_options(max_retries=0), texts, tmp_path / "out.txt")

@@ -192,11 +192,12 @@ class ChatClient:
         scheme, host or port stops here and the request body (prompts, texts) never goes there."""
         if not response.has_redirect_location:
             return
-        target = response.url.join(response.headers["location"])
+        location = response.headers["location"]
         try:
+            target = response.url.join(location)
             off = origin(str(target)) != self._origin
-        except ValueError:
-            off = True
+        except Exception:  # noqa: BLE001 (the HTTP client's URL error, or ours): it leads nowhere known
+            target, off = location, True
         if off:
             raise RedirectRefused(
                 f"the server at {self.opts.base_url} redirected a request to {target} (HTTP "
