@@ -153,6 +153,12 @@ def _apply_override(data: dict, item: str) -> None:
         raise ConfigError(f"{e} (the override as written: '{item.partition('=')[0]}')") from None
 
 
+def run_root(path: str | Path, overrides: list[str] | None = None) -> Path:
+    """The run folder of a recipe, from the recipe alone (no stage module is imported)."""
+    recipe, _, locations = read_recipe(path, overrides)
+    return _run_root(recipe, str(path), locations)
+
+
 def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
     """Read, validate and expand a recipe; check its input files. Writes nothing."""
     from langadapt.stages import get_stage

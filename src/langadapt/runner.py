@@ -23,7 +23,7 @@ import yaml
 from langadapt.errors import LangadaptError
 from langadapt.locks import exclusive
 from langadapt.names import inside
-from langadapt.recipe import Plan, PlannedStage, input_paths, load_plan
+from langadapt.recipe import Plan, PlannedStage, input_paths, load_plan, run_root
 from langadapt.runs import (
     DONE,
     ResultRow,
@@ -40,6 +40,7 @@ from langadapt.runs import (
 
 log = logging.getLogger(__name__)
 KEY_VERSION = 1  # bump when the meaning of a key changes, to invalidate old caches
+_BUSY = "wait for it to finish, or run again with --wait to queue behind it"
 
 
 @dataclass
@@ -212,8 +213,7 @@ def execute(plan: Plan, force: list[str] | None = None, *, report: bool = True,
     its pid and host, or waited for with `wait` (`langadapt run --wait`).
     """
     _check_force(plan, force)
-    with exclusive(plan.root, "run folder", wait=wait,
-                   hint="wait for it to finish, or run again with --wait to queue behind it"):
+    with exclusive(plan.root, "run folder", wait=wait, hint=_BUSY):
         return _execute(plan, force, report)
 
 
@@ -252,10 +252,15 @@ def run_recipe(path: str | Path, overrides: list[str] | None = None, *, dry_run:
                force: list[str] | None = None, report: bool = True,
                wait: bool = False) -> tuple[Plan, list[StageStatus]]:
     """Load, validate and run (or only plan, with `dry_run`) a recipe file."""
-    plan = load_plan(path, overrides)
     if dry_run:
+        plan = load_plan(path, overrides)
         return plan, plan_status(plan, force)
-    return plan, execute(plan, force, report=report, wait=wait)
+    # Locked before the plan is loaded, which imports every stage's module (seconds): a
+    # second run of the folder is refused at once.
+    with exclusive(run_root(path, overrides), "run folder", wait=wait, hint=_BUSY):
+        plan = load_plan(path, overrides)
+        _check_force(plan, force)
+        return plan, _execute(plan, force, report)
 
 
 def read_plan_file(run_dir: str | Path) -> list[dict]:
@@ -264,4 +269,3 @@ def read_plan_file(run_dir: str | Path) -> list[dict]:
     if not p.exists():
         return []
     return (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("plan", [])
-
