@@ -13,7 +13,8 @@ def register(sub) -> None:
                     "write results.jsonl and the report into the run folder.")
     p.add_argument("recipe", help="recipe YAML file (see docs/recipes.md)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="override recipe settings, e.g. seed=1 cpt.with.steps=20")
+                   help="override recipe settings, e.g. seed=1 cpt.with.max_steps=20, or set a param "
+                        "or preset the recipe declares, e.g. model=Qwen/Qwen2.5-7B preset=gpu")
     p.add_argument("--dry-run", action="store_true", help="print the plan (cached or to run) and stop")
     p.add_argument("--force", action="append", default=[], metavar="STAGE",
                    help="re-run this stage (and what depends on it) even if cached; repeatable")
