@@ -182,8 +182,10 @@ def test_a_child_that_outlives_a_killed_holder_does_not_keep_the_lock(tmp_path, 
     target = tmp_path / "out"
     code = ("import os, sys, time; from langadapt.locks import exclusive\n"
             "with exclusive(sys.argv[1], 'output'):\n"
+            "    ready = sys.argv[1] + '.forked'\n"
             "    child = os.fork()\n"
-            "    if child == 0:\n        time.sleep(30); os._exit(0)\n"
+            "    if child == 0:\n        open(ready, 'w').close(); time.sleep(30); os._exit(0)\n"
+            "    while not os.path.exists(ready):\n        time.sleep(0.01)\n"
             "    print(child, flush=True); time.sleep(60)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True)
     child = None
