@@ -7,10 +7,10 @@ error. `load_config` reports the file, line and dotted key of the first problem.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langadapt.errors import ConfigError
 
@@ -21,6 +21,11 @@ class StrictModel(BaseModel):
     """Base for every config schema: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+# numpy's legacy seeding (which transformers' set_seed calls) takes 0 .. 2**32 - 1; a larger
+# seed would pass validation and fail once a stage seeds its generators.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1, description="random seed, 0 to 4294967295")]
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -45,21 +50,74 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+# A config is a few hundred values; aliases that expand past this many nodes are a
+# "billion laughs" bomb (each level multiplies the size), refused before anything walks them.
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(root: yaml.Node, file: str) -> int:
+    """Nodes in the tree that `root` expands to once every alias is followed.
+
+    PyYAML shares an aliased node instead of copying it, but validation and our key-line
+    walk visit every expansion, so the size is counted with memoization (linear in the
+    file) and a recursive alias is refused outright.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_nodes:
+            raise ConfigError("a YAML alias refers to a node that contains it (recursive alias)",
+                              file=file, line=node.start_mark.line + 1)
+        open_nodes.add(id(node))
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        open_nodes.discard(id(node))
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[id(node)]
+
+    return size(root)
+
+
 def read_yaml(path: str | Path) -> tuple[Any, dict[tuple, int]]:
-    """Read YAML; return (data, {key path tuple: line}). Duplicate keys raise ConfigError."""
+    """Read YAML; return (data, {key path tuple: line}).
+
+    Duplicate keys, text that is not UTF-8 and aliases that expand past
+    `MAX_EXPANDED_NODES` nodes raise ConfigError.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("is a folder, not a YAML file (name the .yaml file inside it)", file=str(path))
     if not path.is_file():
         raise ConfigError("config file not found", file=str(path))
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte {raw[e.start]:#04x} at offset {e.start}); save the "
+                          "file as UTF-8", file=str(path), line=line) from None
     loader = _LineLoader(text)
     loader.name = str(path)
     loader.key_lines = {}
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, str(path)) > MAX_EXPANDED_NODES:
+            raise ConfigError(f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values (nested "
+                              "aliases that multiply, a 'billion laughs'): write the values out or "
+                              "use fewer levels of aliases", file=str(path))
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise ConfigError(f"invalid YAML: {getattr(e, 'problem', e)}", file=str(path),
                           line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply to read", file=str(path)) from None
     finally:
         loader.dispose()
     locations: dict[tuple, int] = {}

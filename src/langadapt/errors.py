@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+# C0/C1 control characters and the bidirectional overrides: an untrusted string (GGUF
+# metadata, a server's reply) printed raw could move the cursor, recolour the terminal or
+# reorder what the reader sees, and a newline would break the one-line error.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters written as escapes (`\\n`, `\\x1b`, `\\u202e`), on one line."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
 
 class LangadaptError(Exception):
     """A user error: the CLI prints it on one line and exits 2."""

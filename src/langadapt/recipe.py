@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from langadapt.config import StrictModel, apply_overrides, read_yaml, validate
+from langadapt.config import Seed, StrictModel, apply_overrides, read_yaml, validate
 from langadapt.errors import ConfigError, DataError
 from langadapt.names import (
     FileName,
@@ -61,7 +61,7 @@ class Recipe(StrictModel):
     """A whole recipe."""
 
     name: FileName              # the run folder is runs/<name> unless output_dir is given
-    seed: int = 0
+    seed: Seed = 0
     output_dir: str | None = None
     imports: list[str] = Field(default_factory=list)  # modules that register extra stage kinds
     params: dict[str, Any] = Field(default_factory=dict)  # `${name}` in stage options (recipe_params)

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from langadapt import __version__
-from langadapt.errors import LangadaptError
+from langadapt.errors import LangadaptError, printable
 
 # Each module registers one group with `register(subparsers)`.
 GROUPS = ("data", "tokenizer", "model", "train", "eval", "translate", "report", "run")
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except LangadaptError as e:
         if args.debug:
             raise
-        print(f"langadapt: error: {e}", file=sys.stderr)
+        # Messages quote untrusted strings (file contents, metadata, server replies).
+        print(f"langadapt: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("langadapt: interrupted; finished work is kept and a re-run resumes", file=sys.stderr)
