@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from langadapt.config import StrictModel
+from langadapt.config import Seed, StrictModel
 from langadapt.models.tiny_options import TinyOptions
 from langadapt.paths import expand
 from langadapt.runs import ResultRow
@@ -88,7 +88,7 @@ class ResizeStage(Stage):
         init_options: dict = {}
         corpus: list[str] | None = None   # shorthand for init_options.corpus (focus)
         check_text: str | None = None
-        seed: int | None = None
+        seed: Seed | None = None
         dtype: str = "auto"
         device: str | None = None
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from langadapt.config import StrictModel, load_config
+from langadapt.config import Seed, StrictModel, load_config
 
 Objective = Literal["cpt", "sft", "mt"]
 OBJECTIVES: tuple[str, ...] = ("cpt", "sft", "mt")
@@ -109,13 +109,14 @@ class TrainSettings(StrictModel):
     batch_size: int = 8
     eval_batch_size: int | None = None
     grad_accum: int = 1
-    lr: float = 2e-4
-    embedding_lr: float | None = None    # own lr for embeddings/head when they train
+    # A NaN, infinite, zero or negative rate trains nothing or turns every weight NaN.
+    lr: float = Field(2e-4, gt=0, allow_inf_nan=False)
+    embedding_lr: float | None = Field(None, gt=0, allow_inf_nan=False)  # own lr for embeddings/head
     weight_decay: float = 0.0
     warmup_steps: int = 0
     scheduler: str = "cosine"
     max_grad_norm: float = 1.0
-    seed: int = 0
+    seed: Seed = 0
     save_steps: int | None = None        # checkpoint every N steps (kept: save_total_limit)
     save_total_limit: int | None = 2
     eval_steps: int | None = None        # held-out loss every N steps (and always at the end)

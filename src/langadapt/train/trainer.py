@@ -34,7 +34,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from langadapt.errors import ConfigError, DataError
+from langadapt.errors import ConfigError, DataError, LangadaptError
 from langadapt.models.loading import load_tokenizer
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_json, signature
@@ -199,6 +199,21 @@ class LangadaptTrainer(Trainer):
             before, t0 = self.run_clock
             logs = {**logs, RUN_TIME: before + time.perf_counter() - t0}
         super().log(logs, start_time)
+
+    def training_step(self, model, inputs, *args, **kwargs):
+        loss = super().training_step(model, inputs, *args, **kwargs)
+        # HF drops a NaN/inf loss from its logs (a diverged run would end "successfully" with
+        # every weight NaN): stop at the first such step, before anything is saved as final.
+        bad = (~torch.isfinite(loss.detach())).float().reshape(1)
+        if self.args.world_size > 1:   # every rank stops together instead of one hanging
+            bad = self.accelerator.reduce(bad, "sum")
+        if bad.item() > 0:
+            raise LangadaptError(
+                f"training loss became non-finite ({float(loss.detach().float())}) at step "
+                f"{self.state.global_step + 1} of {self.state.max_steps} (lr {self.args.learning_rate:g}): "
+                "lower lr, keep max_grad_norm on or check the data; no final model or summary was "
+                "written (checkpoints of earlier steps are kept)")
+        return loss
 
     def compute_loss(self, model, inputs, *args, **kwargs):
         # A training forward needs no KV cache; without one transformers also honours packed
