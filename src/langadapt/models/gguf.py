@@ -10,11 +10,13 @@ GGUF metadata) and the generation config. The result loads anywhere without lang
 from __future__ import annotations
 
 import logging
+import re
+import struct
 from pathlib import Path
 
 import torch
 
-from langadapt.errors import ConfigError, DataError
+from langadapt.errors import ConfigError, DataError, printable
 from langadapt.models.fetch import verify_if_cached
 from langadapt.runs import atomic_dir, atomic_write_json
 
@@ -40,23 +42,80 @@ def supported_architectures() -> list[str]:
     return sorted((names - set(renamed.values())) | set(renamed))
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The scalar and string metadata of a GGUF file (arrays such as the vocabulary left out)."""
-    from gguf import GGUFReader, GGUFValueType
+# magic, version, tensor count, metadata count: the fixed part of every GGUF header
+_HEADER_BYTES = 24
 
+
+def open_gguf(path: str | Path):
+    """A `gguf.GGUFReader` of `path`, or one DataError saying the file is short, foreign or cut.
+
+    The reader indexes past the end of a cut file (IndexError, numpy errors), so the size is
+    checked against the header and the tensors' extents here.
+    """
+    from gguf import GGUFReader
+
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(_HEADER_BYTES)
+    refetch = "fetch or copy it again ('langadapt model fetch' for the known ones)"
+    if len(head) >= 4 and head[:4] != b"GGUF":
+        raise DataError(f"not a GGUF file (it starts with {printable(repr(head[:4]))}, not b'GGUF')",
+                        file=str(path))
+    if size < _HEADER_BYTES:
+        raise DataError(f"GGUF file cut short: {size} bytes, less than its {_HEADER_BYTES}-byte header; "
+                        + refetch, file=str(path))
     try:
         reader = GGUFReader(str(path))
-    except (ValueError, OSError) as e:
-        raise DataError(f"not a readable GGUF file ({e})", file=str(path)) from None
+    except (ValueError, OSError, IndexError, KeyError, struct.error, OverflowError, MemoryError) as e:
+        raise DataError(f"GGUF file cut short or corrupt ({size} bytes; the reader says: "
+                        f"{printable(str(e))[:200]}); " + refetch, file=str(path)) from None
+    end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
+    if end > size:
+        raise DataError(f"GGUF file cut short: {size} bytes, its tensors end at byte {end}; " + refetch,
+                        file=str(path))
+    return reader
+
+
+def _scalar_fields(reader) -> dict:
+    from gguf import GGUFValueType
+
     return {k: f.contents() for k, f in reader.fields.items()
             if f.types and f.types[0] != GGUFValueType.ARRAY}
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The scalar and string metadata of a GGUF file (arrays such as the vocabulary left out)."""
+    return _scalar_fields(open_gguf(path))
+
+
+def check_shapes(path: str | Path, reader, meta: dict, arch: str) -> None:
+    """Refuse a file whose tensors contradict its metadata (width, layer count) with one DataError.
+
+    transformers would build the model from the metadata, then fail on the first mismatched
+    tensor with a long report; these two numbers decide every tensor's shape.
+    """
+    width, blocks = meta.get(f"{arch}.embedding_length"), meta.get(f"{arch}.block_count")
+    shapes = {t.name: [int(d) for d in t.shape] for t in reader.tensors}
+    if width is not None:
+        for name in ("token_embd.weight", "output.weight", "output_norm.weight", "blk.0.attn_norm.weight"):
+            if name in shapes and shapes[name][0] != int(width):
+                raise DataError(f"tensor {name} has shape {shapes[name]} but the metadata says "
+                                f"{arch}.embedding_length = {width}: the file is inconsistent "
+                                "(re-export or fetch it again)", file=str(path))
+    found = {int(m.group(1)) for n in shapes if (m := re.match(r"blk\.(\d+)\.", n))}
+    if blocks is not None and found and found != set(range(int(blocks))):
+        raise DataError(f"the file has tensors of {len(found)} layers (blk.{min(found)}..blk.{max(found)}) "
+                        f"but the metadata says {arch}.block_count = {blocks}: the file is inconsistent "
+                        "(re-export or fetch it again)", file=str(path))
 
 
 def check_architecture(path: str | Path, meta: dict) -> str:
     """Return `general.architecture`, or raise one DataError if transformers cannot read it."""
     arch = meta.get("general.architecture")
     if _GGUF_SPELLINGS.get(arch, arch) not in _transformers_names():
-        raise DataError(f"general.architecture '{arch}' cannot be imported (transformers reads GGUF "
+        shown = printable(str(arch))[:100]   # metadata is untrusted: no control characters, bounded
+        raise DataError(f"general.architecture '{shown}' cannot be imported (transformers reads GGUF "
                         f"files of: {', '.join(supported_architectures())})", file=str(path))
     return arch
 
@@ -81,9 +140,13 @@ def import_gguf(path: str | Path, out: str | Path, *, dtype: str = "float32") ->
         raise DataError("GGUF file not found (run 'langadapt model fetch' for the known ones)",
                         file=str(path))
     verify_if_cached(path)  # a fetched checkpoint must still have its pinned SHA-256
-    meta = read_metadata(path)
+    reader = open_gguf(path)
+    meta = _scalar_fields(reader)
     arch = check_architecture(path, meta)
-    log.info("importing %s (%s, %s) as %s", path.name, arch, meta.get("general.name", "?"), dtype)
+    check_shapes(path, reader, meta, arch)
+    del reader   # its memory map; transformers reads the file itself
+    log.info("importing %s (%s, %s) as %s", path.name, arch, printable(str(meta.get("general.name", "?"))),
+             dtype)
     model, tok = _load(path, meta)
     with atomic_dir(out, [path], command="model import", also_ours=("gguf_import.json",)) as tmp:
         model.to(DTYPES[dtype]).save_pretrained(tmp)
@@ -105,8 +168,10 @@ def _load(path: Path, meta: dict):
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         auto = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
         loaded = auto.from_pretrained(folder, gguf_file=name, config=config, dtype=torch.float32)
-    except (ValueError, KeyError, NotImplementedError) as e:
-        raise DataError(f"transformers cannot read this GGUF file: {e}", file=str(path)) from None
+    except (ValueError, KeyError, NotImplementedError, RuntimeError) as e:
+        # RuntimeError: a tensor of another shape than the config built from the metadata
+        first = printable(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        raise DataError(f"transformers cannot read this GGUF file: {first[:300]}", file=str(path)) from None
     _fix_special_tokens(tok, meta, path)
     template = meta.get("tokenizer.chat_template")
     if template and not getattr(tok, "chat_template", None):
