@@ -39,20 +39,47 @@ def is_url(path: str | Path) -> bool:
     return "://" in str(path)
 
 
+def _protocol_error(url: str, err: Exception) -> DataError:
+    """A DataError for a URL whose protocol fsspec does not know, or whose package is missing."""
+    from fsspec.core import split_protocol
+    from fsspec.registry import available_protocols, known_implementations
+
+    protocol = (split_protocol(url.split("::")[-1])[0] or "file").split("+")[0]
+    if protocol not in available_protocols() and protocol not in known_implementations:
+        return DataError(f"unknown URL protocol '{protocol}://' (fsspec reads e.g. file://, memory://, "
+                         "s3://, gs://, az://, hf://, https://; check the spelling)", file=url)
+    package = known_implementations.get(protocol, {}).get("class", "").split(".")[0] or "?"
+    return DataError(f"reading '{protocol}://' URLs needs the package '{package}': pip install {package} "
+                     f"({err})", file=url)
+
+
+def url_fs(url: str):
+    """`(filesystem, path)` of an fsspec URL; an unknown protocol or a missing package is a DataError."""
+    import fsspec.core
+
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as e:
+        raise _protocol_error(url, e) from None
+    except ValueError as e:
+        if "protocol" not in str(e).lower():
+            raise
+        raise _protocol_error(url, e) from None
+
+
 def open_binary(path: str | Path) -> BinaryIO:
     """The raw bytes of a local file or an fsspec URL."""
     if is_url(path):
         import fsspec
 
+        url_fs(str(path))   # an unknown protocol or missing package: one DataError naming it
         return fsspec.open(str(path), "rb").open()
     return open(path, "rb")
 
 
 def file_size(path: str | Path) -> int:
     if is_url(path):
-        import fsspec.core
-
-        fs, p = fsspec.core.url_to_fs(str(path))
+        fs, p = url_fs(str(path))
         return int(fs.size(p))
     return Path(path).stat().st_size
 
@@ -193,9 +220,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 def url_files(url: str, suffixes: tuple[str, ...] = SUFFIXES) -> list[str]:
     """The files of an fsspec URL: itself, or the files inside it ending in `suffixes` (sorted),
     spelled from the URL as the user wrote it (as datatrove's `DataFolder` lists a folder)."""
-    import fsspec.core
-
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = url_fs(url)
     if fs.isdir(root):
         found = sorted(f for f in fs.find(root) if f.endswith(suffixes))
         if not found:

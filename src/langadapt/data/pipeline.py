@@ -177,14 +177,12 @@ def input_fingerprints(opts: CleanOptions) -> list[dict]:
     their id only.
     """
     from langadapt.data.readers import expand_inputs
-    from langadapt.textio import is_url
+    from langadapt.textio import is_url, url_fs
 
     out = []
     for raw in [*expand_inputs(opts.inputs), *opts.decontaminate]:
         if is_url(raw):
-            import fsspec.core
-
-            fs, p = fsspec.core.url_to_fs(raw)
+            fs, p = url_fs(raw)
             out.append({"path": raw, "size": fs.size(p), "ukey": str(fs.ukey(p))})
             continue
         p = Path(raw)
