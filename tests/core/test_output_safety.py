@@ -20,13 +20,14 @@ from langadapt.cli import main
 
 MARKER = ".langadapt-output.json"  # what every output folder carries (langadapt.output_guard.MARKER)
 
-MODEL_OUT = "inputs/model"  # stands for a model in the refusal rows: they never load it
+MODEL_OUT = "inputs/model"
 
 # command -> (argv with {out}, the input the output may not be, what it writes: dir | file)
 COMMANDS = {
     "model tiny": ("model tiny --arch qwen3 --tokenizer inputs/tok --out {out}", "inputs/tok", "dir"),
     "model import": ("model import inputs/x.gguf --out {out}", "inputs/x.gguf", "dir"),
-    "model resize": ("model resize inputs/model --tokenizer inputs/tok --out {out}", "inputs/model", "dir"),
+    "model resize": ("model resize inputs/model --tokenizer inputs/ext --init mean --out {out}",
+                     "inputs/model", "dir"),
     "model merge": ("model merge inputs/adapter --out {out}", "inputs/adapter", "dir"),
     "tokenizer extend": ("tokenizer extend inputs/tok --corpus inputs/corpus.txt --add 20 --out {out}",
                          "inputs/corpus.txt", "dir"),
@@ -45,15 +46,16 @@ COMMANDS = {
     "data clean": ("data clean inputs/corpus.txt --langid none --no-dedup-near --out {out}",
                    "inputs/corpus.txt", "dir"),
     "data bitext": ("data bitext inputs/pairs.tsv --langid none --out {out}", "inputs/pairs.tsv", "dir"),
-    "translate": ("translate --model inputs/model --src khk_Cyrl --tgt eng_Latn inputs/corpus.txt {out}",
-                  "inputs/corpus.txt", "file"),
+    "translate": ("translate --model inputs/model --src khk_Cyrl --tgt eng_Latn --max-new-tokens 2 "
+                  "inputs/corpus.txt {out}", "inputs/corpus.txt", "file"),
     "translate --rejected": ("translate --backend openai --base-url http://127.0.0.1:9/v1 --model m "
+                             "--max-retries 0 --timeout 1 "
                              "--src eng_Latn --tgt khk_Cyrl inputs/corpus.txt new.txt --rejected {out}",
                              "inputs/corpus.txt", "into"),
     "report": ("report inputs/run --out {out}", "inputs/run/results.jsonl", "dir"),
     "eval flores": ("eval flores --hyp inputs/hyp.txt --src khk_Cyrl --tgt eng_Latn --limit 20 "
                     "--resamples 20 --out {out}", "inputs/hyp.txt", "dir"),
-    "eval layers": ("eval layers --model inputs/model --text inputs/corpus.txt --out {out}",
+    "eval layers": ("eval layers --model inputs/model --text inputs/corpus.txt --limit 4 --out {out}",
                     "inputs/corpus.txt", "dir"),
 }
 
@@ -64,7 +66,9 @@ CASES = {"current folder": ".", "folder of user files": "user", "folder holding 
 
 @pytest.fixture(scope="session")
 def small_inputs(tmp_path_factory, data_dir) -> Path:
-    """A folder of cheap inputs: 200 news lines, pairs, a 300-id tokenizer, a tiny model, a run."""
+    """A folder of cheap inputs: 200 news lines, pairs, a 300-id tokenizer, an extension of it, a
+    tiny model, a LoRA adapter of it, a run. Real inputs: without the refusal a command would
+    get as far as writing its output."""
     root = tmp_path_factory.mktemp("safety") / "inputs"
     root.mkdir()
     news = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()[:200]
@@ -78,14 +82,23 @@ def small_inputs(tmp_path_factory, data_dir) -> Path:
     try:
         assert main("tokenizer train inputs/corpus.txt --vocab-size 300 --out inputs/tok".split()) == 0
         assert main(f"model tiny --arch qwen3 --tokenizer inputs/tok --out {MODEL_OUT}".split()) == 0
+        assert main("tokenizer extend inputs/tok --corpus inputs/corpus.txt --add 20 --out inputs/ext"
+                    .split()) == 0
+        _lora_adapter(MODEL_OUT, "inputs/adapter")
     finally:
         os.chdir(cwd)
     (root / "x.gguf").write_bytes(b"GGUF" + bytes(60))
-    (root / "adapter").mkdir()
-    (root / "adapter" / "adapter_config.json").write_text('{"base_model_name_or_path": "inputs/model"}')
     (root / "run").mkdir()
     (root / "run" / "results.jsonl").write_text(json.dumps({"metric": "bpb", "value": 1.5}) + "\n")
     return root
+
+
+def _lora_adapter(base: str, out: str) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(out)
 
 
 @pytest.fixture
@@ -170,14 +183,14 @@ def test_an_earlier_output_of_the_same_command_is_replaced(sandbox, command, cap
     assert not [p.name for p in sandbox.iterdir() if p.name.startswith(".out.")]  # nothing left beside
 
 
-def test_model_resize_replaces_its_earlier_output(sandbox, capsys):
-    assert main(["tokenizer", "extend", "inputs/tok", "--corpus", "inputs/corpus.txt", "--add", "20",
-                 "--out", "ext"]) == 0
-    argv = ["model", "resize", MODEL_OUT, "--tokenizer", "ext", "--init", "mean", "--out", "out"]
+@pytest.mark.parametrize("command", ["model resize", "model merge"])
+def test_a_model_surgery_replaces_its_earlier_output(sandbox, command, capsys):
+    argv = _argv(command, "out")
     assert main(argv) == 0
     (sandbox / "out" / "earlier.txt").write_text("from the first run\n")
-    assert main([*argv, "--force"]) == 0, capsys.readouterr().err
-    assert not (sandbox / "out" / "earlier.txt").exists() and (sandbox / "out" / "resize.json").is_file()
+    assert main([*argv, "--force"]) == 0, capsys.readouterr().err  # not the cached answer
+    assert not (sandbox / "out" / "earlier.txt").exists() and (sandbox / "out" / MARKER).is_file()
+    assert not [p.name for p in sandbox.iterdir() if p.name.startswith(".out.")]
 
 
 def test_data_tokenize_leaves_nothing_beside_its_output(sandbox, capsys):
