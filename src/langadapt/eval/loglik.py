@@ -22,6 +22,11 @@ from langadapt.padding import pad
 
 log = logging.getLogger(__name__)
 
+# Scored positions projected onto the vocabulary at a time. A whole batch of long windows
+# at once (8 x 4096 positions x a 150k vocabulary, float32) is ~20 GB; chunks keep the
+# logits at LOGITS_CHUNK x vocabulary floats whatever the document and window lengths.
+LOGITS_CHUNK = 256
+
 
 @dataclass(frozen=True)
 class Request:
@@ -74,6 +79,7 @@ def prefix_token_id(tok) -> int:
 
 
 def _forward(model, batch: Sequence[Request], pad_id: int, seq2seq: bool) -> tuple[torch.Tensor, list]:
+    """The output of `model` (logits, or the backbone's last hidden states) and the input ids."""
     device = model_device(model)
     inputs = [list(r.context) + list(r.target[:-1]) for r in batch]
     ids, mask = pad(inputs, pad_id, device=device)
@@ -83,7 +89,34 @@ def _forward(model, batch: Sequence[Request], pad_id: int, seq2seq: bool) -> tup
                     decoder_attention_mask=mask, use_cache=False)
     else:
         out = model(input_ids=ids, attention_mask=mask, use_cache=False)
-    return out.logits, inputs
+    return (out.logits if hasattr(out, "logits") else out[0]), inputs
+
+
+def split_head(loaded, probe: Request, pad_id: int) -> tuple[torch.nn.Module, torch.nn.Module] | None:
+    """`(backbone, head)` whose `head(backbone(x)[0])` are the model's logits, else None.
+
+    Scoring then projects the hidden states in chunks. The split is checked on a few tokens
+    of `probe` against the model's own logits, so a model that transforms them further
+    (Gemma 2's soft-capping, a logit scale) is scored whole instead of wrongly.
+    """
+    model = loaded.model
+    hf = model.get_base_model() if hasattr(model, "get_base_model") else model   # PEFT: LoRA stays in
+    head = hf.get_output_embeddings() if hasattr(hf, "get_output_embeddings") else None
+    backbone = getattr(hf, getattr(hf, "base_model_prefix", ""), None)
+    if not isinstance(head, torch.nn.Module) or not isinstance(backbone, torch.nn.Module):
+        return None
+    short = Request(probe.context[:8], probe.target[:8], probe.source)
+    seq2seq = bool(loaded.is_seq2seq)
+    try:
+        full, _ = _forward(model, [short], pad_id, seq2seq)
+        hidden, _ = _forward(backbone, [short], pad_id, seq2seq)
+        ours = head(hidden)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if ours.shape != full.shape or not torch.allclose(ours.float(), full.float(), rtol=1e-4, atol=1e-4):
+        log.debug("%s: logits are not head(hidden states); scoring with whole logits", type(hf).__name__)
+        return None
+    return backbone, head
 
 
 def _check(requests: Sequence[Request], seq2seq: bool) -> None:
@@ -105,15 +138,23 @@ def score_requests(loaded, requests: Sequence[Request], *, batch_size: int = 8,
     order = sorted(range(len(requests)), key=lambda i: -requests[i].length)
     results: list[Score | None] = [None] * len(requests)
     batches = [order[i: i + batch_size] for i in range(0, len(order), max(1, batch_size))]
+    split = split_head(loaded, requests[order[-1]], pad_id) if requests else None
+    backbone, head = split if split else (loaded.model, None)
     for idx in tqdm(batches, desc=desc, unit="batch", disable=None, leave=False):
         batch = [requests[i] for i in idx]
-        logits, inputs = _forward(loaded.model, batch, pad_id, seq2seq)
+        out, inputs = _forward(backbone, batch, pad_id, seq2seq)
         for row, (i, r, inp) in enumerate(zip(idx, batch, inputs)):
             n = len(r.target)
-            # Log-softmax in float32 on the scored positions only: exact, and small in memory.
-            lp = torch.log_softmax(logits[row, len(inp) - n: len(inp)].float(), dim=-1)
-            tgt = torch.tensor(r.target, device=lp.device)
-            tok_lp = lp.gather(-1, tgt[:, None])[:, 0]
-            greedy = bool((lp.argmax(-1) == tgt).all())
-            results[i] = Score(float(tok_lp.double().sum()), n, greedy)
+            tgt = torch.tensor(r.target, device=out.device)
+            total, greedy = 0.0, True
+            for start in range(len(inp) - n, len(inp), LOGITS_CHUNK):
+                end = min(start + LOGITS_CHUNK, len(inp))
+                chunk = out[row, start:end]
+                logits = head(chunk) if head is not None else chunk
+                # Log-softmax in float32 on the scored positions only: exact, and small in memory.
+                lp = torch.log_softmax(logits.float(), dim=-1)
+                t = tgt[start - (len(inp) - n): end - (len(inp) - n)]
+                total += float(lp.gather(-1, t[:, None])[:, 0].double().sum())
+                greedy = greedy and bool((lp.argmax(-1) == t).all())
+            results[i] = Score(total, n, greedy)
     return results  # type: ignore[return-value]
