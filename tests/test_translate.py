@@ -14,7 +14,8 @@ import pytest
 from langadapt.errors import ConfigError, DataError
 from langadapt.generate import GenerationOptions, translate_texts
 from langadapt.models.loading import load_model
-from langadapt.translate import parts_dir, quality_rows, read_document, translate_file
+from langadapt.resume import journal_path, read_records
+from langadapt.translate import Translation, quality_rows, read_document, translate_file
 
 GEN = GenerationOptions(batch_size=2, max_new_tokens=5)
 
@@ -41,6 +42,11 @@ def _rows(rows):
     return {r.metric: r.value for r in rows}
 
 
+def _finished(out):
+    """Translations the journal of `out` holds (a killed or stopped run's finished work)."""
+    return read_records(journal_path(out), Translation)[2]
+
+
 def test_interrupted_run_resumes_to_the_same_file(m2m, source, tmp_path):
     whole = tmp_path / "whole.txt"
     translate_file(m2m, source, whole, src="khk_Cyrl", tgt="eng_Latn", gen=GEN, flush_every=4)
@@ -53,12 +59,12 @@ def test_interrupted_run_resumes_to_the_same_file(m2m, source, tmp_path):
     with pytest.raises(Stop):
         translate_file(m2m, source, out, src="khk_Cyrl", tgt="eng_Latn", gen=GEN, flush_every=4,
                        on_flush=stop_after_one)
-    assert not out.exists() and len(list(parts_dir(out).glob("part-*"))) == 1
+    assert not out.exists() and len(_finished(out)) == 4  # the one flush made before the stop
     rows = _rows(translate_file(m2m, source, out, src="khk_Cyrl", tgt="eng_Latn", gen=GEN,
                                 flush_every=4))
     assert out.read_bytes() == whole.read_bytes()
     assert (rows["translate.resumed"], rows["translate.new"]) == (4, 6)  # 10 distinct texts
-    assert not parts_dir(out).exists()
+    assert not journal_path(out).parent.exists()
     lines = out.read_text(encoding="utf-8").split("\n")
     assert len(lines) == 13 and lines[4] == "" and lines[11] == lines[1]
 
@@ -75,7 +81,8 @@ def test_killed_cli_run_resumes_to_the_same_file(tiny_model, m2m, source, tmp_pa
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if len(list(parts_dir(out).glob("part-*.jsonl"))) >= 2:
+        # the run-key line and two finished texts, counted by their line ends (whole lines only)
+        if journal_path(out).is_file() and journal_path(out).read_bytes().count(b"\n") >= 3:
             os.kill(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.05)

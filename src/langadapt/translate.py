@@ -1,11 +1,12 @@
 """Resumable translation of `.txt` lines or chosen fields of `.jsonl` records.
 
 Every distinct input text is keyed by a hash of its content. Finished translations
-are flushed as small part files (each written atomically) into `.<OUT>.parts/`
-beside the output, so a killed run loses at most one flush; a re-run reads the
-parts, translates only what is missing and never duplicates. Pending texts are
-sorted by length before being grouped into flushes, so an interrupted-and-resumed
-run forms the same batches as an uninterrupted one and writes the same file.
+are appended, a flush at a time, to the journal of `langadapt.resume` (the one resumable
+engine, shared with synthetic data) beside the output, so a killed run loses at most one
+flush; a re-run reads the journal, translates only what is missing and never duplicates.
+Pending texts are sorted by length before being grouped into flushes, so an
+interrupted-and-resumed run forms the same batches as an uninterrupted one and writes
+the same file.
 The output is assembled (atomically) once everything is translated.
 
 Outputs are checked afterwards: empty, copied from the source, or not in the target
@@ -18,25 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as checked_dataclass
 from tqdm.auto import tqdm
 
-from langadapt.errors import ConfigError, DataError, LangadaptError
+from langadapt.errors import DataError, LangadaptError
 from langadapt.output_guard import check_out_file
-from langadapt.runs import (
-    ResultRow,
-    atomic_write_json,
-    atomic_write_text,
-    cache_key,
-    content_id,
-    jsonl_text,
-    signature,
-)
+from langadapt.resume import Journal, journal_path
+from langadapt.runs import ResultRow, atomic_write_text, cache_key, content_id, jsonl_text, signature
 from langadapt.textio import json_objects, read_lines
 
 if TYPE_CHECKING:
@@ -133,38 +128,13 @@ def render(doc: Document, translated: Sequence[str]) -> str:
     return jsonl_text(records)
 
 
-# ---------------------------------------------------------------- part files
-def parts_dir(out: Path, cache_dir: Path | None = None) -> Path:
-    """Where unfinished work of `out` is kept (beside it unless `cache_dir` is given)."""
-    return (cache_dir or out.parent) / f".{out.name}.parts"
+# ---------------------------------------------------------------- journal records
+@checked_dataclass(config=ConfigDict(strict=True))
+class Translation:
+    """One finished text in the journal (`langadapt.resume`): its content hash and translation."""
 
-
-def _open_parts(pdir: Path, run_key: str, restart: bool) -> dict[str, str]:
-    """Translations already flushed for this run key; {} for a fresh start."""
-    meta = pdir / "meta.json"
-    if pdir.exists() and (restart or not meta.is_file()):
-        shutil.rmtree(pdir)
-    if meta.is_file():
-        if json.loads(meta.read_text()).get("run_key") != run_key:
-            raise ConfigError("unfinished translations here were made with another model, "
-                              "languages or generation settings; re-run with --restart to "
-                              "discard them", file=str(pdir))
-        done = {}
-        for part in sorted(pdir.glob("part-*.jsonl")):
-            for line in part.read_text(encoding="utf-8").splitlines():
-                rec = json.loads(line)
-                done[rec["h"]] = rec["t"]
-        return done
-    return {}
-
-
-def _flush(pdir: Path, run_key: str, items: Sequence[tuple[str, str]]) -> None:
-    """Save one chunk of translations (the first one also records the run key)."""
-    if not (pdir / "meta.json").is_file():
-        atomic_write_json(pdir / "meta.json", {"run_key": run_key})
-    n = len(list(pdir.glob("part-*.jsonl")))
-    atomic_write_text(pdir / f"part-{n:06d}.jsonl",
-                      jsonl_text({"h": h, "t": t} for h, t in items))
+    key: str
+    text: str
 
 
 # ---------------------------------------------------------------- main entry
@@ -181,7 +151,7 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
         flush_every: texts per flush (default: 8 batches).
         restart: discard unfinished work instead of resuming it.
         on_flush: called with the number of flushes written so far in this run.
-        cache_dir: folder for the unfinished-work parts (default: beside `out`).
+        cache_dir: folder for the journal of unfinished work (default: beside `out`).
     """
     # generation pulls in torch: imported here, so the server backend starts without it
     from langadapt.generate import GenerationOptions, output_options, translate_texts
@@ -193,8 +163,9 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
     name = model.name if isinstance(model, Loaded) else str(model)
     # a local model by content: resuming after it was retrained in place must not mix outputs
     run_key = cache_key({"model": content_id(name), "src": src, "tgt": tgt, "gen": output_options(gen)})
-    pdir = parts_dir(out, Path(cache_dir) if cache_dir else None)
-    done = _open_parts(pdir, run_key, restart)
+    journal = Journal(journal_path(out, Path(cache_dir) if cache_dir else None), Translation,
+                      run_key=run_key, restart=restart)
+    done = {h: rec["text"] for h, rec in journal.done.items()}
     unique = {text_hash(t): t for t in doc.texts}
     pending = sorted((h for h in unique if h not in done), key=lambda h: (-len(unique[h]), h))
     reused = len(unique) - len(pending)
@@ -203,15 +174,19 @@ def translate_file(model, inp: str | Path, out: str | Path, *, src: str, tgt: st
         # a server backend needs no local model: the name goes through to the server
         loaded = model if isinstance(model, Loaded) or gen.backend == "openai" else _load(model, gen)
         groups = [pending[i:i + step] for i in range(0, len(pending), step)]
-        for k, group in enumerate(tqdm(groups, desc="translate", unit="flush", disable=not progress)):
-            outs = translate_texts(loaded, [unique[h] for h in group], src, tgt, gen)
-            _flush(pdir, run_key, list(zip(group, outs)))
-            done.update(zip(group, outs))
-            if on_flush:
-                on_flush(k + 1)
+        try:
+            for k, group in enumerate(tqdm(groups, desc="translate", unit="flush", disable=not progress)):
+                outs = translate_texts(loaded, [unique[h] for h in group], src, tgt, gen)
+                for h, t in zip(group, outs):
+                    journal.add(Translation(h, t))
+                done.update(zip(group, outs))
+                if on_flush:
+                    on_flush(k + 1)
+        finally:
+            journal.close()
     translated = [done[text_hash(t)] for t in doc.texts]
     atomic_write_text(out, render(doc, translated))
-    shutil.rmtree(pdir, ignore_errors=True)
+    journal.finish()
     return quality_rows(doc.texts, translated, tgt, name=name, reused=reused,
                         new=len(pending), sig=signature(options={"src": src, "tgt": tgt,
                                                                  "gen": output_options(gen)},
