@@ -68,3 +68,37 @@ def test_eval_flores_cli_generates_through_a_server(server, data_dir, tmp_path, 
     assert [r["metric"] for r in rows] == ["chrf++"] and rows[0]["n"] == 4
     assert len(server.log) == 4 and {r["body"]["model"] for r in server.log} == {"served-model"}
     assert rows[0]["extra"]["generation"]["backend"] == "openai"
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_translate_file_through_a_server_resumes_from_the_one_journal(server, tmp_path):
+    from langadapt.errors import ConfigError
+    from langadapt.resume import journal_path
+    from langadapt.translate import translate_file
+
+    src = tmp_path / "in.txt"
+    src.write_text("Good morning\nThe river is wide\nWe planted three trees\nOpen the window\n",
+                   encoding="utf-8")
+    gen = GenerationOptions(**_generation(server))
+    whole, out = tmp_path / "whole.txt", tmp_path / "out.txt"
+    translate_file("served-model", src, whole, src="eng_Latn", tgt="khk_Cyrl", gen=gen)
+
+    def stop(_k):
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        translate_file("served-model", src, out, src="eng_Latn", tgt="khk_Cyrl", gen=gen, flush_every=2,
+                       on_flush=stop)
+    assert not out.exists() and journal_path(out).read_text(encoding="utf-8").count("\n") == 3
+    hotter = GenerationOptions(**{**_generation(server), "server": {**_generation(server)["server"],
+                                                                    "temperature": 0.9}})
+    with pytest.raises(ConfigError, match="--restart"):
+        translate_file("served-model", src, out, src="eng_Latn", tgt="khk_Cyrl", gen=hotter)
+    asked = len(server.log)
+    rows = {r.metric: r.value for r in translate_file("served-model", src, out, src="eng_Latn",
+                                                      tgt="khk_Cyrl", gen=gen)}
+    assert (rows["translate.resumed"], rows["translate.new"]) == (2, 2) and len(server.log) - asked == 2
+    assert out.read_bytes() == whole.read_bytes() and not journal_path(out).parent.exists()

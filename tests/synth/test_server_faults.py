@@ -29,8 +29,9 @@ def _translate(opts, inp, out):
 
 
 def _journal_lines(out):
+    """The stored answers (the journal's first line is its run-key line, not an answer)."""
     path = journal_path(out)
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] \
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]] \
         if path.exists() else []
 
 

@@ -12,9 +12,9 @@ resumes here without asking twice either.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from langadapt.gen.openai import requests_for
+from langadapt.resume import Journal
 from langadapt.synth.client import Answer, Counts
 from langadapt.synth.journal import ask_journalled
 from langadapt.synth.options import ServerOptions
@@ -33,7 +33,7 @@ class BackTranslated:
 
 
 def back_translate(opts: ServerOptions, key: str | None, verdicts: dict[str, tuple[str, str | None]],
-                   done: dict[str, dict], journal: Path | None, src: str, tgt: str,
+                   done: dict[str, dict], journal: Journal, src: str, tgt: str,
                    progress: bool) -> BackTranslated:
     """Score every accepted translation in `verdicts` (source -> (translation, reason)).
 

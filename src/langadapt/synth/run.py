@@ -6,8 +6,9 @@ records are recognised when no field is named. Each distinct text is protected
 (`langadapt.synth.protect`), put in the prompt template, and keyed by a hash of the
 model, the messages (prompt and text) and the sampling parameters.
 
-Every answer is appended to a journal (`.<OUT>.answers/answers.jsonl`) the moment it
-arrives, rejected ones included, so a killed run, re-run, asks only what it never got
+Every answer is appended to the journal of the one resumable engine (`langadapt.resume`,
+`.<OUT>.journal/journal.jsonl`, as for `langadapt translate`) the moment it arrives,
+rejected ones included, so a killed run, re-run, asks only what it never got
 an answer for, and, answers being keyed by content and the output written in input
 order, writes the same file. The journal goes once the output is written.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,7 +33,7 @@ from langadapt.output_guard import check_out_file
 from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, signature
 from langadapt.synth.client import Answer, Counts
 from langadapt.synth.gates import REASONS, Gates
-from langadapt.synth.journal import ask_journalled, journal_path, read_journal
+from langadapt.synth.journal import ask_journalled, journal_path, open_journal, read_journal
 from langadapt.synth.options import ServerOptions
 from langadapt.textio import json_objects, read_lines
 from langadapt.translate import Document, read_document, render
@@ -86,26 +86,27 @@ def translate_file_openai(opts: ServerOptions, inp: str | Path, out: str | Path,
     key = api_key(opts)
     gates = Gates(opts, tgt)
     requests, key_of, spans = _requests(doc, opts, src, tgt)
-    journal = journal_path(out, Path(cache_dir) if cache_dir else None)
-    if restart:
-        shutil.rmtree(journal.parent, ignore_errors=True)
-    done = read_journal(journal)
+    journal = open_journal(out, Path(cache_dir) if cache_dir else None, restart=restart)
+    done = dict(journal.done)
     pending = [r for k, r in requests.items() if k not in done]  # in input order
-    counts, new, failures = ask_journalled(opts, key, pending, journal, on_answer, progress)
-    done.update(new)
-    if failures:
-        raise failed(failures, len(requests), f"{len(done)} answers are kept in {journal.parent} and "
-                                               "a re-run asks only for the missing ones")
-    verdicts = {text: gates.check(text, Answer(**done[k]), spans[text]) for text, k in key_of.items()}
-    chrf = None
-    if opts.back_translation is not None:
-        verdicts, chrf = _back_translation(opts, key, verdicts, done, journal, counts, new, src, tgt,
-                                           progress)
+    try:
+        counts, new, failures = ask_journalled(opts, key, pending, journal, on_answer, progress)
+        done.update(new)
+        if failures:
+            raise failed(failures, len(requests), f"{len(done)} answers are kept in {journal.path.parent} "
+                                                   "and a re-run asks only for the missing ones")
+        verdicts = {text: gates.check(text, Answer(**done[k]), spans[text]) for text, k in key_of.items()}
+        chrf = None
+        if opts.back_translation is not None:
+            verdicts, chrf = _back_translation(opts, key, verdicts, done, journal, counts, new, src, tgt,
+                                               progress)
+    finally:
+        journal.close()
     kept, rejects = _write_outputs(doc, verdicts, out,
                                    Path(rejected_dir) if rejected_dir else out.parent / "rejected")
     if chrf is not None:
         _write_scores(doc, chrf, Path(f"{out}.bt_chrf.jsonl"))
-    shutil.rmtree(journal.parent, ignore_errors=True)
+    journal.finish()
     rows = _rows(opts, doc, src, tgt, kept, rejects, counts, new, done,
                  len(requests) - len(pending), len(pending))
     if chrf is not None:
@@ -122,8 +123,8 @@ def _back_translation(opts, key, verdicts, done, journal, counts, new, src, tgt,
     new.update(bt.new)
     done.update(bt.new)
     if bt.failures:
-        raise failed(bt.failures, len(bt.failures), f"every answer is kept in {journal.parent} and a "
-                                                     "re-run asks only for the missing ones")
+        raise failed(bt.failures, len(bt.failures), f"every answer is kept in {journal.path.parent} and "
+                                                     "a re-run asks only for the missing ones")
     low = opts.back_translation.min_chrf
     if low is not None:
         verdicts = {s: (t, "backtranslation" if r is None and bt.chrf[s] < low else r)
