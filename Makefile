@@ -36,8 +36,12 @@ llama-server: setup
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	  -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install "llama-cpp-python[server]==0.3.36"
 
+# The tests in parallel workers (pytest-xdist), one per core up to 4; a test module stays on one
+# worker (--dist loadscope), so its module-scoped fixtures are built once. TEST_WORKERS=0 runs
+# them in this process.
+TEST_WORKERS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 2)
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=30
 
 bench: setup
 	@for f in benchmarks/*.py; do echo "# $$f"; $(BIN)/python $$f || exit 1; done

@@ -169,10 +169,15 @@ def test_killed_run_resumes_byte_identical(data_dir, tmp_path):
     assert _files(out) == _files(tmp_path / "ref")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "langadapt", "data", "clean", *args, "--no-dedup-near", "--json"]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+def _cli(capfd, *args: str) -> subprocess.CompletedProcess:
+    """`langadapt data clean` in this process; capfd also holds what its worker processes print."""
+    from langadapt.cli import main
+
+    argv = ["data", "clean", *args, "--no-dedup-near", "--json"]
+    capfd.readouterr()
+    code = main(argv)
+    printed = capfd.readouterr()
+    return subprocess.CompletedProcess(argv, code, printed.out, printed.err)
 
 
 def _one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -183,7 +188,7 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_truncated_input_fails_in_one_line_and_leaves_output_as_it_was(data_dir, tmp_path):
+def test_truncated_input_fails_in_one_line_and_leaves_output_as_it_was(data_dir, tmp_path, capfd):
     lines = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()
     good = tmp_path / "good.txt"
     good.write_text("\n".join(lines[:150]) + "\n", encoding="utf-8")
@@ -194,10 +199,10 @@ def test_truncated_input_fails_in_one_line_and_leaves_output_as_it_was(data_dir,
     cut.write_bytes(packed[: len(packed) // 2])
 
     out = tmp_path / "out"
-    assert _cli(str(good), "--out", str(out)).returncode == 0
+    assert _cli(capfd, str(good), "--out", str(out)).returncode == 0
     before = _files(out)
     # two workers: the error is raised in a worker process and must reach the command
-    line = _one_error_line(_cli(str(good), str(cut), "--out", str(out), "--workers", "2"))
+    line = _one_error_line(_cli(capfd, str(good), str(cut), "--out", str(out), "--workers", "2"))
     assert f"{cut}: cannot decompress after line " in line and "truncated or corrupt" in line
     assert _files(out) == before and not (out / "work").exists()
 

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from langadapt.cli import main
+
 PLUGIN = '''
 import os
 import time
@@ -59,19 +61,26 @@ stages:
 
 
 @pytest.fixture
-def setup(tmp_path):
+def setup(tmp_path, monkeypatch, capsys):
     (tmp_path / "e2e_plugin.py").write_text(PLUGIN)
     recipe = tmp_path / "recipe.yaml"
     out, log = tmp_path / "run", tmp_path / "calls.log"
     recipe.write_text(RECIPE.format(out=out))
     path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     env = dict(os.environ, E2E_LOG=str(log), PYTHONPATH=path)
+    monkeypatch.setenv("E2E_LOG", str(log))
+    monkeypatch.syspath_prepend(str(tmp_path))
 
     def run(*args, wait=True):
+        """`langadapt run` in this process (exit status and output as a finished process's);
+        with wait=False a real process, for the tests that kill it."""
         cmd = [sys.executable, "-m", "langadapt", "run", str(recipe), *args]
         if not wait:
             return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        capsys.readouterr()
+        code = main(cmd[3:])
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(cmd, code, printed.out, printed.err)
 
     def calls():
         return log.read_text().split() if log.exists() else []
@@ -140,9 +149,11 @@ def test_force_reruns_stage_and_downstream(setup):
     assert run("--force", "nope").returncode == 2
 
 
-def test_helpful_cli(setup):
-    r = subprocess.run([sys.executable, "-m", "langadapt", "run", "--help"], capture_output=True, text=True)
-    assert r.returncode == 0 and "--dry-run" in r.stdout and "--force" in r.stdout
+def test_helpful_cli(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "--dry-run" in out and "--force" in out
 
 
 TRAINING = """\
@@ -155,7 +166,7 @@ stages:
     with: {{inputs: ["{text}"], heldout: 4}}
   - id: init
     kind: model.tiny
-    with: {{arch: qwen3, tokenizer: "${{tokenizers}}/qwen3", layers: 1, hidden: 16, heads: 2,
+    with: {{arch: qwen3, tokenizer: "{tokenizer}", layers: 1, hidden: 16, heads: 2,
            kv_heads: 1, intermediate: 32}}
   - id: cpt
     kind: train
@@ -179,7 +190,7 @@ def _fingerprint(root) -> dict:
     return out
 
 
-def test_second_run_of_a_finished_recipe_changes_no_file(tmp_path, data_dir, tokenizers_dir):
+def test_second_run_of_a_finished_recipe_changes_no_file(tmp_path, data_dir, trimmed_tokenizer, capsys):
     """Caching is the runner's job: a finished stage (here two training variants) is not run
     again, and nothing in the run folder is rewritten, not even the report."""
     docs = (data_dir / "mono" / "news_ner_v1.txt").read_text(encoding="utf-8").splitlines()[:40]
@@ -187,17 +198,15 @@ def test_second_run_of_a_finished_recipe_changes_no_file(tmp_path, data_dir, tok
     text.write_text("\n".join(docs) + "\n", encoding="utf-8")
     out = tmp_path / "run"
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(TRAINING.format(out=out, text=text), encoding="utf-8")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "langadapt", "run", str(recipe)]
-    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
+    recipe.write_text(TRAINING.format(out=out, text=text, tokenizer=trimmed_tokenizer("qwen3")),
+                      encoding="utf-8")
+    assert main(["run", str(recipe)]) == 0, capsys.readouterr().err
     assert (out / "report.html").is_file() and (out / "stages" / "cpt.full" / "DONE.json").is_file()
     before = _fingerprint(out)
     time.sleep(0.05)  # a rewrite, even of identical bytes, would show as a newer time
-    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0, second.stderr
-    stage_lines = [ln for ln in second.stdout.splitlines() if ln.startswith("  ")]
+    capsys.readouterr()
+    assert main(["run", str(recipe)]) == 0, capsys.readouterr().err
+    stage_lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ")]
     assert len(stage_lines) == 4 and all(ln.rstrip().endswith("cached") for ln in stage_lines)
     after = _fingerprint(out)
     assert {k: v for k, v in after.items() if before.get(k) != v} == {}

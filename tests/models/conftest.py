@@ -124,3 +124,10 @@ def copy_dir(tmp_path):
 def extend_qwen3(tokenizers_dir):
     """`extend_qwen3(out, words)` -> Qwen3's tokenizer extended by `words`, written to `out`."""
     return lambda out, words=WORDS: make_extended(tokenizers_dir / "qwen3", out, words)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model):
+    """Model surgery is about the vocabulary: the tiny models here carry the full real tokenizer,
+    which the extended and trimmed tokenizers above are made from."""
+    return lambda arch="qwen3", full_vocab=True: tiny_model(arch, full_vocab=full_vocab)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -122,12 +120,12 @@ def test_bfloat16_import(tmp_path):
     assert AutoModelForCausalLM.from_pretrained(out).dtype == torch.bfloat16
 
 
-def test_unsupported_architecture_is_one_line_exit_2(tmp_path):
+def test_unsupported_architecture_is_one_line_exit_2(tmp_path, capsys):
+    from langadapt.cli import main
+
     src = write_tiny_gguf(tmp_path / "odd.gguf", arch="rwkv9")
-    r = subprocess.run([sys.executable, "-m", "langadapt", "model", "import", str(src),
-                        "--out", str(tmp_path / "out")], capture_output=True, text=True)
-    assert r.returncode == 2
-    lines = [x for x in r.stderr.splitlines() if x.startswith("langadapt: error")]
+    assert main(["model", "import", str(src), "--out", str(tmp_path / "out")]) == 2
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("langadapt: error")]
     assert len(lines) == 1
     assert str(src) in lines[0] and "'rwkv9'" in lines[0] and "llama" in lines[0] and "gemma3" in lines[0]
     assert not (tmp_path / "out").exists()
@@ -252,15 +250,26 @@ def test_models_placeholder_expands_to_the_cache(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------- the real checkpoints
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def imported(tmp_path_factory):
-    """`imported(name)` -> (gguf path, imported HF folder), each imported once per module."""
+    """`imported(name)` -> (gguf path, imported HF folder): each file imported once per test run.
+
+    The import is kept under the file's SHA-256, so every test (and worker) that asks for
+    the same checkpoint reads one folder.
+    """
+    from shared_cache import shared_dir
+
     done: dict[str, tuple[Path, Path]] = {}
 
     def get(name: str) -> tuple[Path, Path]:
         if name not in done:
             src = cached_gguf(name)
-            done[name] = (src, import_gguf(src, tmp_path_factory.mktemp("gguf") / name))
+            digest = hashlib.sha256()
+            with open(src, "rb") as f:
+                while chunk := f.read(1 << 24):
+                    digest.update(chunk)
+            key = f"gguf-import-{digest.hexdigest()[:20]}"
+            done[name] = (src, shared_dir(tmp_path_factory, key, lambda out: import_gguf(src, out)))
         return done[name]
 
     return get
