@@ -87,10 +87,21 @@ def small_inputs(tmp_path_factory, data_dir) -> Path:
         _lora_adapter(MODEL_OUT, "inputs/adapter")
     finally:
         os.chdir(cwd)
-    (root / "x.gguf").write_bytes(b"GGUF" + bytes(60))
+    _tiny_gguf(root / "x.gguf")
     (root / "run").mkdir()
     (root / "run" / "results.jsonl").write_text(json.dumps({"metric": "bpb", "value": 1.5}) + "\n")
     return root
+
+
+def _tiny_gguf(path: Path) -> None:
+    """The 2-layer GGUF file the GGUF tests write (one writer of test GGUFs, not two)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gguf_tests", Path(__file__).parents[1] / "models" / "test_gguf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_tiny_gguf(path)
 
 
 def _lora_adapter(base: str, out: str) -> None:
@@ -160,6 +171,7 @@ REPLACED = {
     "tokenizer trim": True,
     "tokenizer extend": True,
     "model tiny": True,
+    "model import": True,
     "data tokenize": True,
     "data clean": False,   # writes its own files into the folder (data/, rejected/, stats.json)
     "data bitext": False,
