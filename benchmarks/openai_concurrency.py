@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # fake_o
 
 from fake_openai_server import FakeServer  # noqa: E402
 
+from langadapt.gen.options import ServerOptions  # noqa: E402
 from langadapt.paths import data_root  # noqa: E402
-from langadapt.synth.options import ServerOptions  # noqa: E402
 from langadapt.synth.run import translate_file_openai  # noqa: E402
 
 

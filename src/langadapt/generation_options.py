@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from langadapt.config import StrictModel
-from langadapt.synth.options import ServerOptions
+from langadapt.gen.options import ServerOptions
 
 
 class GenerationOptions(StrictModel):

@@ -16,8 +16,8 @@ from langadapt.cli import build_parser
 from langadapt.cli.fields import field_kwargs
 from langadapt.cli.translate import SERVER_FLAGS
 from langadapt.data.options import BitextOptions, CleanOptions, ClusterOptions, NormalizeOptions
+from langadapt.gen.options import ServerOptions
 from langadapt.models.tiny_options import TinyOptions
-from langadapt.synth.options import ServerOptions
 from langadapt.tokenizer.options import ExtendOptions
 
 # command -> (model, fields that are not flags of that command)

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fake_opena
 
 from fake_openai_server import FakeServer  # noqa: E402
 
-from langadapt.synth.options import ServerOptions  # noqa: E402
+from langadapt.gen.options import ServerOptions  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[2] / "recipes" / "data" / "instructions.en.jsonl"
 

@@ -78,7 +78,7 @@ def test_a_failed_request_exits_non_zero_naming_it(server, tmp_path, capsys):
 
 
 def test_request_fields_for_other_servers(server, tmp_path):
-    from langadapt.synth.options import ServerOptions
+    from langadapt.gen.options import ServerOptions
     from langadapt.synth.run import translate_file_openai
 
     inp = tmp_path / "in.txt"

@@ -10,8 +10,8 @@ import random
 import pytest
 
 from langadapt.errors import ConfigError
-from langadapt.synth.client import backoff_s, retry_after_s
-from langadapt.synth.options import ServerOptions
+from langadapt.gen.client import backoff_s, retry_after_s
+from langadapt.gen.options import ServerOptions
 from langadapt.synth.run import GenerationFailed, journal_path, read_journal, translate_file_openai
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from langadapt.synth.protect import markdown_signs, missing_numbers, protect, restore
+from langadapt.gen.protect import markdown_signs, missing_numbers, protect, restore
 from langadapt.synth.run import translate_file_openai
 from langadapt.train.chat import to_messages
 
@@ -132,7 +132,7 @@ def test_gates_on_restored_text(server, fast_options):
     ("I can't swim.", "Би сэлж чадахгүй.", False),
 ])
 def test_refusals_in_english_and_mongolian(server, fast_options, source, answer, refused):
-    from langadapt.synth.client import Answer
+    from langadapt.gen.client import Answer
     from langadapt.synth.gates import Gates
 
     g = Gates(fast_options(), "khk_Cyrl")

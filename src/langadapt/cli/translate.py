@@ -13,7 +13,7 @@ SERVER_FLAGS = ("base_url", "api_key_env", "concurrency", "timeout_s", "max_retr
 def _backend_notes() -> dict:
     """Flags whose default depends on the backend: with --backend openai, the server settings
     (the --config file, else their defaults, read from ServerOptions) decide; given here, they win."""
-    from langadapt.synth.options import ServerOptions
+    from langadapt.gen.options import ServerOptions
 
     server = ServerOptions.model_fields
     return {"max_new_tokens": {"note": f"openai: the server settings' max_tokens "
@@ -26,8 +26,8 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     """Generation flags shared by `translate` and `eval flores`: the fields of GenerationOptions
     (defaults live there), then the server flags of `--backend openai`."""
     from langadapt.cli.fields import add_option_args
+    from langadapt.gen.options import ServerOptions
     from langadapt.generation_options import GenerationOptions
-    from langadapt.synth.options import ServerOptions
 
     g = p.add_argument_group("generation")
     add_option_args(g, GenerationOptions, exclude=("few_shot", "server"), overrides=_backend_notes())
@@ -40,7 +40,7 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
 
 def server_options(args):
     """The `--backend openai` server settings: the `--config` file, with the flags given on top."""
-    from langadapt.synth.options import load_server_options
+    from langadapt.gen.options import load_server_options
 
     given = {k: getattr(args, k, None) for k in SERVER_FLAGS}  # unset flags are not in `args`
     return load_server_options(args.config, model=args.model, **given,

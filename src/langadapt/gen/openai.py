@@ -1,8 +1,8 @@
 """The OpenAI-compatible server backend: translation requests built, sent and answered.
 
-Each distinct text is protected (`langadapt.synth.protect`), put in the prompt template
+Each distinct text is protected (`langadapt.gen.protect`), put in the prompt template
 and keyed by a hash of the model, the messages and the sampling parameters, so an answer
-stored under its key (`langadapt.synth.run`'s journal) is reused only for the same request.
+stored under its key (the journal of `langadapt.resume`) is reused only for the same request.
 `ask` sends requests through `ChatClient` and hands each checked answer to a callback the
 moment it arrives; `translate_texts_openai` is the plain backend (answers kept as given).
 """
@@ -20,12 +20,12 @@ from tqdm.auto import tqdm
 
 from langadapt.errors import ConfigError, LangadaptError
 from langadapt.gen.backend import BACKENDS, OnBatch
+from langadapt.gen.client import Answer, ChatClient, Counts, Failure, Request
+from langadapt.gen.options import ServerOptions
+from langadapt.gen.prompt import build_messages
+from langadapt.gen.protect import protect, restore
 from langadapt.generation_options import GenerationOptions
 from langadapt.runs import hash_obj
-from langadapt.synth.client import Answer, ChatClient, Counts, Failure, Request
-from langadapt.synth.options import ServerOptions
-from langadapt.synth.prompt import build_messages
-from langadapt.synth.protect import protect, restore
 from langadapt.thinking import strip_thinking
 
 log = logging.getLogger(__name__)

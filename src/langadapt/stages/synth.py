@@ -25,10 +25,10 @@ from pathlib import Path
 from pydantic import model_validator
 
 from langadapt.config import StrictModel
+from langadapt.gen.options import ServerOptions
 from langadapt.names import FileName
 from langadapt.runs import ResultRow, atomic_write_json
 from langadapt.stages import Stage, StageContext, register_stage
-from langadapt.synth.options import ServerOptions
 
 
 @register_stage

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from langadapt.gen.client import Answer, Counts
 from langadapt.gen.openai import requests_for
+from langadapt.gen.options import ServerOptions
+from langadapt.gen.protect import restore
 from langadapt.resume import Journal
-from langadapt.synth.client import Answer, Counts
 from langadapt.synth.journal import ask_journalled
-from langadapt.synth.options import ServerOptions
-from langadapt.synth.protect import restore
 from langadapt.thinking import strip_thinking
 
 

@@ -15,9 +15,9 @@ import logging
 import re
 
 from langadapt.errors import LangadaptError
-from langadapt.synth.client import Answer
-from langadapt.synth.options import ServerOptions
-from langadapt.synth.protect import markdown_signs, missing_numbers, restore
+from langadapt.gen.client import Answer
+from langadapt.gen.options import ServerOptions
+from langadapt.gen.protect import markdown_signs, missing_numbers, restore
 from langadapt.thinking import strip_thinking
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from langadapt.gen.client import Answer, Counts, Request
 from langadapt.gen.openai import ask
+from langadapt.gen.options import ServerOptions
 from langadapt.resume import Journal, journal_path, read_records
-from langadapt.synth.client import Answer, Counts, Request
-from langadapt.synth.options import ServerOptions
 
 __all__ = ["Journal", "ask_journalled", "journal_path", "open_journal", "read_journal"]
 log = logging.getLogger(__name__)

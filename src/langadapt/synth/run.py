@@ -3,7 +3,7 @@
 Inputs are read as `langadapt translate` reads them (`.txt` lines, `.jsonl` fields:
 strings, lists, chat `messages`); Alpaca `instruction/input/output` and `messages`
 records are recognised when no field is named. Each distinct text is protected
-(`langadapt.synth.protect`), put in the prompt template, and keyed by a hash of the
+(`langadapt.gen.protect`), put in the prompt template, and keyed by a hash of the
 model, the messages (prompt and text) and the sampling parameters.
 
 Every answer is appended to the journal of the one resumable engine (`langadapt.resume`,
@@ -28,13 +28,13 @@ from pathlib import Path
 
 from langadapt.data.outputs import gzip_bytes
 from langadapt.errors import ConfigError
+from langadapt.gen.client import Answer, Counts
 from langadapt.gen.openai import GenerationFailed, api_key, failed, requests_for
+from langadapt.gen.options import ServerOptions
 from langadapt.output_guard import check_out_file
 from langadapt.runs import ResultRow, atomic_write_bytes, atomic_write_text, signature
-from langadapt.synth.client import Answer, Counts
 from langadapt.synth.gates import REASONS, Gates
 from langadapt.synth.journal import ask_journalled, journal_path, open_journal, read_journal
-from langadapt.synth.options import ServerOptions
 from langadapt.textio import json_objects, read_lines
 from langadapt.translate import Document, read_document, render
 

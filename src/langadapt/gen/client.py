@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.dataclasses import dataclass as checked_dataclass
 
 from langadapt.errors import ConfigError
-from langadapt.synth.options import ServerOptions, origin
+from langadapt.gen.options import ServerOptions, origin
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))

@@ -19,7 +19,7 @@ def build_messages(template, text: str, src: str, tgt: str) -> list[dict]:
     """Chat messages asking to translate `text` (system, few-shot pairs, then the text).
 
     Args:
-        template: a `langadapt.synth.options.PromptTemplate`.
+        template: a `langadapt.gen.options.PromptTemplate`.
     """
     s, t = language_name(src), language_name(tgt)
     glossary = ""
