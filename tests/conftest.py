@@ -81,12 +81,12 @@ def trimmed_tokenizer(tmp_path_factory, tokenizers_dir, data_dir):
 def tiny_model(tmp_path_factory, tokenizers_dir, trimmed_tokenizer):
     """`tiny_model(arch)` -> folder of a tiny random model (cached, shared by the workers).
 
-    Its tokenizer is the real one of `arch` (128k-262k ids); `tiny_model(arch, full_vocab=False)`
-    has it trimmed to the test data's ids, for tests where the vocabulary is not under test.
+    Its tokenizer is the real one of `arch` trimmed to the test data's ids; a test about the
+    vocabulary itself asks for `tiny_model(arch, full_vocab=True)` (the 128k-262k original).
     """
     from langadapt.models.tiny import make_tiny
 
-    def get(arch: str = "qwen3", full_vocab: bool = True) -> Path:
+    def get(arch: str = "qwen3", full_vocab: bool = False) -> Path:
         name = TOKENIZER_OF[arch]
         tok = tokenizers_dir / name if full_vocab else trimmed_tokenizer(name)
         return shared_dir(tmp_path_factory, f"tiny-{arch}{'-full' if full_vocab else ''}",

@@ -41,21 +41,21 @@ def _make_adapter(base_dir, out, targets, seed=0):
 
 
 @pytest.fixture(scope="module")
-def qwen(tmp_path_factory, tokenizers_dir):
+def qwen(tmp_path_factory, trimmed_tokenizer):
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("abl")
-    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6, **SMALL)
+    base = make_tiny("qwen3", trimmed_tokenizer("qwen3"), root / "base", layers=6, **SMALL)
     adapter = _make_adapter(base, root / "lora", ["q_proj", "v_proj", "down_proj"])
     return {"base": load_model(base), "lora": load_model(adapter), "adapter_dir": adapter}
 
 
 @pytest.fixture(scope="module")
-def m2m(tmp_path_factory, tokenizers_dir):
+def m2m(tmp_path_factory, trimmed_tokenizer):
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("abl_m2m")
-    base = make_tiny("m2m100", tokenizers_dir / "qwen3", root / "base", layers=3, **SMALL)
+    base = make_tiny("m2m100", trimmed_tokenizer("qwen3"), root / "base", layers=3, **SMALL)
     adapter = _make_adapter(base, root / "lora", ["q_proj", "v_proj", "fc2"])
     return {"base": load_model(base), "lora": load_model(adapter)}
 

@@ -22,14 +22,14 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, tokenizers_dir, data_dir):
+def setup(tmp_path_factory, trimmed_tokenizer, data_dir):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("abl_cli")
-    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=3, **SMALL)
+    base = make_tiny("qwen3", trimmed_tokenizer("qwen3"), root / "base", layers=3, **SMALL)
     torch.manual_seed(0)
     # init_lora_weights=False: random A and B, so the adapter changes the outputs
     peft = get_peft_model(AutoModelForCausalLM.from_pretrained(base),

@@ -21,14 +21,14 @@ def _by(rows, metric):
 
 
 @pytest.fixture(scope="module")
-def qwen(tmp_path_factory, tokenizers_dir):
+def qwen(tmp_path_factory, trimmed_tokenizer):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from langadapt.models.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("lens")
-    base = make_tiny("qwen3", tokenizers_dir / "qwen3", root / "base", layers=6, **SMALL)
+    base = make_tiny("qwen3", trimmed_tokenizer("qwen3"), root / "base", layers=6, **SMALL)
     torch.manual_seed(0)
     # init_lora_weights=False: random A and B, so the adapter changes the outputs
     peft = get_peft_model(AutoModelForCausalLM.from_pretrained(base),

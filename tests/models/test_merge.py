@@ -14,7 +14,7 @@ from langadapt.models.merge import merge_adapter
 @pytest.fixture(scope="module")
 def adapter(tiny_model, tmp_path_factory):
     """A LoRA adapter with non-zero B (init_lora_weights=False), so merging changes the weights."""
-    base = tiny_model("llama")
+    base = tiny_model("llama", full_vocab=False)  # merging is not about the vocabulary
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
                            LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
@@ -43,7 +43,7 @@ def test_cli_merge_writes_a_plain_model_equal_to_the_adapter(adapter, tmp_path, 
 
 def test_merge_refuses_a_folder_without_adapter(tiny_model, tmp_path):
     with pytest.raises(DataError, match="adapter_config.json"):
-        merge_adapter(tiny_model("llama"), tmp_path / "out")
+        merge_adapter(tiny_model("llama", full_vocab=False), tmp_path / "out")
 
 
 def test_merge_cache_sees_the_base_contents_and_the_version(adapter, tmp_path, monkeypatch):
