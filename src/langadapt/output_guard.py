@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from langadapt.errors import LangadaptError
+from langadapt.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +75,24 @@ def check_out_dir(out: str | Path, inputs: Iterable[str | Path] = (), *, also_ou
             or a folder holding an input is refused.
 
     Raises:
-        LangadaptError: naming the folder and what to do.
+        ConfigError: naming the folder and what to do.
     """
     path = Path(out).expanduser()
     if path.is_symlink():
         what = "a symbolic link to nothing" if not path.exists() else "a symbolic link"
-        raise LangadaptError(f"output folder '{out}' is {what}; name a real folder (it is created)")
+        raise ConfigError(f"output folder '{out}' is {what}; name a real folder (it is created)")
     if path.exists() and not path.is_dir():
-        raise LangadaptError(f"output folder '{out}' is a file; name a folder (it is created)")
+        raise ConfigError(f"output folder '{out}' is a file; name a folder (it is created)")
     for ref in inputs:
         local = _local(ref) if ref else None
         if local is not None and _holds(path, local):
-            raise LangadaptError(f"output folder '{out}' holds the input '{ref}'; name another folder")
+            raise ConfigError(f"output folder '{out}' holds the input '{ref}'; name another folder")
     if owned:
         return path
     if _holds(path, Path.cwd()):
-        raise LangadaptError(f"output folder '{out}' is the current folder or holds it; name a new folder")
+        raise ConfigError(f"output folder '{out}' is the current folder or holds it; name a new folder")
     if path.is_dir() and next(path.iterdir(), None) is not None and not is_ours(path, also_ours):
-        raise LangadaptError(f"output folder '{out}' holds files langadapt did not write (no {MARKER}), "
+        raise ConfigError(f"output folder '{out}' holds files langadapt did not write (no {MARKER}), "
                              "which the output could replace; name a new or empty folder")
     return path
 
@@ -111,15 +111,15 @@ def check_out_file(out: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
     """Return `out` when a command may write the file there: not a folder, not one of `inputs`."""
     path = Path(out).expanduser()
     if path.is_dir():
-        raise LangadaptError(f"output file '{out}' is a folder; name a file")
+        raise ConfigError(f"output file '{out}' is a folder; name a file")
     if path.is_symlink() and not path.exists():
-        raise LangadaptError(f"output file '{out}' is a symbolic link to nothing; name a real file")
+        raise ConfigError(f"output file '{out}' is a symbolic link to nothing; name a real file")
     for ref in inputs:
         local = _local(ref)
         if local is None:
             continue
         if path.resolve() == local.resolve() or (path.exists() and os.path.samefile(path, local)):
-            raise LangadaptError(f"output file '{out}' is the input '{ref}' and would be overwritten; "
+            raise ConfigError(f"output file '{out}' is the input '{ref}' and would be overwritten; "
                                  "name another file")
     return path
 
