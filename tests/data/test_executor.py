@@ -58,14 +58,19 @@ def test_killed_command_takes_its_workers_along_and_a_rerun_resumes(data_dir, tm
     out = tmp_path / "killed"
     with open(tmp_path / "stderr.txt", "wb") as err:
         proc = subprocess.Popen([*args, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=err, env=env)
-    shards = [out / "work" / "filtered" / f".{rank:05d}.jsonl.tmp" for rank in (0, 1)]
+    # each worker streams its shard into a temp file beside it (`.00000.jsonl.<pid>-….tmp`)
+    folder = out / "work" / "filtered"
+
+    def started() -> bool:
+        return all(any(folder.glob(f".{rank:05d}.jsonl.*.tmp")) for rank in (0, 1))
+
     deadline = time.time() + 300
-    while not all(s.exists() for s in shards) and proc.poll() is None and time.time() < deadline:
+    while not started() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     kids = _running(_descendants(proc.pid))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert all(s.exists() for s in shards), "the workers never started"
+    assert started(), "the workers never started"
     assert len(kids) >= 3, kids  # the manager and two workers at least (and the forkserver)
 
     deadline = time.time() + 5
