@@ -106,7 +106,10 @@ def _handler(server: FakeServer):
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up on this answer (a refused redirect, its deadline): expected
 
         def do_GET(self) -> None:  # noqa: N802 (a 301/302 turns a POST into a GET)
             with server.lock:
