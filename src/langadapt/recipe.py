@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from langadapt.config import Seed, StrictModel, apply_overrides, read_yaml, validate
-from langadapt.errors import ConfigError, DataError
+from langadapt.errors import ConfigError
 from langadapt.names import (
     FileName,
     Name,
@@ -37,13 +36,12 @@ from langadapt.names import (
     subpath_problem,
 )
 from langadapt.paths import expand
+from langadapt.recipe_inputs import REF, check_inputs, input_paths
 from langadapt.recipe_params import apply_preset, substitute_params, walk_strings
 
-_ID = r"[A-Za-z][A-Za-z0-9_-]*"
-# `@id`, `@id.variant`, optionally followed by `/sub/path`; `NAME=@id` keeps its `NAME=`
-# (for options that take labelled paths, like tokenizer.stats' `trimmed=@tok`).
-_LABEL = re.compile(r"^[A-Za-z0-9_.+-]+=")
-_REF = re.compile(rf"^(?:[A-Za-z0-9_.+-]+=)?@({_ID})(?:\.({_ID}(?:\.{_ID})*))?(/.*)?$")
+__all__ = ["Plan", "PlannedStage", "Recipe", "StageSpec", "check_inputs", "input_paths", "load_plan",
+           "read_recipe", "run_root"]
+
 
 
 class StageSpec(StrictModel):
@@ -230,7 +228,7 @@ def find_refs(obj: Any) -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
 
     def visit(s: str) -> str:
-        m = _REF.match(s)
+        m = REF.match(s)
         if m and (m.group(1), m.group(2)) not in found:
             found.append((m.group(1), m.group(2)))
         return s
@@ -266,7 +264,7 @@ def _check_ref_paths(spec: StageSpec, i: int, file: str, locations: dict) -> Non
     sources = [(("with",), spec.with_)] + [(("variants", v), o) for v, o in (spec.variants or {}).items()]
     for where, opts in sources:
         def visit(s: str, where: tuple = where) -> str:
-            m = _REF.match(s)
+            m = REF.match(s)
             problem = subpath_problem(m.group(3)) if m and m.group(3) else None
             if problem:
                 raise ConfigError(f"reference {show(s)}: {problem}", file=file,
@@ -311,7 +309,7 @@ def _instance(plan: Plan, spec: StageSpec, i: int, assign: dict, raw: dict,
     deps: list[str] = []
 
     def resolve(s: str) -> str:
-        m = _REF.match(s)
+        m = REF.match(s)
         if not m:
             return expand(s) if "$" in s else s
         dep = chosen[(m.group(1), m.group(2))]
@@ -351,56 +349,3 @@ def _validate_options(stage_cls, inst: PlannedStage, spec: StageSpec, file: str,
         raise ConfigError(msg, file=file, line=line or locations.get(base + ("id",)),
                           key=".".join(["stages", spec.id, *where, *map(str, loc)])) from None
     check_inputs(inst)
-
-
-def input_paths(inst: PlannedStage) -> list[Path]:
-    """Local files and folders an instance names, other than other stages' outputs."""
-    found: list[Path] = []
-
-    def visit(raw: str, value: str) -> None:
-        if _REF.match(raw):
-            return
-        label = _LABEL.match(raw)
-        if label and value.startswith(label.group(0)):  # `NAME=path`: the path is the input
-            raw, value = raw[label.end():], value[label.end():]
-        if "${" in raw or raw.startswith(("/", "./", "../", "~")):
-            found.append(Path(value).expanduser())  # named as a path: must exist
-        elif Path(value).is_file() or ("/" in value and Path(value).exists()):
-            found.append(Path(value))  # a relative path (a bare file name too) rather than a hub id
-
-    _zip_strings(inst.raw, inst.options, visit)
-    return found
-
-
-def _zip_strings(raw: Any, value: Any, fn) -> None:
-    if isinstance(raw, str) and isinstance(value, str):
-        fn(raw, value)
-    elif isinstance(raw, dict) and isinstance(value, dict):
-        for k in raw:
-            _zip_strings(raw[k], value.get(k), fn)
-    elif isinstance(raw, list) and isinstance(value, list):
-        for r, v in zip(raw, value):
-            _zip_strings(r, v, fn)
-
-
-def check_inputs(inst: PlannedStage) -> None:
-    """Raise a DataError naming the first input file that does not exist, or a checkpoint of
-    the model cache (`${models}/...`) that fails its pinned SHA-256 (it is moved aside)."""
-    from langadapt.models.fetch import verify_if_cached
-
-    for p in input_paths(inst):
-        if not p.exists():
-            raise DataError(f"input of stage '{inst.id}' not found ({_missing_hint(p)})", file=str(p))
-        verify_if_cached(p)
-
-
-def _missing_hint(path: Path) -> str:
-    """How to get a missing input: the fetch command for a known checkpoint, else where to look."""
-    from langadapt.models.fetch import CHECKPOINTS
-    from langadapt.paths import models_root
-
-    for name, ck in CHECKPOINTS.items():
-        if path.name == ck.file:
-            return f"run 'langadapt model fetch {name}' or 'make models'; the model cache is " \
-                   f"{models_root()} (LANGADAPT_MODELS)"
-    return "check the path or LANGADAPT_DATA"
