@@ -124,9 +124,10 @@ def check_out_file(out: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
     return path
 
 
-def staging_dir(path: Path) -> Path:
-    """A new temp folder beside `path`, named so that `clean_stale` knows whose it is."""
-    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp"))
+def staging_dir(path: Path, suffix: str = ".tmp") -> Path:
+    """A new folder beside `path` (`.tmp`: to write into; `.old`: to put the old one aside),
+    named so that `clean_stale` knows whose it is."""
+    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=suffix))
 
 
 def replace_dir(tmp: Path, path: Path) -> None:
@@ -134,7 +135,7 @@ def replace_dir(tmp: Path, path: Path) -> None:
     if not os.path.lexists(path):
         os.replace(tmp, path)
         return
-    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".old"))
+    old = staging_dir(path, ".old")
     os.replace(path, old)  # onto the empty folder mkdtemp made: the name is reserved, no race
     try:
         os.replace(tmp, path)
