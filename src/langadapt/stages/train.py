@@ -43,6 +43,7 @@ class TrainStage(Stage):
 
     def run(self, opts: TrainOptions, ctx: StageContext) -> list[ResultRow]:
         from langadapt.train.callbacks import LOG_NAME
+        from langadapt.train.curve import CURVE_NAME
         from langadapt.train.trainer import CHECKPOINTS, train
 
         data = ctx.seeded(opts).model_dump(exclude={"objective"})
@@ -53,9 +54,9 @@ class TrainStage(Stage):
         if work != ctx.out_dir:
             ctx.out_dir.mkdir(parents=True, exist_ok=True)
             for item in work.iterdir():
-                if item.name == LOG_NAME:
+                if item.name in (LOG_NAME, CURVE_NAME):
                     # a copy stays: should this attempt not be committed, the next one finishes
-                    # from the last checkpoint without training and still has the loss curve
+                    # from the last checkpoint without training and still has the loss and bpb curves
                     shutil.copy2(item, ctx.out_dir / item.name)
                 elif item.name not in (CHECKPOINTS, _KEY_FILE):
                     shutil.move(str(item), str(ctx.out_dir / item.name))

@@ -93,6 +93,20 @@ class MtOptions(StrictModel):
     _counts = field_validator("max_target_length")(_at_least_one)
 
 
+class CurveOptions(StrictModel):
+    """`curve:` of a training run: which held-out texts to score, and how often."""
+
+    every: int = Field(ge=1)                  # score every N optimizer steps (and at step 0 and the end)
+    texts: list[str] = Field(min_length=1)    # `NAME=path` or a path (its file name is the label)
+    max_docs: int | None = Field(64, ge=1)    # first N documents of each text
+    max_length: int | None = Field(256, ge=2)  # tokens per scoring window (None: the model's context)
+    batch_size: int = Field(8, ge=1)          # windows per forward pass
+    field: str = "text"                       # JSONL field holding the text
+    resamples: int = Field(200, ge=0)         # bootstrap resamples of each point's 95% CI
+
+    _lists = field_validator("texts", mode="before")(_as_list)
+
+
 class TrainSettings(StrictModel):
     """Every training option except where outputs go (the `train` recipe stage uses this)."""
 
@@ -126,6 +140,7 @@ class TrainSettings(StrictModel):
     gradient_checkpointing: bool = False
     tensorboard: bool | None = None      # default: on when tensorboard is installed
     num_workers: int = 0
+    curve: CurveOptions | None = None    # held-out bpb at step 0 and every N steps (curve.jsonl)
 
     _counts = field_validator("max_steps", "batch_size", "eval_batch_size", "grad_accum", "save_steps",
                               "save_total_limit", "eval_steps", "logging_steps")(_at_least_one)

@@ -40,6 +40,7 @@ from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_json, signature
 from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, quiet_progress, read_log, truncate_log
 from langadapt.train.config import OBJECTIVES, TrainConfig
+from langadapt.train.curve import CURVE_NAME, CurveCallback
 from langadapt.train.methods import prepare_model, qlora_quantization, sharding_engine, trainable_summary
 from langadapt.train.objectives import build_data
 from langadapt.train.resume import (
@@ -91,7 +92,9 @@ def resolve_paths(cfg: TrainConfig) -> TrainConfig:
         "train": [expand(p) for p in d.train],
         "eval": [expand(p) for p in d.eval] if d.eval else None,
         "replay": [expand(p) for p in d.replay] if d.replay else None})
+    curve = cfg.curve and cfg.curve.model_copy(update={"texts": [expand(t) for t in cfg.curve.texts]})
     return cfg.model_copy(update={
+        "curve": curve,
         "model": _local_or_hub(cfg.model), "data": data,
         "tokenizer": _local_or_hub(cfg.tokenizer) if cfg.tokenizer else None,
         "output_dir": expand(cfg.output_dir)})
@@ -296,6 +299,9 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
              params["trainable_params"], params["total_params"],
              100.0 * params["trainable_params"] / max(1, params["total_params"]), cfg.method, objective)
     args = training_arguments(cfg, data.eval is not None, data.padded)
+    if cfg.curve is not None:
+        callbacks = [CurveCallback(out / CURVE_NAME, cfg.curve, tok, is_s2s, data.bytes_for, cfg.seed),
+                     *(callbacks or [])]
     trainer = LangadaptTrainer(
         model=prepared.model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=data.collator, processing_class=tok,
@@ -306,6 +312,7 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
     at_end = check_checkpoint(trainer, ckpt)
     if trainer.is_world_process_zero():
         truncate_log(out / LOG_NAME, ckpt.step)
+        truncate_log(out / CURVE_NAME, ckpt.step)  # points measured up to the checkpoint are kept
     wall = _run(trainer, ckpt, at_end)
     final_eval = _final_eval(trainer) if data.eval is not None else None
     trainer.save_model(str(out))
