@@ -1,0 +1,253 @@
+"""Write an HF tokenizer as GGUF vocabulary metadata (`tokenizer.ggml.*`) that llama.cpp
+tokenizes with exactly as the HF tokenizer does.
+
+Two styles, decided from `tokenizer.json`:
+
+* GPT-2-style byte-level BPE (Qwen2/2.5/3, Llama 3, SmolLM2): GGUF model `gpt2` with the
+  vocab strings, token types, the merges in rank order and the pre-tokenizer's llama.cpp
+  name (`tokenizer.ggml.pre`), found from the pre-tokenizer's structure in `_PRE_TOKENIZERS`;
+* SentencePiece-style BPE with byte fallback (Gemma 3): GGUF model `llama`, scores derived
+  from the merge ranks (`gguf_vocab_spm`).
+
+The `gguf` package writes the keys but has no converter from a tokenizer object (llama.cpp's
+`convert_hf_to_gguf.py` is a script, not a library), hence this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from langadapt.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+# Probe for what `add_special_tokens=True` adds around a text (BOS, EOS).
+_PROBE = "a"
+
+# llama.cpp's names for the byte-level pre-tokenizers it implements (llama-vocab.cpp), keyed
+# by the structure of the HF pre-tokenizer: ("split", regex) for a Split(Isolated) step,
+# ("byte_level", use_regex, add_prefix_space), ("digits", individual_digits). Only
+# pre-tokenizers whose llama.cpp regexes split text as the HF steps do are listed; another
+# one is an error rather than a silent default that would tokenize differently.
+_LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+              r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+_QWEN2_RE = _LLAMA3_RE.replace(r"\p{N}{1,3}", r"\p{N}")  # Qwen: one digit per token
+_PRE_TOKENIZERS = {
+    # Llama 3 / 3.1 / 3.2 (and Falcon 3, which llama.cpp aliases to the same regex)
+    (("split", _LLAMA3_RE), ("byte_level", False, False)): "llama-bpe",
+    # Qwen2 / 2.5 / 3
+    (("split", _QWEN2_RE), ("byte_level", False, False)): "qwen2",
+    # GPT-2's own regex inside ByteLevel
+    (("byte_level", True, False),): "gpt-2",
+    # SmolLM / SmolLM2: every digit alone, then GPT-2's regex
+    (("digits", True), ("byte_level", True, False)): "smollm",
+}
+# Pre-tokenizer names llama.cpp knows, for a name recorded by `model import` from a GGUF file
+# that the table above cannot rebuild from the HF structure (kept as the file had it).
+_NORMALIZERS_OK = (None, "NFC")  # NFC: Qwen's; llama.cpp leaves text as it is (FLORES is NFC)
+
+
+def load_tokenizer(tok):
+    """A PreTrainedTokenizerFast from a tokenizer object or its folder."""
+    if isinstance(tok, (str, Path)):
+        from transformers import AutoTokenizer
+
+        path = Path(tok)
+        if not (path / "tokenizer.json").is_file():
+            raise DataError("no tokenizer.json (only fast tokenizers can be written to GGUF)", file=str(path))
+        return AutoTokenizer.from_pretrained(str(path))
+    if not hasattr(tok, "backend_tokenizer"):
+        raise ConfigError(f"{type(tok).__name__} is not a fast tokenizer; GGUF needs its tokenizer.json",
+                          key="tokenizer")
+    return tok
+
+
+def tokenizer_spec(tok) -> dict:
+    """The tokenizer.json content of a fast tokenizer."""
+    return json.loads(tok.backend_tokenizer.to_str())
+
+
+def vocab_style(spec: dict) -> str:
+    """`gpt2` (byte-level BPE) or `spm` (SentencePiece-style BPE with byte fallback)."""
+    model = spec.get("model", {})
+    if model.get("type") != "BPE":
+        raise ConfigError(f"tokenizer model {model.get('type')} cannot be written to GGUF (only BPE: "
+                          "byte-level or SentencePiece-style with byte fallback)", key="tokenizer")
+    blob = json.dumps([spec.get(k) for k in ("pre_tokenizer", "decoder")])
+    if '"ByteLevel"' in blob:
+        return "gpt2"
+    if model.get("byte_fallback") and "\u2581" in json.dumps(spec.get("normalizer"), ensure_ascii=False):
+        return "spm"
+    raise ConfigError("BPE tokenizer is neither byte-level nor SentencePiece-style with byte fallback; "
+                      "llama.cpp has no matching tokenizer", key="tokenizer")
+
+
+def _pre_steps(node: dict | None) -> tuple:
+    if node is None:
+        return ()
+    kind = node.get("type")
+    if kind == "Sequence":
+        return tuple(s for p in node.get("pretokenizers", []) for s in _pre_steps(p))
+    if kind == "Split" and node.get("behavior") == "Isolated" and not node.get("invert"):
+        return (("split", node["pattern"].get("Regex") or node["pattern"].get("String")),)
+    if kind == "ByteLevel":
+        return (("byte_level", bool(node.get("use_regex", True)), bool(node.get("add_prefix_space"))),)
+    if kind == "Digits":
+        return (("digits", bool(node.get("individual_digits"))),)
+    return ((kind, json.dumps(node, sort_keys=True)),)
+
+
+def pre_tokenizer_name(spec: dict, recorded: str | None = None) -> str:
+    """llama.cpp's name for the byte-level pre-tokenizer of `spec` (or the name a GGUF import recorded)."""
+    normalizer = (spec.get("normalizer") or {}).get("type")
+    if normalizer not in _NORMALIZERS_OK:
+        raise ConfigError(f"normalizer {normalizer} has no llama.cpp equivalent for byte-level BPE",
+                          key="tokenizer")
+    name = _PRE_TOKENIZERS.get(_pre_steps(spec.get("pre_tokenizer")))
+    if name is not None:
+        return name
+    if recorded:
+        return recorded
+    shown = json.dumps(spec.get("pre_tokenizer"), ensure_ascii=False)[:300]
+    raise ConfigError(f"unknown pre-tokenizer (llama.cpp would split text differently): {shown}; "
+                      f"known: {', '.join(sorted(set(_PRE_TOKENIZERS.values())))}", key="tokenizer")
+
+
+def recorded_pre(tok) -> str | None:
+    """The `tokenizer.ggml.pre` that `model import` recorded beside an imported model, if any."""
+    folder = Path(getattr(tok, "name_or_path", "") or "")
+    meta = folder / "gguf_import.json"
+    if not meta.is_file():
+        return None
+    return json.loads(meta.read_text(encoding="utf-8")).get("tokenizer_pre")
+
+
+def id_table(spec: dict, n_vocab: int | None) -> tuple[list[str | None], dict[int, dict]]:
+    """Token strings by id (None for holes) and the added-token records by id."""
+    vocab = spec["model"]["vocab"]
+    added = {t["id"]: t for t in spec.get("added_tokens", [])}
+    size = max([*vocab.values(), *added, -1]) + 1
+    if n_vocab is not None:
+        if n_vocab < size:
+            raise DataError(f"the tokenizer has {size} ids but the model's embedding matrix only "
+                            f"{n_vocab} rows", file="tokenizer.json")
+        size = n_vocab
+    tokens: list[str | None] = [None] * size
+    for text, i in vocab.items():
+        tokens[i] = text
+    for i, t in added.items():
+        tokens[i] = t["content"]
+    return tokens, added
+
+
+def special_ids(tok) -> dict[str, int]:
+    """bos/eos/unk/pad/sep/mask ids the tokenizer names."""
+    out = {}
+    for kind in ("bos", "eos", "unk", "pad", "sep", "mask"):
+        i = getattr(tok, f"{kind}_token_id", None)
+        if isinstance(i, int):
+            out[kind] = i
+    return out
+
+
+def added_specials(tok) -> tuple[bool, bool]:
+    """Whether `add_special_tokens=True` puts BOS in front and EOS at the end (as the tokenizer does it)."""
+    plain = tok(_PROBE, add_special_tokens=False)["input_ids"]
+    full = tok(_PROBE, add_special_tokens=True)["input_ids"]
+    if len(full) > len(plain) + 2 or full[len(full) - len(plain):] != plain and full[:len(plain)] != plain:
+        raise ConfigError("the tokenizer's post-processor adds tokens llama.cpp cannot add (only BOS "
+                          "and EOS)", key="tokenizer")
+    start = full.index(plain[0]) if plain else 0
+    bos, eos = full[:start], full[start + len(plain):]
+    ids = special_ids(tok)
+    if bos and bos != [ids.get("bos")] or eos and eos != [ids.get("eos")]:
+        raise ConfigError(f"the tokenizer adds {bos} / {eos} around a text, not its BOS/EOS tokens",
+                          key="tokenizer")
+    return bool(bos), bool(eos)
+
+
+def write_common(writer, tok, summary: dict) -> None:
+    """Special token ids, add_bos/add_eos and the chat template."""
+    ids = special_ids(tok)
+    for kind, i in ids.items():
+        getattr(writer, {"unk": "add_unk_token_id", "pad": "add_pad_token_id"}.get(kind, f"add_{kind}_token_id"))(i)
+    add_bos, add_eos = added_specials(tok)
+    writer.add_add_bos_token(add_bos)
+    writer.add_add_eos_token(add_eos)
+    template = getattr(tok, "chat_template", None)
+    if isinstance(template, str) and template:
+        writer.add_chat_template(template)
+    summary.update(special_ids=ids, add_bos=add_bos, add_eos=add_eos, chat_template=bool(template))
+
+
+def bpe_vocab(spec: dict, n_vocab: int | None) -> tuple[list[str], list[int], list[str], int]:
+    """GPT-2-style tokens, token types and merges; and how many padding tokens fill holes."""
+    from gguf import TokenType
+
+    table, added = id_table(spec, n_vocab)
+    tokens, types, pads = [], [], 0
+    for i, text in enumerate(table):
+        if text is None:
+            tokens.append(f"[PAD{i}]")
+            types.append(TokenType.UNUSED)
+            pads += 1
+        elif i in added:
+            # llama.cpp matches added tokens in the raw text (not the byte-level form): a special
+            # one only when told to parse specials (CONTROL), a plain one always (USER_DEFINED),
+            # which is how HF splits both out before BPE.
+            tokens.append(text)
+            types.append(TokenType.CONTROL if added[i]["special"] else TokenType.USER_DEFINED)
+        else:
+            tokens.append(text)
+            types.append(TokenType.NORMAL)
+    merges = []
+    for m in spec["model"]["merges"]:
+        a, b = m.split(" ", 1) if isinstance(m, str) else m
+        if " " in a or " " in b:
+            raise ConfigError(f"merge {a!r} + {b!r} holds a space, which GGUF's 'a b' merges cannot store",
+                              key="tokenizer")
+        merges.append(f"{a} {b}")
+    return tokens, [int(t) for t in types], merges, pads
+
+
+def add_vocab(writer, tok, *, arch: str, n_vocab: int | None = None, pre: str | None = None) -> dict:
+    """Write every `tokenizer.ggml.*` key for the HF tokenizer `tok` (or its folder).
+
+    Args:
+        writer: a `gguf.GGUFWriter`.
+        tok: a PreTrainedTokenizerFast or its folder.
+        arch: the GGUF architecture (`general.architecture`) the vocabulary goes with.
+        n_vocab: rows of the model's embedding matrix; ids the tokenizer lacks become
+            `[PAD{id}]` tokens so that the token list has exactly this length.
+        pre: llama.cpp pre-tokenizer name to use when the table cannot name it (default: the
+            one `model import` recorded beside the tokenizer, if any).
+
+    Returns:
+        A summary: model, pre, tokens, merges, padding, special ids, add_bos/add_eos.
+
+    Raises:
+        ConfigError: a tokenizer llama.cpp cannot represent, naming what is unsupported.
+    """
+    tok = load_tokenizer(tok)
+    spec = tokenizer_spec(tok)
+    style = vocab_style(spec)
+    summary: dict = {"arch": arch}
+    if style == "spm":
+        from langadapt.models.gguf_vocab_spm import add_spm_vocab
+
+        summary.update(add_spm_vocab(writer, spec, n_vocab))
+    else:
+        name = pre_tokenizer_name(spec, pre or recorded_pre(tok))
+        tokens, types, merges, pads = bpe_vocab(spec, n_vocab)
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre(name)
+        writer.add_token_list(tokens)
+        writer.add_token_types(types)
+        writer.add_token_merges(merges)
+        summary.update(model="gpt2", pre=name, tokens=len(tokens), merges=len(merges), padding=pads,
+                       normalizer=(spec.get("normalizer") or {}).get("type"))
+    write_common(writer, tok, summary)
+    log.info("GGUF vocabulary: %s", summary)
+    return summary
