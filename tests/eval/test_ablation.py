@@ -209,9 +209,9 @@ def _items_row(spec, items, metric="mean_nll"):
 
 
 @pytest.mark.parametrize("variant_items, delta, ci, p", [
-    ([[2, 1], [3, 1], [4, 1]], 1.0, [1.0, 1.0], 1 / 1001),    # every item 1 nat worse: the least p
+    ([[2, 1], [3, 1], [4, 1]], 1.0, [1.0, 1.0], 2 / 1001),    # every item 1 nat worse: the least p
     ([[1, 1], [2, 1], [3, 1]], 0.0, [0.0, 0.0], 1.0),         # identical to the full adapter
-    ([[0, 1], [1, 1], [2, 1]], -1.0, [-1.0, -1.0], 1 / 1001),  # every item 1 nat better
+    ([[0, 1], [1, 1], [2, 1]], -1.0, [-1.0, -1.0], 2 / 1001),  # every item 1 nat better
 ])
 def test_paired_deltas(variant_items, delta, ci, p):
     none = _items_row("none", [[1, 1], [2, 1], [3, 1]])

@@ -13,10 +13,14 @@ from langadapt.eval import stats
 from langadapt.eval.stats import (
     approximate_randomization,
     bootstrap_ci,
+    bootstrap_decision,
+    min_resamples,
     p_value,
     paired_bootstrap,
     paired_test,
     ratio,
+    significant,
+    verdict,
 )
 
 
@@ -106,6 +110,70 @@ def test_paired_bootstrap_interval_is_of_the_difference():
     assert res.ci[0] < 0.5 < res.ci[1] and res.ci[1] - res.ci[0] < 0.1  # pairing removes the noise
 
 
+def _near_boundary(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Paired items whose mean difference is exactly `shift`, about 1.7-2.1 standard errors."""
+    rng = np.random.default_rng(seed)
+    base, diff = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    return base + diff - diff.mean() + shift, base
+
+
+# Cases where the shifted-|Δ| p-value (sacrebleu's --paired-bs) fell below 0.05 while the
+# percentile interval of the same resamples held 0 (the first five), and clear cases.
+@pytest.mark.parametrize("n, shift, seed", [(30, 0.3, 0), (30, 0.3, 1), (30, 0.35, 2), (50, 0.25, 0),
+                                            (50, 0.25, 2), (30, 0.35, 0), (100, 0.2, 1), (50, 0.35, 1)])
+def test_paired_bootstrap_interval_and_p_value_agree_near_the_boundary(n, shift, seed):
+    a, b = _near_boundary(n, shift, seed)
+    res = paired_bootstrap(a, b, resamples=1000, seed=0)
+    excludes_zero = res.ci[0] > 0 or res.ci[1] < 0
+    assert excludes_zero == (res.p_value < 0.05), (res.ci, res.p_value)
+    assert verdict(res.delta, res.p_value, res.ci, lower_is_better=False) == \
+        ("better" if excludes_zero else "not distinguishable")
+
+
+@pytest.mark.parametrize("resamples", [40, 41, 99, 999, 1000, 1001])
+def test_interval_excludes_zero_exactly_when_p_is_below_alpha(resamples):
+    """Δ* samples swept across 0: the rule holds for every count of resamples at or below 0."""
+    rng = np.random.default_rng(resamples)
+    for shift in np.linspace(-3.5, 3.5, 141):
+        deltas = rng.normal(shift, 1.0, resamples)
+        p, ci = bootstrap_decision(deltas)
+        assert (ci[0] > 0 or ci[1] < 0) == (p < 0.05), (shift, p, ci)
+
+
+@pytest.mark.parametrize("deltas, p, ci", [
+    ([0.0] * 40, 1.0, (0.0, 0.0)),                      # a system against itself
+    (list(range(1, 41)), 2 / 41, (1.0, 40.0)),          # all above 0, the fewest resamples: p < α
+    (list(range(0, 40)), 4 / 41, (0.0, 39.0)),          # one tie at 0 counts on both sides
+    ([-1.0] + list(range(1, 1000)), 4 / 1001, (24.0, 975.0)),  # k = ⌈0.025·1001⌉ − 1 = 25
+])
+def test_bootstrap_decision_table(deltas, p, ci):
+    got_p, got_ci = bootstrap_decision(np.array(deltas, dtype=float))
+    assert got_p == pytest.approx(p) and got_ci == pytest.approx(ci)
+
+
+def test_too_few_resamples_give_no_interval_and_no_rejection():
+    assert min_resamples() == 40
+    p, ci = bootstrap_decision(np.ones(39))
+    assert ci is None and p == pytest.approx(0.05) and not significant(p)
+    assert paired_bootstrap([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], resamples=10).ci is None
+
+
+@pytest.mark.parametrize("delta, p, ci, lower, expected", [
+    (0.03, 0.02, (0.01, 0.05), True, "worse"),
+    (-0.03, 0.02, (-0.05, -0.01), True, "better"),
+    (0.03, 0.02, (0.01, 0.05), False, "better"),
+    (0.03, 0.02, (0.01, 0.05), None, "higher"),
+    (0.0277, 0.08, (-0.0023, 0.0535), True, "not distinguishable"),
+    (0.0277, 0.02, (-0.0023, 0.0535), True, "inconsistent"),   # the old rule's rows
+    (0.03, None, (0.01, 0.05), True, "worse"),                  # AR has a p; old rows only a CI
+    (0.03, 0.01, None, True, "worse"),                          # approximate randomisation
+    (0.03, None, None, True, "not distinguishable"),
+    (0.03, 0.05, None, True, "not distinguishable"),            # p = α is not below α
+])
+def test_verdict_table(delta, p, ci, lower, expected):
+    assert verdict(delta, p, ci, lower_is_better=lower) == expected
+
+
 def test_unknown_test_and_mismatched_items_are_errors():
     with pytest.raises(ValueError, match="unknown paired test"):
         paired_test("t", [1.0], [1.0])
@@ -126,7 +194,11 @@ def _perturb(hyps: list[str], share: float, drop: float, seed: int) -> list[str]
 
 
 def test_paired_tests_agree_with_sacrebleu(data_dir):
-    """Same decision at 0.05 and p-values within the resampling error of both estimates."""
+    """Same decision at 0.05; AR p-values within the resampling error of both estimates.
+
+    Our bootstrap p-value is the one its interval implies, not sacrebleu's shifted |Δ|, so
+    only the decision is compared for `bs`, on pairs far from the boundary.
+    """
     from sacrebleu.metrics import BLEU
     from sacrebleu.significance import PairedTest
 
@@ -152,8 +224,11 @@ def test_paired_tests_agree_with_sacrebleu(data_dir):
                                   test_type=test, n_samples=resamples)()
             theirs = next(v for k, v in table.items() if k != "System")[1].p_value
             ours = paired_test(test, seg_stats(system), seg_stats(base), score, resamples=resamples,
-                               seed=0).p_value
-            assert (ours < 0.05) == (theirs < 0.05), (test, ours, theirs)
-            p = max(ours, theirs)
+                               seed=0)
+            assert (ours.p_value < 0.05) == (theirs < 0.05), (test, ours.p_value, theirs)
+            if test == "bs":
+                assert (ours.ci[1] < 0) == (ours.p_value < 0.05), (ours.ci, ours.p_value)
+                continue
+            p = max(ours.p_value, theirs)
             error = 4 * math.sqrt(2 * p * (1 - p) / resamples) + 2 / (resamples + 1)
-            assert abs(ours - theirs) <= error, (test, ours, theirs)
+            assert abs(ours.p_value - theirs) <= error, (test, ours.p_value, theirs)

@@ -198,3 +198,40 @@ def test_first_screen_says_where_variants_are_worse_or_unequal(tmp_path):
     assert html.count("<details>") == len(signed) == 4  # the training budget has no signatures
     assert "<td>3.2000 [3.1000, 3.3000] <small>(n=50)</small></td>" in html
     assert "Worse than the base" in (root / "results.md").read_text()
+
+
+def test_paired_verdict_follows_one_rule_and_flags_disagreement(tmp_path):
+    """The verdict, interval and p agree; a row scored by the old rule is not called anything."""
+    root = make_run(tmp_path / "run")
+    rows = [ResultRow(metric="bpb_delta", value=d, ci=ci, dataset="heldout.txt", variant=v, signature=SIG,
+                      extra={"kind": "eval.bpb", "stage": f"bpb.{v}", "p_value": p, "test": "paired_bootstrap"})
+            for v, d, ci, p in (("lora", 0.0277, [-0.0023, 0.0535], 0.02),   # the shifted-|Δ| p
+                                ("full", 0.0277, [0.0012, 0.0535], 0.04))]
+    write_results(root / "results.jsonl", [*load_run(root).rows, *rows])
+    build_report(root)
+    md = (root / "results.md").read_text()
+    assert "lora has an interval and a p-value that disagree" in md
+    assert "lora is not distinguishable" not in md and "lora is better" not in md
+    assert "full is WORSE than its base: +0.0277 bits per byte [+0.0012, +0.0535], p = 0.04" in md
+    assert "exactly when the interval excludes 0" in md
+
+
+def test_token_perplexity_is_left_out_across_tokenizers(tmp_path):
+    def rows(var, tokens, vocab, ppl):
+        sig = {**SIG, "options": {"vocab": vocab, "tokenizer": "Qwen2TokenizerFast"}}
+        return [ResultRow(metric=m, value=v, ci=[v - 0.1, v + 0.1], n=50, dataset="heldout.txt", variant=var,
+                          signature=sig, extra={"kind": "eval.bpb", "stage": f"bpb.{var}", "tokens": tokens})
+                for m, v in (("bpb", 3.0), ("token_perplexity", ppl), ("word_perplexity", 900.0))]
+
+    same = rows("base", 1000, 151669, 74.0) + rows("lora", 1000, 151669, 70.0)
+    write_results(tmp_path / "results.jsonl", same)
+    (t,) = build_tables(load_run(tmp_path))
+    assert t.columns == ["bpb", "token_perplexity", "word_perplexity"] and not t.notes
+    write_results(tmp_path / "results.jsonl", same + rows("extended", 250, 160000, 5310.0))
+    (t,) = build_tables(load_run(tmp_path))
+    assert t.columns == ["bpb", "word_perplexity"]
+    assert "250 vs 1,000 tokens" in t.notes[0] and "not comparable across tokenizers" in t.notes[0]
+    build_report(tmp_path)
+    md = (tmp_path / "results.md").read_text()
+    assert "5310" not in md.split("## Signatures")[0] and "not comparable across tokenizers" in md
+    assert "not comparable across tokenizers" in (tmp_path / "report.html").read_text()

@@ -330,7 +330,7 @@ def paired_deltas(rows: list[ResultRow], *, resamples: int = DEFAULT_RESAMPLES,
         res = paired_bootstrap(a, b, ratio(0, 1), resamples=resamples, seed=seed)
         extra = {k: v for k, v in r.extra.items() if k != "items"}
         out.append(r.model_copy(update={
-            "metric": f"{r.metric}.delta", "value": res.delta, "ci": list(res.ci),
+            "metric": f"{r.metric}.delta", "value": res.delta, "ci": list(res.ci) if res.ci else None,
             "extra": {**extra, "p_value": res.p_value, "resamples": res.resamples,
                       "test": res.test, "baseline": "lora-off:none"}}))
     return out

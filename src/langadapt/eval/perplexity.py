@@ -236,7 +236,8 @@ def paired_rows(stats: np.ndarray, base: np.ndarray, *, dataset: str, model: str
     """`bpb_delta` (this model − baseline, 95% CI) and its paired-bootstrap p-value.
 
     Both models scored the same documents in the same order; documents are resampled
-    together, so the interval is of the difference itself, not two overlapping intervals.
+    together, so the interval is of the difference itself, not two overlapping intervals;
+    interval and p-value come from the same resamples (p < 0.05 ⇔ the interval excludes 0).
     """
     if stats.shape != base.shape or not np.array_equal(stats[:, BYTES], base[:, BYTES]):
         raise DataError(f"baseline scored different documents ({len(base)} vs {len(stats)} "
@@ -248,7 +249,8 @@ def paired_rows(stats: np.ndarray, base: np.ndarray, *, dataset: str, model: str
              "p_value": res.p_value}
     sig = {**sig, "options": {**sig.get("options", {}), "paired_test": res.test,
                               "baseline": Path(baseline).name}}
-    return [ResultRow(metric="bpb_delta", value=res.delta, ci=list(res.ci), n=len(stats),
+    ci = list(res.ci) if res.ci else None  # None: too few resamples for a 95% interval
+    return [ResultRow(metric="bpb_delta", value=res.delta, ci=ci, n=len(stats),
                       dataset=dataset, model=model, variant=variant, signature=sig, extra=extra),
             ResultRow(metric="bpb_delta_p", value=res.p_value, n=len(stats), dataset=dataset,
                       model=model, variant=variant, signature=sig, extra=extra)]

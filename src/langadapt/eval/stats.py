@@ -12,19 +12,20 @@ a set of row indices, and the score of a resample is `score_fn(stats[idx].sum(0)
   systems with probability ½ (Riezler & Maxwell 2005).
 
 `resamples` is the one name for the number of resamples (bootstrap) or trials (AR).
-Both tests report the same p-value (`p_value`, two-sided, documented in
-docs/evaluation.md): with `t_obs = |Δ|`, the observed difference of corpus scores,
-and `t_1 … t_R` the statistic on the R resamples under the null hypothesis,
 
-    p = (1 + #{r : t_r ≥ t_obs}) / (1 + R)
+One decision rule per test, at `ALPHA` = 1 − `CONFIDENCE` (docs/evaluation.md):
 
-where for AR `t_r = |Δ_r|` and for the paired bootstrap `t_r = |Δ_r| − mean(|Δ|)`
-(the bootstrap distribution of `|Δ|` shifted to mean zero, as Moses'
-`bootstrap-hypothesis-difference-significance.pl` and `sacrebleu --paired-bs` do).
-sacrebleu counts `t_r > t_obs`; `≥` differs only on exact ties and keeps a system
-compared with itself at p = 1 instead of 1/(1+R). sacrebleu has these tests too, but
-only behind its CLI manager, for its own metrics, with a symmetric "± half-width"
-interval; these work on any `score_fn` and return percentile intervals.
+* paired bootstrap: the interval and the p-value come from the same R resampled
+  differences Δ*_1 … Δ*_R. With `c = min(#{Δ*_r ≤ 0}, #{Δ*_r ≥ 0})`,
+  `p = min(1, 2 (1 + c) / (1 + R))`, and the interval is the pair of order statistics
+  `(Δ*_(k), Δ*_(R+1−k))` with `k = ⌈(α/2)(1 + R)⌉ − 1`; so "the interval excludes 0"
+  ⇔ "p < α", exactly (fewer than `min_resamples()` resamples: no interval, no rejection);
+* approximate randomisation: `p = (1 + #{|Δ_r| ≥ |Δ|}) / (1 + R)` over the swapped
+  differences Δ_r, as sacrebleu's `--paired-ar` (which counts `>`; they differ only on
+  exact ties); it has no interval.
+
+`significant` states the rule once and `verdict` words every comparison the report
+makes from it.
 
 Resamples are drawn one at a time from NumPy's seeded generator (so a seed gives the
 same numbers whatever the chunking) and summed in chunks of at most `MAX_ELEMENTS`
@@ -44,6 +45,7 @@ ScoreFn = Callable[[np.ndarray], float]
 
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
+ALPHA = round(1.0 - CONFIDENCE, 12)  # the level of every paired decision: p < ALPHA ⇔ the interval excludes 0
 MAX_ELEMENTS = 1 << 23  # ~64 MB of float64 per chunk of resampled statistics
 
 
@@ -126,16 +128,74 @@ class PairedResult:
     test: str                          # "paired_bootstrap" | "approximate_randomization"
     delta: float
     p_value: float
-    ci: tuple[float, float] | None     # percentile interval of the difference (bootstrap only)
+    ci: tuple[float, float] | None     # interval of the difference (bootstrap with enough resamples)
     resamples: int
     seed: int
 
 
 def p_value(null: np.ndarray, observed: float) -> float:
-    """`(1 + #{t_r ≥ |observed|}) / (1 + R)` for null statistics `t_1 … t_R` (module docstring)."""
+    """AR's `(1 + #{t_r ≥ |observed|}) / (1 + R)` for null statistics `t_1 … t_R` (module docstring)."""
     # A relative tolerance keeps a tie a tie when sums are added in another order.
     t_obs = abs(observed) - 1e-9 * max(1.0, abs(observed))
     return float((1 + np.count_nonzero(null >= t_obs)) / (1 + len(null)))
+
+
+def _alpha(confidence: float) -> float:
+    return round(1.0 - confidence, 12)  # 0.05, not 0.050000000000000044
+
+
+def min_resamples(confidence: float = CONFIDENCE) -> int:
+    """The fewest bootstrap resamples whose interval at `confidence` can exclude 0 (40 at 95%)."""
+    return int(np.floor(2.0 / _alpha(confidence) + 1e-9))
+
+
+def bootstrap_decision(deltas: np.ndarray, confidence: float = CONFIDENCE
+                       ) -> tuple[float, tuple[float, float] | None]:
+    """Two-sided p-value and interval from one bootstrap distribution of Δ (module docstring).
+
+    Returns:
+        (p, (low, high)); the interval is None when `resamples < min_resamples(confidence)`.
+    """
+    d = np.sort(np.asarray(deltas, dtype=np.float64))
+    # Differences within rounding of 0 are 0, for the count and the interval alike.
+    d[np.abs(d) <= 1e-12 * max(1.0, float(np.abs(d).max(initial=0.0)))] = 0.0
+    r = len(d)
+    c = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
+    p = min(1.0, 2.0 * (1 + c) / (1 + r))
+    # Why order statistics and not np.quantile: with k below, low > 0 ⇔ #{Δ* ≤ 0} < k
+    # ⇔ p < α (and likewise for high < 0), so the interval and p can never disagree.
+    k = int(np.ceil(_alpha(confidence) / 2.0 * (1 + r) - 1e-9)) - 1
+    if k < 1:
+        return p, None
+    return p, (float(d[k - 1]), float(d[r - k]))
+
+
+def significant(p: float | None, ci: Sequence[float] | None = None, alpha: float = ALPHA) -> bool | None:
+    """The one decision rule: p < α; without a p-value, the interval excludes 0; else None."""
+    if p is not None:
+        return p < alpha * (1 - 1e-9)  # p = α exactly (e.g. 50/1000) is not below it
+    if ci:
+        return bool(ci[0] > 0 or ci[1] < 0)
+    return None
+
+
+def verdict(delta: float, p: float | None, ci: Sequence[float] | None = None,
+            lower_is_better: bool | None = None, alpha: float = ALPHA) -> str:
+    """`worse` / `better` / `higher` / `lower` / `not distinguishable` / `inconsistent`.
+
+    `higher`/`lower` where the metric's direction is unknown. `inconsistent` flags a row
+    whose interval and p-value disagree (written by a rule other than this module's).
+    """
+    sig = significant(p, ci, alpha)
+    if sig is None or not sig:
+        words = "not distinguishable"
+    elif lower_is_better is None:
+        words = "higher" if delta > 0 else "lower"
+    else:
+        words = "worse" if (delta > 0) == lower_is_better else "better"
+    if p is not None and ci and significant(None, ci, alpha) != sig:
+        return "inconsistent"
+    return words
 
 
 def _pair(stats_a, stats_b, score_fn: ScoreFn | None) -> tuple[np.ndarray, np.ndarray, ScoreFn]:
@@ -158,9 +218,8 @@ def paired_bootstrap(stats_a, stats_b, score_fn: ScoreFn | None = None, *,
     resamples = max(1, resamples)
     sums_a, sums_b = _bootstrap_sums([a, b], resamples, seed, max_elements // 2)
     deltas = _scores(sums_a, fn) - _scores(sums_b, fn)
-    folded = np.abs(deltas)
-    return PairedResult("paired_bootstrap", float(observed), p_value(folded - folded.mean(), observed),
-                        _interval(deltas, confidence), resamples, seed)
+    p, ci = bootstrap_decision(deltas, confidence)
+    return PairedResult("paired_bootstrap", float(observed), p, ci, resamples, seed)
 
 
 def approximate_randomization(stats_a, stats_b, score_fn: ScoreFn | None = None, *,

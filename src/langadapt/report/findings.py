@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from langadapt.eval.stats import ALPHA, verdict
 from langadapt.report.store import RunData, system_label
 from langadapt.runs import ResultRow
 
@@ -27,6 +28,25 @@ def lower_is_better(metric: str) -> bool | None:
     return None
 
 
+DECISION_RULE = (f"A paired difference is called better or worse when its two-sided p < {ALPHA:g}; "
+                 "for the paired bootstrap the p-value and the 95% interval come from the same "
+                 "resamples, so that is exactly when the interval excludes 0 (approximate "
+                 "randomisation has a p-value only).")
+
+
+def paired_verdict(r: ResultRow, p: float | None = None) -> str:
+    """The words of `langadapt.eval.stats.verdict` for a `.delta`/`_delta` row (every report verdict)."""
+    name = r.metric.removesuffix(".delta").removesuffix("_delta")
+    p = r.extra.get("p_value") if p is None else p
+    return verdict(r.value, p, r.ci, lower_is_better(name))
+
+
+def decision_rule(run: RunData) -> list[str]:
+    """The rule, stated once, when the run holds a paired comparison."""
+    paired = any(r.metric.endswith((".delta", "_delta")) for r in run.rows)
+    return [DECISION_RULE] if paired else []
+
+
 def worse_than_base(run: RunData) -> list[str]:
     """One sentence per held-out text where an adapted variant has higher bits per byte than `base`."""
     rows = [r for r in run.rows if r.metric in ("bpb", "bits_per_byte") and r.value is not None]
@@ -42,12 +62,18 @@ def worse_than_base(run: RunData) -> list[str]:
                 where = ds or "held-out text"
                 out.append(f"No adapted variant has higher bits per byte than the base on {where}.")
             continue
-        parts = [f"{system_label(r)} {r.value:.3f} vs {base.value:.3f}" + _overlap(r, base) for r in worse]
+        parts = [f"{system_label(r)} {r.value:.3f} vs {base.value:.3f}" + _paired_note(run, r, base)
+                 for r in worse]
         out.append(f"Worse than the base on {ds or 'held-out text'}: " + "; ".join(parts) + " bits per byte.")
     return out
 
 
-def _overlap(r: ResultRow, base: ResultRow) -> str:
+def _paired_note(run: RunData, r: ResultRow, base: ResultRow) -> str:
+    """The paired verdict against the base when there is one, else whether the two CIs overlap."""
+    delta = next((d for d in run.rows if d.metric == "bpb_delta" and d.value is not None
+                  and d.dataset == r.dataset and system_label(d) == system_label(r)), None)
+    if delta is not None:
+        return f" (paired: {paired_verdict(delta)})"
     if r.ci and base.ci and r.ci[0] <= base.ci[1]:
         return " (95% CIs overlap)"
     return ""
@@ -112,13 +138,15 @@ def ablation_signs(rows: list[ResultRow]) -> list[str]:
         for r in sel:
             label = r.extra["ablate"]
             ci = f" [{r.ci[0]:+.4f}, {r.ci[1]:+.4f}]" if r.ci else ""
-            item = f"{label} {r.value:+.4f}{ci}"
-            if r.ci and r.ci[0] <= 0 <= r.ci[1] or r.value == 0 or lower is None:
-                unclear.append(item)
-            elif (r.value > 0) == lower:  # the score got worse without the adapter there
+            p = r.extra.get("p_value")
+            item = f"{label} {r.value:+.4f}{ci}" + (f" p = {p:.3g}" if p is not None else "")
+            words = paired_verdict(r) if lower is not None else "direction unknown"
+            if words == "worse":  # the score got worse without the adapter there
                 helps.append(item)
-            else:
+            elif words == "better":
                 hurts.append(item)
+            else:
+                unclear.append(item)
         parts = []
         if hurts:
             parts.append(f"switching the adapter off made {name} BETTER in {', '.join(hurts)}"
@@ -139,4 +167,4 @@ def ablation_signs(rows: list[ResultRow]) -> list[str]:
 def findings(run: RunData) -> list[str]:
     """Every first-screen sentence, in reading order."""
     rows = [r for r in run.rows if "ablate" in r.extra]
-    return worse_than_base(run) + text_budgets(run) + ablation_signs(rows)
+    return worse_than_base(run) + text_budgets(run) + ablation_signs(rows) + decision_rule(run)

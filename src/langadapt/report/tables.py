@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from langadapt.eval.stats import describe_p
 from langadapt.report.budget import COLUMNS, budget_cells, budget_rows
+from langadapt.report.findings import paired_verdict
 from langadapt.report.store import RunData, system_label
 from langadapt.runs import ResultRow
 
@@ -25,6 +26,36 @@ class Table:
     columns: list[str]                       # metrics (systems when transposed)
     rows: list[tuple[str, list[ResultRow | None]]] = field(default_factory=list)
     corner: str = "system"                   # header of the first column
+    notes: list[str] = field(default_factory=list)  # footnotes: what was left out and why
+
+
+# Scores per token: comparable only between systems that cut the text into the same tokens.
+PER_TOKEN = ("token_perplexity", "mean_nll", "loss")
+
+
+def _tokenizations(rows: list[ResultRow]) -> set:
+    """What tells two rows' tokenizers apart: token counts of the text, vocabulary, class."""
+    keys = set()
+    for r in rows:
+        opts = (r.signature or {}).get("options") or {}
+        key = (r.extra.get("tokens"), opts.get("vocab"), opts.get("tokenizer"))
+        if any(k is not None for k in key):
+            keys.add(key)
+    return keys
+
+
+def _cross_tokenizer(rows: list[ResultRow], metrics: list[str]) -> tuple[list[str], list[str]]:
+    """The metrics to show, and a footnote for per-token ones left out across tokenizers."""
+    dropped = [m for m in metrics if m in PER_TOKEN
+               and len(_tokenizations([r for r in rows if r.metric == m])) > 1]
+    if not dropped:
+        return metrics, []
+    counts = sorted({int(r.extra["tokens"]) for r in rows if r.metric in dropped and r.extra.get("tokens")})
+    seen = f" ({' vs '.join(f'{c:,}' for c in counts)} tokens of the same text)" if len(counts) > 1 else ""
+    note = (f"{', '.join(dropped)} left out: these systems use different tokenizers{seen}, and a "
+            "per-token score is not comparable across tokenizers; bits per byte (and word "
+            "perplexity) are. The per-token values stay in results.jsonl.")
+    return [m for m in metrics if m not in dropped], [note]
 
 
 def fmt_value(r: ResultRow | None) -> str:
@@ -65,7 +96,7 @@ def build_tables(run: RunData) -> list[Table]:
     tables = []
     for (kind, ds) in sorted(groups, key=lambda g: (_kind_rank(g[0]), g[1])):
         rows = groups[(kind, ds)]
-        metrics = list(dict.fromkeys(r.metric for r in rows))
+        metrics, notes = _cross_tokenizer(rows, list(dict.fromkeys(r.metric for r in rows)))
         systems = list(dict.fromkeys(system_label(r) for r in rows))
         title = TITLES.get(kind, kind) + (f" — {ds}" if ds else "")
         cell = {(system_label(r), r.metric): r for r in rows}
@@ -76,6 +107,7 @@ def build_tables(run: RunData) -> list[Table]:
         else:
             t = Table(title=title, columns=metrics)
             t.rows = [(s, [cell.get((s, m)) for m in metrics]) for s in systems]
+        t.notes = notes
         tables.append(t)
     budget = budget_rows(run)
     if budget:
@@ -98,7 +130,7 @@ def table_signatures(t: Table) -> list[tuple[str, list[str]]]:
 def to_markdown(t: Table) -> str:
     head = f"| {t.corner} | " + " | ".join(t.columns) + " |\n|---|" + "---:|" * len(t.columns) + "\n"
     body = "".join(f"| {s} | " + " | ".join(fmt_value(c) for c in cells) + " |\n" for s, cells in t.rows)
-    return head + body
+    return head + body + "".join(f"\n* {n}\n" for n in t.notes)
 
 
 def stage_table(run: RunData) -> str:
@@ -125,25 +157,26 @@ def headlines(run: RunData) -> list[str]:
     return out + paired_headlines(run)
 
 
+VERDICTS = {"worse": "is WORSE than its base", "better": "is better than its base",
+            "not distinguishable": "is not distinguishable from its base",
+            "inconsistent": "has an interval and a p-value that disagree (scored by an older rule: "
+                            "re-run the comparison)"}
+
+
 def paired_headlines(run: RunData) -> list[str]:
     """One sentence per paired comparison (`bpb_delta` rows): better, worse, or no difference."""
     out = []
     for r in run.rows:
-        if r.metric != "bpb_delta" or r.value is None or not r.ci:
+        if r.metric != "bpb_delta" or r.value is None:
             continue
         p = r.extra.get("p_value")
         if p is None:  # rows written before the delta row carried its own p-value
             p = next((q.value for q in run.rows if q.metric == "bpb_delta_p" and q.variant == r.variant
                       and q.dataset == r.dataset and q.extra.get("stage") == r.extra.get("stage")), None)
-        lo, hi = r.ci
-        if lo > 0:
-            verdict = "is WORSE than its base"
-        elif hi < 0:
-            verdict = "is better than its base"
-        else:
-            verdict = "is not distinguishable from its base"
+        verdict = VERDICTS[paired_verdict(r, p)]
+        ci = f" [{r.ci[0]:+.4f}, {r.ci[1]:+.4f}]" if r.ci else ""
         test = r.extra.get("test") or "paired_bootstrap"
         p_text = f", {describe_p(p, test, r.extra.get('resamples'))}" if p is not None else ""
-        out.append(f"On {r.dataset}, {system_label(r)} {verdict}: {r.value:+.4f} bits per byte "
-                   f"[{lo:+.4f}, {hi:+.4f}]{p_text}.")
+        out.append(f"On {r.dataset}, {system_label(r)} {verdict}: {r.value:+.4f} bits per byte"
+                   f"{ci}{p_text}.")
     return out
