@@ -38,6 +38,7 @@ from langadapt.names import (
 from langadapt.paths import expand
 from langadapt.recipe_inputs import REF, check_inputs, input_paths
 from langadapt.recipe_params import apply_preset, substitute_params, walk_strings
+from langadapt.recipe_seeds import SEED_KEY, check_seeds, seed_choices, seed_label, seed_suffixes, stage_seeds
 
 __all__ = ["Plan", "PlannedStage", "Recipe", "StageSpec", "check_inputs", "input_paths", "load_plan",
            "read_recipe", "run_root"]
@@ -52,6 +53,7 @@ class StageSpec(StrictModel):
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     variants: dict[str, dict[str, Any]] | None = None  # names checked in _check_ids (they are keys)
     variant: Name | None = None  # label for this stage's rows when it has no variants
+    seeds: list[Seed] | None = None  # run once per seed, and everything downstream (recipe_seeds)
     note: str | None = None
 
 
@@ -60,6 +62,7 @@ class Recipe(StrictModel):
 
     name: FileName              # the run folder is runs/<name> unless output_dir is given
     seed: Seed = 0
+    seeds: list[Seed] | None = None  # repeat every `train` stage per seed (recipe_seeds)
     output_dir: str | None = None
     imports: list[str] = Field(default_factory=list)  # modules that register extra stage kinds
     params: dict[str, Any] = Field(default_factory=dict)  # `${name}` in stage options (recipe_params)
@@ -81,6 +84,12 @@ class PlannedStage:
     options: dict                 # options with references resolved to folders
     deps: list[str]               # ids of the instances it references
     index: int                    # position in the recipe, to locate errors
+    seed: int | None = None       # its value of the seed dimension (None: no `seeds` upstream)
+    seeded: bool = False          # the stage itself repeats per seed: its ctx.seed is `seed`
+
+    def run_seed(self, recipe_seed: int) -> int:
+        """The seed the stage runs with (its `ctx.seed`, part of its cache key)."""
+        return self.seed if self.seeded and self.seed is not None else recipe_seed
 
 
 @dataclass
@@ -249,8 +258,10 @@ def _candidates(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict,
                 ref: tuple[str, str | None]) -> list[PlannedStage]:
     target, pinned = ref
     insts = [s for s in plan.stages if s.spec == target]
-    if pinned is not None:
-        insts = [s for s in insts if s.id == f"{target}.{pinned}"]
+    if pinned is not None:  # a pinned variant still comes once per seed; `@cpt.lora.seed1` pins one
+        name = f"{target}.{pinned}"
+        seedless = [s.id.removesuffix(seed_suffixes(s.seed, plan.recipe.seed)[0]) for s in insts]
+        insts = [s for s, bare in zip(insts, seedless) if name in (s.id, bare)]
     if not insts:
         what = f"'@{target}.{pinned}'" if pinned else f"'@{target}'"
         raise ConfigError(f"reference {what} names no earlier stage (stages run in order)", file=file,
@@ -278,18 +289,25 @@ def _check_ref_paths(spec: StageSpec, i: int, file: str, locations: dict) -> Non
 def _expand(plan: Plan, spec: StageSpec, i: int, file: str, locations: dict) -> list[PlannedStage]:
     """Per own variant: one instance per consistent combination of the referenced stages' variants."""
     _check_ref_paths(spec, i, file, locations)
+    seeds = stage_seeds(plan.recipe, spec)
     out = []
     for vname, vopts in (spec.variants or {None: {}}).items():
         raw = deep_merge(spec.with_, vopts)
+        check_seeds(seeds, raw, spec.id, file, locations.get(("stages", i, "seeds"))
+                    or locations.get(("stages", i, "id")))
         refs = find_refs(raw)
         pools = [_candidates(plan, spec, i, file, locations, r) for r in refs]
         for combo in itertools.product(*pools):
-            assign: dict[str, str] = {}
+            assign: dict = {}
             if not _merge_assignments(assign, [c.assignment for c in combo]):
                 continue
             if vname is not None:
                 assign[spec.id] = vname
-            out.append(_instance(plan, spec, i, assign, raw, dict(zip(refs, combo))))
+            for seed in seed_choices(assign, seeds):
+                inst = _instance(plan, spec, i, {**assign, SEED_KEY: seed} if seed is not None else assign,
+                                 raw, dict(zip(refs, combo)))
+                inst.seeded = seeds is not None
+                out.append(inst)
     return out
 
 
@@ -304,8 +322,10 @@ def _merge_assignments(into: dict, parts: list[dict]) -> bool:
 def _instance(plan: Plan, spec: StageSpec, i: int, assign: dict, raw: dict,
               chosen: dict[tuple, PlannedStage]) -> PlannedStage:
     order = [s.id for s in plan.recipe.stages]
-    values = [assign[k] for k in sorted(assign, key=order.index)]
-    inst_id = spec.id + "".join(f".{v}" for v in values)
+    values = [assign[k] for k in sorted(set(assign) - {SEED_KEY}, key=order.index)]
+    seed = assign.get(SEED_KEY)
+    folder, label = seed_suffixes(seed, plan.recipe.seed)
+    inst_id = spec.id + "".join(f".{v}" for v in values) + folder
     deps: list[str] = []
 
     def resolve(s: str) -> str:
@@ -320,8 +340,8 @@ def _instance(plan: Plan, spec: StageSpec, i: int, assign: dict, raw: dict,
 
     options = walk_strings(raw, resolve)
     return PlannedStage(id=inst_id, spec=spec.id, kind=spec.kind,
-                        variant="+".join(values) if values else spec.variant,
-                        assignment=assign, raw=raw, options=options, deps=deps, index=i)
+                        variant=seed_label("+".join(values) if values else spec.variant, label),
+                        assignment=assign, raw=raw, options=options, deps=deps, index=i, seed=seed)
 
 
 # ---------------------------------------------------------------- validation

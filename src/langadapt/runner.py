@@ -24,6 +24,7 @@ from langadapt.errors import LangadaptError
 from langadapt.locks import exclusive
 from langadapt.names import inside
 from langadapt.recipe import Plan, PlannedStage, input_paths, load_plan, run_root
+from langadapt.recipe_seeds import seed_label, seed_suffixes
 from langadapt.runs import (
     DONE,
     ResultRow,
@@ -68,7 +69,7 @@ def compute_keys(plan: Plan) -> dict[str, str]:
             inputs[str(p)] = file_hashes[p]
         keys[inst.id] = cache_key({
             "v": KEY_VERSION, "kind": inst.kind, "options": inst.raw, "variant": inst.variant,
-            "seed": plan.recipe.seed, "inputs": sorted(inputs.values()),
+            "seed": inst.run_seed(plan.recipe.seed), "inputs": sorted(inputs.values()),
             "upstream": {d: keys[d] for d in inst.deps},
         })
     return keys
@@ -124,7 +125,8 @@ def write_resolved(plan: Plan, keys: dict[str, str]) -> Path:
     """
     data = dict(plan.resolved)
     data["plan"] = [{"id": s.id, "kind": s.kind, "variant": s.variant, "key": keys[s.id],
-                     "with": s.options} for s in plan.stages]
+                     **({"seed": s.seed} if s.seed is not None else {}), "with": s.options}
+                    for s in plan.stages]
     path = plan.root / "recipe.resolved.yaml"
     write_text_if_changed(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return path
@@ -141,11 +143,13 @@ def _run_one(plan: Plan, inst: PlannedStage, key: str) -> list[ResultRow]:
         # work_dir outlives an interrupted attempt (the temp folder does not), for stages that
         # resume long work from their own checkpoints; it is removed once the stage succeeds.
         work = store.work_dir(inst.id)
-        ctx = StageContext(stage_id=inst.id, out_dir=tmp, run_dir=plan.root, seed=plan.recipe.seed,
+        seed = inst.run_seed(plan.recipe.seed)
+        ctx = StageContext(stage_id=inst.id, out_dir=tmp, run_dir=plan.root, seed=seed,
                            variant=inst.variant, extra={"key": key, "kind": inst.kind, "work_dir": work})
         rows = list(stage_cls().run(opts, ctx) or [])
         for r in rows:
-            _stamp(r, inst, opts, plan.recipe.seed)
+            _stamp(r, inst, opts, seed)
+            stamp_seed(r, inst, plan.recipe.seed)
             if r.model and r.model.startswith(str(tmp)):  # name the folder the stage becomes
                 r.model = str(store.stage_dir(inst.id)) + r.model[len(str(tmp)):]
         # The marker is written inside the temp folder, so the rename is the commit.
@@ -171,14 +175,23 @@ def _stamp(row: ResultRow, inst: PlannedStage, opts, seed: int) -> None:
     row.signature.setdefault("tools", {}).setdefault("langadapt", code_version())
 
 
+def stamp_seed(row: ResultRow, inst: PlannedStage, recipe_seed: int) -> ResultRow:
+    """Tag a row of a stage in the seed dimension with its seed, and its label with `@seedN`."""
+    if inst.seed is not None:
+        row.extra["seed"] = inst.seed
+        row.variant = seed_label(row.variant, seed_suffixes(inst.seed, recipe_seed)[1])
+    return row
+
+
 def sync_results(plan: Plan) -> list[ResultRow]:
     """Rebuild `results.jsonl` from the markers of the plan's finished stages, in plan order."""
     store = RunStore(plan.root)
     rows: list[ResultRow] = []
     for inst in plan.stages:
         info = store.done_info(inst.id)
-        if info:
-            rows.extend(ResultRow.model_validate(r) for r in info.get("rows", []))
+        for r in info.get("rows", []) if info else []:
+            # a seed's first run may be cached from before `seeds` (the recipe's seed): tag it here
+            rows.append(stamp_seed(ResultRow.model_validate(r), inst, plan.recipe.seed))
     write_text_if_changed(store.results_path, jsonl_text(rows))
     return rows
 
