@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from langadapt.output_guard import check_out_dir, write_marker
+from langadapt.report.curves import curve_sentences
 from langadapt.report.findings import findings
 from langadapt.report.plots import Skip, plots
+from langadapt.report.seeds import seed_sentences, seed_tables
 from langadapt.report.store import RunData, load_run, system_label
 from langadapt.report.tables import (
     build_tables,
@@ -58,9 +60,18 @@ def draw_plots(run: RunData, out: Path, report: Report) -> None:
         report.files.append(path)
 
 
+def summary(run: RunData) -> list[str]:
+    """The first-screen sentences: headlines, findings, learning curves, seeds."""
+    return headlines(run) + findings(run) + curve_sentences(run) + seed_sentences(run)
+
+
+def all_tables(run: RunData) -> list:
+    return build_tables(run) + seed_tables(run)
+
+
 def write_markdown(run: RunData, out: Path, report: Report) -> Path:
-    parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in headlines(run) + findings(run)]
-    for t in build_tables(run):
+    parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in summary(run)]
+    for t in all_tables(run):
         parts.append(f"## {t.title}\n\n{to_markdown(t)}")
     for f in report.figures:
         parts.append(f"## {f.title}\n\n![{f.title}]({f.path.name})\n\n{f.caption}\n")
@@ -87,8 +98,8 @@ def write_html(run: RunData, out: Path, report: Report) -> Path:
                  figures[0] if figures else None)
     html = env.get_template("report.html").render(
         name=run.name, created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        tables=[(t, table_signatures(t)) for t in build_tables(run)],
-        summary=headlines(run) + findings(run), headline=first,
+        tables=[(t, table_signatures(t)) for t in all_tables(run)],
+        summary=summary(run), headline=first,
         figures=[f for f in figures if f is not first], notes=report.notes,
         stages=run.stages, n_rows=len(run.rows))
     return atomic_write_text(out / "report.html", html)

@@ -20,7 +20,7 @@ from langadapt.report.store import RunData, system_label
 plt = pyplot()  # Agg: files only, no display
 
 PLOT_MODULES = ("langadapt.report.plots", "langadapt.report.plots_data", "langadapt.report.plots_eval",
-                "langadapt.report.plots_layers")
+                "langadapt.report.plots_layers", "langadapt.report.curves")
 BPB_METRICS = ("bpb", "bits_per_byte")
 
 

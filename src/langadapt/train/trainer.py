@@ -38,9 +38,16 @@ from langadapt.errors import ConfigError, DataError, LangadaptError
 from langadapt.models.loading import load_tokenizer
 from langadapt.paths import expand
 from langadapt.runs import ResultRow, atomic_write_json, signature
-from langadapt.train.callbacks import LOG_NAME, JsonlLogCallback, quiet_progress, read_log, truncate_log
+from langadapt.train.callbacks import (
+    LOG_NAME,
+    CurveCallback,
+    JsonlLogCallback,
+    quiet_progress,
+    read_log,
+    truncate_log,
+)
 from langadapt.train.config import OBJECTIVES, TrainConfig
-from langadapt.train.curve import CURVE_NAME, CurveCallback
+from langadapt.train.curve import CURVE_NAME
 from langadapt.train.methods import prepare_model, qlora_quantization, sharding_engine, trainable_summary
 from langadapt.train.objectives import build_data
 from langadapt.train.resume import (
