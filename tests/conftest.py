@@ -95,6 +95,23 @@ def tiny_model(tmp_path_factory, tokenizers_dir, trimmed_tokenizer):
     return get
 
 
+@pytest.fixture(scope="session")
+def imported(tmp_path_factory):
+    """`imported(name)` -> (gguf path, imported HF folder) of a real cached checkpoint
+    (`smollm2-135m-instruct`, `gemma3-270m`), imported once per test run; skips naming
+    `langadapt model fetch` when the file is not cached."""
+    from real_gguf import import_once
+
+    done: dict[str, tuple[Path, Path]] = {}
+
+    def get(name: str) -> tuple[Path, Path]:
+        if name not in done:
+            done[name] = import_once(tmp_path_factory, name)
+        return done[name]
+
+    return get
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist, the modules with `slow` tests go out first.
 

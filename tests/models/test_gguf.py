@@ -15,21 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from real_gguf import cached_gguf  # noqa: F401  (test_gguf_damaged imports it from here)
 
 from langadapt.errors import DataError
 from langadapt.models import fetch
 from langadapt.models.gguf import import_gguf
 
 REAL = ("smollm2-135m-instruct", "gemma3-270m")
-
-
-def cached_gguf(name: str) -> Path:
-    """The cached checkpoint `name`, or skip the test saying how to fetch it."""
-    path = fetch.cached_path(name)
-    if not path.is_file():
-        pytest.skip(f"{path.name} is not in the model cache {path.parent} "
-                    f"(run 'make models' or 'langadapt model fetch {name}')")
-    return path
 
 
 def write_tiny_gguf(path: Path, *, arch: str = "llama", tied: bool = True, seed: int = 0) -> Path:
@@ -250,31 +242,6 @@ def test_models_placeholder_expands_to_the_cache(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------- the real checkpoints
-@pytest.fixture(scope="session")
-def imported(tmp_path_factory):
-    """`imported(name)` -> (gguf path, imported HF folder): each file imported once per test run.
-
-    The import is kept under the file's SHA-256, so every test (and worker) that asks for
-    the same checkpoint reads one folder.
-    """
-    from shared_cache import shared_dir
-
-    done: dict[str, tuple[Path, Path]] = {}
-
-    def get(name: str) -> tuple[Path, Path]:
-        if name not in done:
-            src = cached_gguf(name)
-            digest = hashlib.sha256()
-            with open(src, "rb") as f:
-                while chunk := f.read(1 << 24):
-                    digest.update(chunk)
-            key = f"gguf-import-{digest.hexdigest()[:20]}"
-            done[name] = (src, shared_dir(tmp_path_factory, key, lambda out: import_gguf(src, out)))
-        return done[name]
-
-    return get
-
-
 @pytest.fixture(scope="module")
 def flores_20(data_dir) -> list[str]:
     """20 FLORES lines: the first 10 Mongolian and the first 10 English."""
