@@ -7,7 +7,8 @@ import pytest
 from langadapt.errors import ConfigError
 from langadapt.eval.speed import SpeedOptions, SpeedSettings, evaluate_speed, new_text, read_prompts
 
-METRICS = ["speed.bytes_per_second", "speed.tokens_per_second", "speed.bytes_per_token"]
+METRICS = ["speed.bytes_per_second", "speed.useful_bytes_per_second", "speed.tokens_per_second",
+           "speed.bytes_per_token", "speed.pass_share", "speed.lang_share", "speed.repeated_trigrams"]
 
 
 class FakeClock:
@@ -58,6 +59,16 @@ def test_rows_are_ratios_of_the_measured_sums(tiny_model, text, batch_size):
         assert r.signature["options"]["max_new_tokens"] == 5 and r.signature["data_hash"]
     assert [r["prompt"] for r in res.records] == read_prompts([text], opts)
     assert sum(r["seconds"] for r in res.records) == pytest.approx(extra["seconds"])
+    # useful bytes: only the passing continuations' bytes, over all the time
+    passed = [r for r in res.records if r["pass"]]
+    assert extra["useful_bytes"] == sum(r["bytes"] for r in passed) <= extra["bytes"]
+    assert by["speed.useful_bytes_per_second"].value == pytest.approx(extra["useful_bytes"] / extra["seconds"])
+    assert by["speed.useful_bytes_per_second"].value <= by["speed.bytes_per_second"].value
+    assert by["speed.pass_share"].value == pytest.approx(len(passed) / 3)
+    for r in res.records:
+        assert r["pass"] == (not r["reasons"]) and 0 <= r["lang_share"] <= 1 and r["judge_bpb"] is None
+    sig = res.rows[0].signature["options"]
+    assert (sig["min_lang_share"], sig["max_repeated_trigrams"], sig["lang"]) == (0.8, 0.2, "khk_Cyrl")
 
 
 def test_greedy_text_is_the_same_in_any_batch(tiny_model, text):
@@ -105,7 +116,7 @@ def test_cli_measures_several_models_on_the_same_prompts(tiny_model, text, tmp_p
                  "--max-new-tokens", "3", "--warmup", "1", "--generations", str(gens), "--json"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["metric"] for r in rows] == METRICS * 2
-    assert [r["extra"]["tokens"] for r in rows] == [6] * 6
+    assert [r["extra"]["tokens"] for r in rows] == [6] * len(METRICS) * 2
     recs = [json.loads(x) for x in gens.read_text(encoding="utf-8").splitlines()]
     assert [r["prompt"] for r in recs[:2]] == [r["prompt"] for r in recs[2:]]
 
@@ -124,10 +135,38 @@ def test_stage_writes_rows_and_generations(tiny_model, text, tmp_path):
     cls = get_stage("eval.speed")
     with pytest.raises(Exception, match="nope"):
         cls.Options(model="m", text=["t"], nope=1)
+    judge = str(tiny_model("llama"))
     opts = cls.Options(model=str(tiny_model("qwen3")), text=[str(text)], prompts=2, max_new_tokens=3,
-                       warmup=0, resamples=20)
+                       warmup=0, resamples=20, judge=judge, max_judge_bpb=100.0)
     rows = cls().run(opts, StageContext("speed", tmp_path, tmp_path, seed=4, variant="fvt"))
-    assert [r.metric for r in rows] == METRICS and {r.variant for r in rows} == {"fvt"}
+    assert [r.metric for r in rows] == METRICS + ["speed.judge_bpb"] and {r.variant for r in rows} == {"fvt"}
     assert rows[0].signature["seed"] == 4
-    assert (tmp_path / "rows.jsonl").read_text().count("\n") == 3
-    assert (tmp_path / "generations.jsonl").read_text(encoding="utf-8").count("\n") == 2
+    assert (rows[0].signature["options"]["judge"], rows[0].signature["options"]["max_judge_bpb"]) == (judge, 100)
+    assert (tmp_path / "rows.jsonl").read_text().count("\n") == len(METRICS) + 1
+    recs = [json.loads(x) for x in (tmp_path / "generations.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(recs) == 2 and all(r["judge_bpb"] > 0 for r in recs if r["text"])
+    judged = [r for r in recs if r["judge_bpb"] is not None]
+    assert rows[-1].value == pytest.approx(sum(r["judge_bpb"] * r["bytes"] for r in judged)
+                                           / sum(r["bytes"] for r in judged), rel=1e-3)
+
+
+def test_useful_bytes_count_only_the_passing_continuations(data_dir):
+    import numpy as np
+
+    from langadapt.eval.speed import USEFUL, quality_stats, rows_from_stats
+
+    good = " " + (data_dir / "flores" / "khk_Cyrl.dev.txt").read_text(encoding="utf-8").splitlines()[1]
+    loop = " байна." * 12
+    records = [{"prompt": "Монгол улсын", "text": t, "bytes": len(t.encode()), "tokens": 8, "seconds": 1.0}
+               for t in (loop, good, " The weather is fine today and the children play outside.")]
+    speed = np.array([[r["bytes"], r["tokens"], r["seconds"]] for r in records])
+    stats = np.hstack([speed, quality_stats(records, SpeedSettings())])
+    assert stats.shape[1] > USEFUL and [r["pass"] for r in records] == [False, True, False]
+    assert [r["reasons"] for r in records] == [["repetition"], [], ["language"]]
+    rows = {r.metric: r.value for r in rows_from_stats(stats, dataset="d", model="m", sig={}, resamples=0,
+                                                        seed=0, variant=None)}
+    assert rows["speed.useful_bytes_per_second"] == pytest.approx(len(good.encode()) / 3.0)
+    assert rows["speed.bytes_per_second"] == pytest.approx(sum(r["bytes"] for r in records) / 3.0)
+    assert rows["speed.pass_share"] == pytest.approx(1 / 3) and "speed.judge_bpb" not in rows
+    loose = SpeedSettings(max_repeated_trigrams=None, min_lang_share=None)
+    assert quality_stats([dict(r) for r in records], loose)[:, 1].tolist() == [1, 1, 1]

@@ -128,6 +128,17 @@ class SpeedSettings(StrictModel):
     temperature: float = Field(0.0, ge=0, description="0: greedy decoding; > 0: sampled at this "
                                "temperature (no top-k/top-p), seeded by --seed")
     field: str = Field("text", description="JSONL field holding the text")
+    lang: str = Field("khk_Cyrl", description="language profile (code or .yaml) the generated text "
+                      "should be in: its language ID decides the target-language share")
+    langid: str = Field("py3langid", description="language-ID backend: py3langid | fasttext176 | lingua")
+    judge: str | None = Field(None, description="HF causal model (folder or hub id) that scores each "
+                              "continuation in bits per byte after its prompt (none: no judge)")
+    min_lang_share: float | None = Field(0.8, ge=0, le=1, description="a passing continuation has at "
+                                         "least this share of its bytes in the target language")
+    max_repeated_trigrams: float | None = Field(0.2, ge=0, le=1, description="a passing continuation "
+                                                "repeats at most this share of its word 3-grams")
+    max_judge_bpb: float | None = Field(3.0, gt=0, description="a passing continuation scores at most "
+                                        "this many bits per byte under the judge (with a judge)")
     resamples: int = Field(DEFAULT_RESAMPLES, ge=0, description=RESAMPLES_HELP)
     seed: int = Field(0, description=SEED_HELP)
     device: str | None = Field(None, description=DEVICE_HELP)

@@ -16,6 +16,17 @@ batch's seconds are shared among its prompts in proportion to their tokens). The
 text is the decoded prompt + continuation minus the decoded prompt, so a leading space
 that a tokenizer merges into a token is counted once. Wall time depends on the machine
 and its load: compare models measured in one process on one machine.
+
+A degenerate model looks fast (a loop of one long token is many bytes per step), so every
+continuation is also scored (`langadapt.eval.text_quality`: target-language share,
+repeated word 3-grams, longest repeated span, and bits per byte under `judge` when one
+is named) and passes or fails under the thresholds of the options:
+
+* `speed.useful_bytes_per_second` = Σ bytes of passing continuations / Σ wall seconds
+  (of all continuations: the time spent on failing text is time a user waited);
+* `speed.pass_share` = passing continuations / continuations;
+* `speed.lang_share`, `speed.repeated_trigrams`: means over continuations;
+  `speed.judge_bpb` = Σ judge bits / Σ judged bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +47,8 @@ from langadapt.runs import ResultRow, signature
 log = logging.getLogger(__name__)
 
 BYTES, TOKENS, SECONDS = range(3)
+# Columns of the quality statistics (one row per prompt), appended to the speed columns.
+USEFUL, PASSED, ONE, LANG, REPEATS, JUDGE_BITS, JUDGE_BYTES = range(3, 10)
 __all__ = ["SpeedOptions", "SpeedSettings", "evaluate_speed"]
 
 
@@ -131,13 +144,40 @@ def measure(loaded, prompts: Sequence[str], opts: SpeedSettings,
     return stats, records
 
 
+def quality_stats(records: list[dict], opts: SpeedSettings, judge=None) -> np.ndarray:
+    """Score each record's text (added to the record) and return the quality columns."""
+    from langadapt.eval.text_quality import QualityThresholds, score_texts
+    from langadapt.languages import load_profile
+
+    limits = QualityThresholds(opts.min_lang_share, opts.max_repeated_trigrams, opts.max_judge_bpb)
+    texts = [r["text"] for r in records]
+    scores = score_texts(texts, load_profile(opts.lang), limits, prompts=[r["prompt"] for r in records],
+                         judge=judge, langid=opts.langid)
+    out = np.zeros((len(records), 7))
+    for k, (rec, sc) in enumerate(zip(records, scores)):
+        rec.update(sc.as_dict())
+        judged = sc.judge_bpb is not None
+        out[k] = [rec["bytes"] * sc.passed, sc.passed, 1, sc.lang_share, sc.repeated_trigrams,
+                  sc.judge_bpb * rec["bytes"] if judged else 0, rec["bytes"] if judged else 0]
+    return out
+
+
 def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, resamples: int,
                     seed: int, variant: str | None) -> list[ResultRow]:
-    fns = {"speed.bytes_per_second": ratio(BYTES, SECONDS),
-           "speed.tokens_per_second": ratio(TOKENS, SECONDS),
-           "speed.bytes_per_token": ratio(BYTES, TOKENS)}
+    """Speed rows from the speed columns, and quality rows where `stats` has those columns too."""
+    fns = {"speed.bytes_per_second": ratio(BYTES, SECONDS)}
+    if stats.shape[1] > USEFUL:
+        fns["speed.useful_bytes_per_second"] = ratio(USEFUL, SECONDS)
+    fns.update({"speed.tokens_per_second": ratio(TOKENS, SECONDS),
+                "speed.bytes_per_token": ratio(BYTES, TOKENS)})
     extra = {"bytes": int(stats[:, BYTES].sum()), "tokens": int(stats[:, TOKENS].sum()),
              "seconds": float(stats[:, SECONDS].sum())}
+    if stats.shape[1] > USEFUL:
+        fns.update({"speed.pass_share": ratio(PASSED, ONE), "speed.lang_share": ratio(LANG, ONE),
+                    "speed.repeated_trigrams": ratio(REPEATS, ONE)})
+        if stats[:, JUDGE_BYTES].sum() > 0:
+            fns["speed.judge_bpb"] = ratio(JUDGE_BITS, JUDGE_BYTES)
+        extra.update(useful_bytes=int(stats[:, USEFUL].sum()), passed=int(stats[:, PASSED].sum()))
     rows = []
     for metric, fn in fns.items():
         value, low, high = bootstrap_ci(stats, fn, resamples=resamples, seed=seed)
@@ -147,15 +187,28 @@ def rows_from_stats(stats: np.ndarray, *, dataset: str, model: str, sig: dict, r
     return rows
 
 
-def evaluate_speed(opts: SpeedOptions, *, loaded=None,
+def load_judge(opts: SpeedSettings):
+    """The judge model of `opts` (loaded), or None."""
+    from langadapt.models.loading import load_model
+
+    if opts.judge is None:
+        return None
+    judge = load_model(opts.judge, device=opts.device, dtype=opts.dtype)
+    if judge.is_seq2seq:
+        raise ConfigError("the judge scores text as a causal language model (decoder-only)", key="judge")
+    return judge
+
+
+def evaluate_speed(opts: SpeedOptions, *, loaded=None, judge=None,
                    clock: Callable[[], float] = time.perf_counter) -> SpeedResult:
-    """Bytes per second, tokens per second and bytes per token of generated text (greedy,
-    or sampled with `opts.temperature`).
+    """Bytes per second (all, and of passing text), tokens per second, bytes per token and the
+    quality of generated text (greedy, or sampled with `opts.temperature`).
 
     Args:
         opts: the model, the text files giving the prompts (one document per line, or JSONL
-            `opts.field`) and how to measure.
+            `opts.field`), how to measure and when a continuation passes.
         loaded: an already loaded `Loaded` measured instead of `opts.model`.
+        judge: an already loaded judge `Loaded` used instead of loading `opts.judge`.
         clock: the wall clock (tests pass a fake one).
     """
     from langadapt.models.loading import load_model
@@ -167,19 +220,27 @@ def evaluate_speed(opts: SpeedOptions, *, loaded=None,
              loaded.model.device)
     stats, records = measure(loaded, prompts, opts, clock)
     param = next(loaded.model.parameters())
+    runtime = {"device": str(param.device), "dtype": str(param.dtype),
+               "tokenizer": type(loaded.tokenizer).__name__, "vocab": len(loaded.tokenizer)}
+    if param.device.type == "cuda":
+        import torch
+
+        runtime["gpu"] = torch.cuda.get_device_name(param.device)
+    return finish(opts, stats, records, runtime, loaded.name, judge)
+
+
+def finish(opts: SpeedOptions, stats: np.ndarray, records: list[dict], runtime: dict, model: str,
+           judge=None) -> SpeedResult:
+    """Score the records' texts and make the rows (every backend ends here)."""
+    judge = judge if judge is not None else load_judge(opts)
+    stats = np.hstack([stats, quality_stats(records, opts, judge)])
     how = set(SpeedSettings.model_fields) - {"device", "dtype", "seed", "resamples"}
     sig_opts = {**opts.model_dump(include=how),
                 "metric": "generation speed",
                 "decoding": f"sampled at temperature {opts.temperature:g}" if opts.temperature else "greedy",
-                "device": str(param.device),
-                "dtype": str(param.dtype), "tokenizer": type(loaded.tokenizer).__name__,
-                "vocab": len(loaded.tokenizer), "resamples": opts.resamples, "ci": 0.95}
-    if param.device.type == "cuda":
-        import torch
-
-        sig_opts["gpu"] = torch.cuda.get_device_name(param.device)
+                **runtime, "resamples": opts.resamples, "ci": 0.95}
     sig = signature(options=sig_opts, seed=opts.seed, data=list(opts.text))
     dataset = ",".join(Path(f).name for f in opts.text)
-    rows = rows_from_stats(stats, dataset=dataset, model=loaded.name, sig=sig, resamples=opts.resamples,
+    rows = rows_from_stats(stats, dataset=dataset, model=model, sig=sig, resamples=opts.resamples,
                            seed=opts.seed, variant=opts.variant)
     return SpeedResult(rows, records)
