@@ -12,6 +12,8 @@ from langadapt.output_guard import check_out_dir, write_marker
 from langadapt.report.curves import curve_sentences
 from langadapt.report.findings import findings
 from langadapt.report.plots import Skip, plots
+from langadapt.report.samples import speed_samples
+from langadapt.report.samples import to_markdown as samples_markdown
 from langadapt.report.seeds import seed_sentences, seed_tables
 from langadapt.report.store import RunData, load_run, system_label
 from langadapt.report.tables import (
@@ -73,6 +75,9 @@ def write_markdown(run: RunData, out: Path, report: Report) -> Path:
     parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in summary(run)]
     for t in all_tables(run):
         parts.append(f"## {t.title}\n\n{to_markdown(t)}")
+    samples = speed_samples(run)
+    if samples:
+        parts.append("## Generated text samples\n\n" + samples_markdown(samples))
     for f in report.figures:
         parts.append(f"## {f.title}\n\n![{f.title}]({f.path.name})\n\n{f.caption}\n")
     if report.notes:
@@ -99,7 +104,7 @@ def write_html(run: RunData, out: Path, report: Report) -> Path:
     html = env.get_template("report.html").render(
         name=run.name, created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tables=[(t, table_signatures(t)) for t in all_tables(run)],
-        summary=summary(run), headline=first,
+        summary=summary(run), headline=first, samples=speed_samples(run),
         figures=[f for f in figures if f is not first], notes=report.notes,
         stages=run.stages, n_rows=len(run.rows))
     return atomic_write_text(out / "report.html", html)
