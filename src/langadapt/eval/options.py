@@ -118,6 +118,11 @@ class MorphOptions(StrictModel):
 class SpeedSettings(StrictModel):
     """How generation speed is measured (in every speed row's signature)."""
 
+    backend: Literal["hf", "llamacpp"] = Field("hf", description="hf: transformers generate on a model "
+                                                "folder; llamacpp: a .gguf file in the llama.cpp runtime "
+                                                "(CPU, batch size 1)")
+    threads: int | None = Field(None, ge=1, description="backend llamacpp: CPU threads (default: the "
+                                "cores available, OMP_NUM_THREADS where set)")
     prompts: int = Field(32, ge=1, description="documents whose first words are the prompts")
     prompt_words: int = Field(8, ge=1, description="words of each document used as its prompt")
     max_new_tokens: int = Field(64, ge=1, description="new tokens generated per prompt")

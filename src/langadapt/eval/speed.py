@@ -202,7 +202,8 @@ def load_judge(opts: SpeedSettings):
 def evaluate_speed(opts: SpeedOptions, *, loaded=None, judge=None,
                    clock: Callable[[], float] = time.perf_counter) -> SpeedResult:
     """Bytes per second (all, and of passing text), tokens per second, bytes per token and the
-    quality of generated text (greedy, or sampled with `opts.temperature`).
+    quality of generated text (greedy, or sampled with `opts.temperature`), by HF generate or,
+    with `opts.backend == "llamacpp"`, by the llama.cpp runtime on a .gguf file.
 
     Args:
         opts: the model, the text files giving the prompts (one document per line, or JSONL
@@ -214,6 +215,13 @@ def evaluate_speed(opts: SpeedOptions, *, loaded=None, judge=None,
     from langadapt.models.loading import load_model
 
     prompts = read_prompts(opts.text, opts)
+    if opts.backend == "llamacpp":
+        if loaded is not None:
+            raise ConfigError("backend llamacpp loads its .gguf file itself", key="backend")
+        from langadapt.eval.speed_llamacpp import measure_gguf
+
+        stats, records, runtime = measure_gguf(opts.model, prompts, opts, clock)
+        return finish(opts, stats, records, runtime, opts.model, judge)
     if loaded is None:
         loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
     log.info("speed: %d prompts, %d new tokens each, on %s", len(prompts), opts.max_new_tokens,
