@@ -62,7 +62,8 @@ def test_rows_are_ratios_of_the_measured_sums(tiny_model, text, batch_size):
     # useful bytes: only the passing continuations' bytes, over all the time
     passed = [r for r in res.records if r["pass"]]
     assert extra["useful_bytes"] == sum(r["bytes"] for r in passed) <= extra["bytes"]
-    assert by["speed.useful_bytes_per_second"].value == pytest.approx(extra["useful_bytes"] / extra["seconds"])
+    useful = by["speed.useful_bytes_per_second"].value
+    assert useful == pytest.approx(extra["useful_bytes"] / extra["seconds"])
     assert by["speed.useful_bytes_per_second"].value <= by["speed.bytes_per_second"].value
     assert by["speed.pass_share"].value == pytest.approx(len(passed) / 3)
     for r in res.records:
@@ -141,7 +142,8 @@ def test_stage_writes_rows_and_generations(tiny_model, text, tmp_path):
     rows = cls().run(opts, StageContext("speed", tmp_path, tmp_path, seed=4, variant="fvt"))
     assert [r.metric for r in rows] == METRICS + ["speed.judge_bpb"] and {r.variant for r in rows} == {"fvt"}
     assert rows[0].signature["seed"] == 4
-    assert (rows[0].signature["options"]["judge"], rows[0].signature["options"]["max_judge_bpb"]) == (judge, 100)
+    sig = rows[0].signature["options"]
+    assert (sig["judge"], sig["max_judge_bpb"]) == (judge, 100)
     assert (tmp_path / "rows.jsonl").read_text().count("\n") == len(METRICS) + 1
     recs = [json.loads(x) for x in (tmp_path / "generations.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(recs) == 2 and all(r["judge_bpb"] > 0 for r in recs if r["text"])
@@ -162,11 +164,11 @@ def test_useful_bytes_count_only_the_passing_continuations(data_dir):
     speed = np.array([[r["bytes"], r["tokens"], r["seconds"]] for r in records])
     stats = np.hstack([speed, quality_stats(records, SpeedSettings())])
     assert stats.shape[1] > USEFUL and [r["pass"] for r in records] == [False, True, False]
-    assert [r["reasons"] for r in records] == [["repetition"], [], ["language"]]
+    assert [r["reasons"] for r in records] == [["repetition", "repeated_span"], [], ["language"]]
     rows = {r.metric: r.value for r in rows_from_stats(stats, dataset="d", model="m", sig={}, resamples=0,
                                                         seed=0, variant=None)}
     assert rows["speed.useful_bytes_per_second"] == pytest.approx(len(good.encode()) / 3.0)
     assert rows["speed.bytes_per_second"] == pytest.approx(sum(r["bytes"] for r in records) / 3.0)
     assert rows["speed.pass_share"] == pytest.approx(1 / 3) and "speed.judge_bpb" not in rows
-    loose = SpeedSettings(max_repeated_trigrams=None, min_lang_share=None)
+    loose = SpeedSettings(max_repeated_trigrams=None, min_lang_share=None, max_repeat_share=None)
     assert quality_stats([dict(r) for r in records], loose)[:, 1].tolist() == [1, 1, 1]

@@ -19,6 +19,8 @@ from langadapt.languages import load_profile
 
 LOOP = " байна. байна. байна. байна. байна. байна. байна. байна. байна. байна."
 ENGLISH = " The government met today in the capital to discuss the new budget for schools."
+# SmolLM2's greedy llama.cpp continuation of a FLORES prompt: long "words" loop, no 3-gram repeats
+TAIL_LOOP = "ээчдийн эмчилжээчдийн эмчилжээчдийн эмчилжээчдийн эм"
 RUSSIAN = " Правительство Монголии провело сегодня заседание, посвящённое новому бюджету школ."
 
 
@@ -35,11 +37,13 @@ def profile():
 
 
 def test_hand_made_verdicts(profile, flores_mn):
-    texts = [LOOP, ENGLISH, RUSSIAN, flores_mn, " ёёёёёёёёёёёёёёёёёёёёёёёёёёёёёё"]
+    texts = [LOOP, ENGLISH, RUSSIAN, flores_mn, " ёёёёёёёёёёёёёёёёёёёёёёёёёёёёёё", TAIL_LOOP]
     got = score_texts(texts, profile, QualityThresholds())
-    assert [s.reasons for s in got] == [["repetition"], ["language"], ["language"], [], ["language"]]
-    assert [s.passed for s in got] == [False, False, False, True, False]
-    loop, english, russian, good, yo = got
+    assert [s.reasons for s in got] == [["repetition", "repeated_span"], ["language"], ["language"], [],
+                                        ["language", "repeated_span"], ["repeated_span"]]
+    assert [s.passed for s in got] == [False, False, False, True, False, False]
+    loop, english, russian, good, yo, tail = got
+    assert tail.repeated_trigrams == 0.0 and tail.lang_share == 1.0  # only the span test sees this loop
     assert loop.lang_share == 1.0 and loop.repeated_trigrams > 0.8
     assert english.lang_share == russian.lang_share == 0.0  # Cyrillic Russian is not Mongolian
     assert good.lang_share == 1.0 and good.repeated_trigrams == 0.0
@@ -87,8 +91,12 @@ def test_short_sentences_are_joined_before_language_id():
 
 def test_thresholds_none_switch_tests_off():
     bad = TextScores(lang_share=0.1, repeated_trigrams=0.9, longest_repeat=50, judge_bpb=9.0)
-    assert verdict(bad, QualityThresholds(None, None, None)).passed
-    assert verdict(bad, QualityThresholds(None, None, 8.0)).reasons == ["judge_bpb"]
+    off = dict(min_lang_share=None, max_repeated_trigrams=None, max_repeat_share=None)
+    assert verdict(bad, QualityThresholds(**off)).passed
+    assert verdict(bad, QualityThresholds(**off, max_judge_bpb=8.0)).reasons == ["judge_bpb"]
+    bad.chars = 60  # longest repeat 50 of 60 characters
+    assert verdict(bad, QualityThresholds(**{**off, "max_repeat_share": 0.8})).reasons == ["repeated_span"]
+    assert verdict(bad, QualityThresholds(**{**off, "max_repeat_share": 0.9})).passed
     no_judge = TextScores(lang_share=1.0, repeated_trigrams=0.0, longest_repeat=0)
     assert verdict(no_judge, QualityThresholds(max_judge_bpb=0.1)).passed
 

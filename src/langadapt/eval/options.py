@@ -142,6 +142,8 @@ class SpeedSettings(StrictModel):
                                          "least this share of its bytes in the target language")
     max_repeated_trigrams: float | None = Field(0.2, ge=0, le=1, description="a passing continuation "
                                                 "repeats at most this share of its word 3-grams")
+    max_repeat_share: float | None = Field(0.3, ge=0, le=1, description="a passing continuation's "
+                                           "longest span that occurs twice is at most this share of it")
     max_judge_bpb: float | None = Field(3.0, gt=0, description="a passing continuation scores at most "
                                         "this many bits per byte under the judge (with a judge)")
     resamples: int = Field(DEFAULT_RESAMPLES, ge=0, description=RESAMPLES_HELP)
@@ -180,6 +182,10 @@ class LensOptions(LayerInputs):
     base: str | None = Field(None, description="base model folder / hub id to compare each layer "
                              "with, or 'adapter-off' (the adapter switched off)")
     top_k: int = Field(5, ge=0, description="top tokens reported per layer")
+    new_tokens: str | None = Field(None, description="the new tokens of an extended vocabulary: the "
+                                   "base vocabulary size (ids from it on are new) or the extension's "
+                                   "new_tokens.jsonl (or its tokenizer folder); adds the probability "
+                                   "mass each layer puts on them")
     device: str | None = Field(None, description=DEVICE_HELP)
     dtype: str | None = Field("auto", description=DTYPE_HELP)
 

@@ -149,7 +149,8 @@ def quality_stats(records: list[dict], opts: SpeedSettings, judge=None) -> np.nd
     from langadapt.eval.text_quality import QualityThresholds, score_texts
     from langadapt.languages import load_profile
 
-    limits = QualityThresholds(opts.min_lang_share, opts.max_repeated_trigrams, opts.max_judge_bpb)
+    limits = QualityThresholds(opts.min_lang_share, opts.max_repeated_trigrams, opts.max_repeat_share,
+                               opts.max_judge_bpb)
     texts = [r["text"] for r in records]
     scores = score_texts(texts, load_profile(opts.lang), limits, prompts=[r["prompt"] for r in records],
                          judge=judge, langid=opts.langid)
