@@ -36,7 +36,8 @@ def _scores(rec: dict) -> str:
     passed = rec.get("pass")
     head = "" if passed is None else ("pass" if passed else f"fail ({', '.join(rec.get('reasons') or [])})")
     parts = [head] if head else []
-    for key, fmt in (("lang_share", "language share {:.2f}"), ("repeated_trigrams", "repeated 3-grams {:.2f}"),
+    for key, fmt in (("lang_share", "language share {:.2f}"),
+                     ("repeated_trigrams", "repeated 3-grams {:.2f}"),
                      ("longest_repeat", "longest repeat {} chars"), ("judge_bpb", "judge {:.3f} bpb"),
                      ("tokens", "{} tokens"), ("bytes", "{} bytes")):
         if rec.get(key) is not None:
