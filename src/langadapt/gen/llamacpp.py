@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 PACKAGE = "ik-llama-cpp-python"
 INSTALL = "pip install 'langadapt[llamacpp]'  (or: pip install ik-llama-cpp-python==0.1.5)"
+# Tokens per forward step. In 0.1.5 on an AVX2 CPU, steps of 32 tokens or more take other
+# matrix-multiply kernels, and for Q4_1 weights those are wrong: SmolLM2 Q4_1 on 128 FLORES
+# tokens agrees with its HF import at top-1 0.41 (logits off by up to 39) against 0.96
+# (up to 1.6) in steps of up to 31. Gemma 3 Q4_K_M is fine either way (0.99 / 0.96).
+# Steps of 16 give the logits of one-token steps (what generation does) on both, and cost
+# prompts ~20% more time.
+SAFE_UBATCH = 16
 _C: Any = None          # the bindings' ctypes module, loaded on first use
 _LOG_CALLBACK: Any = None   # kept alive: the C library holds a pointer to it
 
@@ -133,12 +140,13 @@ class LlamaCpp:
         n_ctx: context length (prompt plus new tokens).
         n_threads: CPU threads; default the cores available.
         vocab_only: load the vocabulary only (tokenize and detokenize, no weights read).
+        n_ubatch: tokens per forward step inside a pass (see `SAFE_UBATCH`).
     """
 
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None,
-                 vocab_only: bool = False):
+                 vocab_only: bool = False, n_ubatch: int = SAFE_UBATCH):
         C = _api()
-        self.path, self.n_ctx, self.vocab_only = Path(path), n_ctx, vocab_only
+        self.path, self.n_ctx, self.vocab_only, self.n_ubatch = Path(path), n_ctx, vocab_only, n_ubatch
         self.n_threads = n_threads or default_threads()
         if not self.path.is_file():
             raise DataError("no such GGUF file", file=str(self.path))
@@ -168,7 +176,7 @@ class LlamaCpp:
         # n_batch bounds the logits buffer (n_batch x n_vocab floats: 512 MB for Gemma's 262k
         # vocabulary at 512), so long inputs are scored in chunks of n_batch.
         cp.n_batch = min(self.n_ctx, 512)
-        cp.n_ubatch = cp.n_batch
+        cp.n_ubatch = min(cp.n_batch, self.n_ubatch)
         cp.n_seq_max = 1
         cp.n_threads = cp.n_threads_batch = self.n_threads
         cp.flash_attn = _has_avx_vnni()
