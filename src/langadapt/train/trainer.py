@@ -307,6 +307,10 @@ def train(cfg: TrainConfig, objective: str = "cpt", callbacks: list | None = Non
              100.0 * params["trainable_params"] / max(1, params["total_params"]), cfg.method, objective)
     args = training_arguments(cfg, data.eval is not None, data.padded)
     if cfg.curve is not None:
+        if sharding_engine() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # rank 0 scores alone; a sharded model needs every rank for a forward pass
+            raise ConfigError(f"curve: the model is sharded by {sharding_engine()}; measure learning "
+                              "curves with one process or plain data parallel", key="curve")
         callbacks = [CurveCallback(out / CURVE_NAME, cfg.curve, tok, is_s2s, data.bytes_for, cfg.seed),
                      *(callbacks or [])]
     trainer = LangadaptTrainer(
