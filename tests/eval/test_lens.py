@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from langadapt.errors import ConfigError
-from langadapt.eval.lens import EMBED, logit_lens
+from langadapt.eval.lens import EMBED, lens_table, logit_lens, read_new_tokens
 from langadapt.models.loading import load_model
+from langadapt.report.plots_layers import plot_lens
 
 SMALL = {"hidden": 32, "heads": 2, "kv_heads": 1, "intermediate": 64}  # fast tiny models
 
@@ -113,3 +117,67 @@ def test_base_errors(qwen, tiny_model, base, message):
         base = load_model(tiny_model("m2m100"))
     with pytest.raises(ConfigError, match=message):
         logit_lens(qwen["base"], TEXTS, base=base)
+
+
+# ---------------------------------------------------------------- mass on the new tokens
+N_NEW = 10
+
+
+def _with_head_bias(loaded, bias_new: float):
+    """The model with a biased output head: `bias_new` on the last N_NEW rows (the "new" tokens)."""
+    model = loaded.model
+    old = model.get_output_embeddings()
+    head = torch.nn.Linear(old.in_features, old.out_features, bias=True)
+    with torch.no_grad():
+        head.weight.copy_(old.weight)
+        head.bias.zero_()
+        head.bias[-N_NEW:] = bias_new
+    model.set_output_embeddings(head)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def biased(tiny_model):
+    return {b: _with_head_bias(load_model(tiny_model("qwen3")), b) for b in (-30.0, 0.0, 30.0)}
+
+
+@pytest.mark.parametrize("bias, low, high", [(30.0, 0.999, 1.0), (-30.0, 0.0, 1e-9)])
+def test_new_token_mass_near_one_or_zero(biased, bias, low, high):
+    loaded = biased[bias]
+    vocab = loaded.model.get_output_embeddings().out_features
+    for new in (vocab - N_NEW, list(range(vocab - N_NEW, vocab))):  # first new id, or listed ids
+        mass = _by(logit_lens(loaded, TEXTS, top_k=0, new_tokens=new).rows, "lens_new_token_mass")
+        assert sorted(mass) == [EMBED, 0, 1] and all(low <= m <= high for m in mass.values()), mass
+
+
+def test_new_token_mass_matches_hand_computation_and_base(biased):
+    adapted, base = biased[0.0], biased[-30.0]
+    model, tok = adapted.model, adapted.tokenizer
+    vocab = model.get_output_embeddings().out_features
+    x = tok([TEXTS[0]], return_tensors="pt")
+    with torch.no_grad():
+        out = model(**x, output_hidden_states=True)
+    probs = F.softmax(model.lm_head(model.model.norm(out.hidden_states[1]))[0], -1)  # layer 0
+    hand = probs[:, vocab - N_NEW:].sum(-1).mean().item()
+    rows = logit_lens(adapted, [TEXTS[0]], base=base, top_k=0, new_tokens=vocab - N_NEW).rows
+    assert _by(rows, "lens_new_token_mass")[0] == pytest.approx(hand, rel=1e-4)
+    assert 1e-4 < hand < 0.5
+    assert all(m < 1e-9 for m in _by(rows, "lens_base_new_token_mass").values())
+    assert "new_token_mass" in lens_table(rows) and "base_new_token_mass" in lens_table(rows)
+    mass_only = [r for r in rows if "new_token_mass" in r.metric]
+    assert plot_lens(mass_only, Path(tempfile.mkdtemp()) / "lens.png").stat().st_size > 0
+
+
+def test_new_token_inputs_and_errors(tmp_path, biased):
+    jsonl = tmp_path / "tok" / "new_tokens.jsonl"
+    jsonl.parent.mkdir()
+    jsonl.write_text('{"id": 7, "token": "x"}\n{"id": 9, "token": "y"}\n', encoding="utf-8")
+    assert read_new_tokens("151669") == 151669
+    assert read_new_tokens(str(jsonl)) == read_new_tokens(str(jsonl.parent)) == [7, 9]
+    with pytest.raises(ConfigError, match="neither an integer"):
+        read_new_tokens(str(tmp_path / "nothing"))
+    loaded = biased[0.0]
+    vocab = loaded.model.get_output_embeddings().out_features
+    for bad in (vocab, [vocab + 3]):
+        with pytest.raises(ConfigError, match="new token"):
+            logit_lens(loaded, TEXTS, new_tokens=bad)

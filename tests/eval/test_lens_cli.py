@@ -38,6 +38,10 @@ def test_cli_human_table_and_errors(tiny_model, data_dir, capsys):
                  "--max-length", "8"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| layer | kl_to_final | cos_to_final | top1_to_final |")
+    assert main(["eval", "layers", "--model", model, "--text", text, "--limit", "1", "--max-length", "8",
+                 "--new-tokens", "100"]) == 0
+    assert capsys.readouterr().out.startswith("| layer | kl_to_final | cos_to_final | top1_to_final | "
+                                              "new_token_mass |")
     assert main(["eval", "layers", "--model", model]) == 2
     assert "needs --text" in capsys.readouterr().err
     assert main(["eval", "layers", "--model", model, "--text", text, "--base", "adapter-off"]) == 2

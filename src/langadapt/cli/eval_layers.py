@@ -30,7 +30,8 @@ def register(esub) -> None:
     p = esub.add_parser("layers", help="logit lens and adapter-layer ablation",
                         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = set(LayerInputs.model_fields)
-    add_option_args(p, LensOptions, exclude=shared | {"base", "top_k"})  # --model, --device, --dtype
+    # --model, --device, --dtype
+    add_option_args(p, LensOptions, exclude=shared | {"base", "top_k", "new_tokens"})
     add_option_args(p, LayerInputs, overrides={"limit": {"note": "0: all"}})
     p.add_argument("--out", help="folder for results.jsonl, the markdown table and the PNGs")
     lens = p.add_argument_group("logit lens")
@@ -72,7 +73,7 @@ def _run(args) -> int:
 
 
 def _lens(args, opts, loaded) -> int:
-    from langadapt.eval.lens import lens_table, logit_lens, read_texts, write_lens_outputs
+    from langadapt.eval.lens import lens_table, logit_lens, read_new_tokens, read_texts, write_lens_outputs
     from langadapt.models.loading import load_model
 
     texts, targets = read_texts(opts.text, opts.targets, opts.limit)
@@ -81,7 +82,8 @@ def _lens(args, opts, loaded) -> int:
         base = load_model(base, device=opts.device, dtype=opts.dtype)
     res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=opts.src_lang,
                      tgt_lang=opts.tgt_lang, top_k=opts.top_k, max_length=opts.max_length,
-                     batch_size=opts.batch_size, dataset=Path(opts.text).name, seed=opts.seed)
+                     batch_size=opts.batch_size, dataset=Path(opts.text).name, seed=opts.seed,
+                     new_tokens=read_new_tokens(opts.new_tokens) if opts.new_tokens else None)
     if args.out:
         for path in write_lens_outputs(res, args.out):
             print(f"wrote {path}", file=sys.stderr)

@@ -13,6 +13,12 @@ same PEFT model with its adapter switched off), the same layer's distributions o
 base and adapted model are compared (`lens_base_kl`, `lens_base_cos`,
 `lens_base_top1`), which is the research paper's Figure 1.
 
+Given the new tokens of an extended vocabulary (`new_tokens`: ids ≥ the base vocabulary
+size, or the ids of the extension's `new_tokens.jsonl`), `lens_new_token_mass` is the
+next-token probability each layer puts on them (mean over positions), and
+`lens_base_new_token_mass` the same for the base (e.g. the resized model before
+training): the layer where the new vocabulary becomes usable.
+
 Seq2seq models (NLLB / M2M100) are read on the decoder side, teacher-forced on
 reference targets. Layer outputs are captured with forward hooks on the family's
 layer stack, so any architecture registered in `langadapt.models.families` works.
@@ -168,6 +174,14 @@ class _Acc:
     top1: float = 0.0
     n: int = 0
     prob_sum: torch.Tensor | None = None
+    new_mass: float = 0.0
+    new_n: int = 0
+
+    def add_new_mass(self, logp: torch.Tensor, new: torch.Tensor) -> None:
+        """Probability on the new tokens (`new`: a boolean mask over the vocabulary), summed."""
+        mask = new.to(logp.device)[: logp.shape[-1]]
+        self.new_mass += logp[:, : mask.shape[0]][:, mask].exp().sum().item()
+        self.new_n += logp.shape[0]
 
     def add(self, ref_logp: torch.Tensor, logp: torch.Tensor, keep_probs: bool) -> None:
         p_ref, p = ref_logp.exp(), logp.exp()
@@ -200,9 +214,11 @@ def _detail(tok, layer_logp: list[torch.Tensor], n_pos: int, layer_ids: list[int
 def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None = None,
                src_lang: str | None = None, tgt_lang: str | None = None, top_k: int = 5,
                max_length: int = 256, batch_size: int = 4, detail_positions: int = 24,
-               dataset: str | None = None, seed: int = 0) -> LensResult:
+               dataset: str | None = None, seed: int = 0,
+               new_tokens: int | list[int] | None = None) -> LensResult:
     """Run the logit lens over `texts`; compare with `base` (a `Loaded`, or `"adapter-off"`).
 
+    `new_tokens` (the first new id, or the new ids) adds the mass on them per layer.
     Returns one row per layer and metric, `extra = {layer, stack, top_tokens}`; the
     embedding output is layer -1.
     """
@@ -219,6 +235,7 @@ def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None
     layer_ids = [EMBED, *range(n)]
     acc = {layer: _Acc() for layer in layer_ids}
     acc_base = {layer: _Acc() for layer in layer_ids}
+    new = new_token_mask(new_tokens, model.get_output_embeddings().weight.shape[0])
     detail: dict = {}
     for batch in encode_batches(loaded, texts, targets=targets, src_lang=src_lang, tgt_lang=tgt_lang,
                                 max_length=max_length, batch_size=batch_size):
@@ -232,20 +249,78 @@ def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None
             for li, layer in enumerate(layer_ids):
                 logp = F.log_softmax(project(states[li][sl]), -1)
                 acc[layer].add(ref, logp, keep_probs=True)
+                if new is not None:
+                    acc[layer].add_new_mass(logp, new)
                 if base_states is not None:
                     base_logp = F.log_softmax(base_project(base_states[li][sl]), -1).to(logp.device)
                     acc_base[layer].add(logp, base_logp, keep_probs=False)
+                    if new is not None:
+                        acc_base[layer].add_new_mass(base_logp, new)
                 if not detail and start == 0:
                     logps.append(logp)
             if logps:
                 detail = _detail(loaded.tokenizer, logps, min(first, detail_positions), layer_ids)
-    sig = signature(options={"top_k": top_k, "max_length": max_length, "stack": stack,
-                             "kl": "KL(final||layer)", "base": _base_name(base)}, seed=seed)
+    options = {"top_k": top_k, "max_length": max_length, "stack": stack,
+               "kl": "KL(final||layer)", "base": _base_name(base)}
+    if new is not None:
+        options["new_tokens"] = int(new.sum())
+    sig = signature(options=options, seed=seed)
     rows = _rows(loaded, acc, "lens_{}_to_final", top_k, sig, dataset, stack)
     if base_model is not None:
         rows += _rows(loaded, acc_base, "lens_base_{}", 0, sig, dataset, stack,
                       base_name=_base_name(base))
+    if new is not None:
+        rows += _mass_rows(loaded, acc, "lens_new_token_mass", sig, dataset, stack, None)
+        if base_model is not None:
+            rows += _mass_rows(loaded, acc_base, "lens_base_new_token_mass", sig, dataset, stack,
+                               _base_name(base))
     return LensResult(rows=rows, detail=detail)
+
+
+def new_token_mask(new_tokens: int | list[int] | None, vocab: int) -> torch.Tensor | None:
+    """A boolean mask over the output vocabulary: ids ≥ `new_tokens` (an int), or those listed."""
+    if new_tokens is None:
+        return None
+    mask = torch.zeros(vocab, dtype=torch.bool)
+    ids = range(new_tokens, vocab) if isinstance(new_tokens, int) else new_tokens
+    if isinstance(new_tokens, int) and not 0 < new_tokens < vocab:
+        raise ConfigError(f"new tokens from id {new_tokens}: the model's output has {vocab} rows, "
+                          "so none would be new", key="new_tokens")
+    bad = [i for i in ids if not 0 <= i < vocab]
+    if bad:
+        raise ConfigError(f"new token id {bad[0]} is outside the model's {vocab} output rows "
+                          "(new_tokens.jsonl of another tokenizer?)", key="new_tokens")
+    mask[list(ids)] = True
+    return mask
+
+
+def read_new_tokens(spec: str) -> int | list[int]:
+    """`--new-tokens`: an integer (the base vocabulary size) or new_tokens.jsonl (or its folder)."""
+    import json
+
+    if spec.strip().isdigit():
+        return int(spec)
+    path = Path(spec)
+    path = path / "new_tokens.jsonl" if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError(f"new tokens '{spec}': neither an integer nor a new_tokens.jsonl file "
+                          "(or a tokenizer folder that holds one)", key="new_tokens")
+    ids = [int(json.loads(line)["id"]) for line in path.read_text(encoding="utf-8").splitlines()
+           if line.strip()]
+    if not ids:
+        raise ConfigError(f"{path} lists no new tokens", key="new_tokens")
+    return ids
+
+
+def _mass_rows(loaded, acc: dict, metric: str, sig: dict, dataset, stack: str,
+               base_name: str | None) -> list[ResultRow]:
+    rows = []
+    for layer, a in acc.items():
+        if a.new_n:
+            extra = {"layer": layer, "stack": stack, **({"base": base_name} if base_name else {})}
+            rows.append(ResultRow(metric=metric, value=a.new_mass / a.new_n, n=a.new_n, dataset=dataset,
+                                  model=loaded.name, signature=sig, extra=extra))
+    return rows
 
 
 def _base_name(base) -> str | None:

@@ -33,4 +33,8 @@ def plot_lens(run: RunData, path: Path) -> str:
     if not rows:
         raise Skip("no logit-lens rows")
     draw(rows, path)
-    return "Per layer: how close the intermediate prediction is to the final one, and to the base model."
+    caption = "Per layer: how close the intermediate prediction is to the final one, and to the base model."
+    if any(r.metric == "lens_new_token_mass" for r in rows):
+        caption += (" The new-token panel shows the next-token probability each layer puts on the "
+                    "extended vocabulary's new tokens (mean over positions): where they become usable.")
+    return caption

@@ -20,9 +20,11 @@ LENS_PANELS = (
     ("to final: KL(final ‖ layer), nats", ("lens_kl_to_final",)),
     ("to final: agreement", ("lens_cos_to_final", "lens_top1_to_final")),
     ("base vs adapted, per layer", ("lens_base_cos", "lens_base_top1")),
+    ("probability on the new tokens", ("lens_new_token_mass", "lens_base_new_token_mass")),
 )
 LABELS = {"lens_cos_to_final": "cosine", "lens_top1_to_final": "top-1 agreement",
-          "lens_base_cos": "cosine(base, adapted)", "lens_base_top1": "top-1 agreement"}
+          "lens_base_cos": "cosine(base, adapted)", "lens_base_top1": "top-1 agreement",
+          "lens_base_new_token_mass": "(base)"}
 
 
 def _series(rows: list[ResultRow], metric: str) -> dict[str, tuple[list[int], list[float]]]:

@@ -39,7 +39,7 @@ class LensStage(Stage):
     def run(self, opts: LensOptions, ctx: StageContext) -> list[ResultRow]:
         from pathlib import Path
 
-        from langadapt.eval.lens import logit_lens, read_texts, write_lens_outputs
+        from langadapt.eval.lens import logit_lens, read_new_tokens, read_texts, write_lens_outputs
         from langadapt.models.loading import load_model
 
         loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
@@ -50,7 +50,8 @@ class LensStage(Stage):
         res = logit_lens(loaded, texts, base=base, targets=targets, src_lang=opts.src_lang,
                          tgt_lang=opts.tgt_lang, top_k=opts.top_k, max_length=opts.max_length,
                          batch_size=opts.batch_size, dataset=Path(opts.text).name,
-                         seed=ctx.seeded(opts).seed)
+                         seed=ctx.seeded(opts).seed,
+                         new_tokens=read_new_tokens(opts.new_tokens) if opts.new_tokens else None)
         for r in res.rows:
             r.variant = _variant(ctx, None)
         write_lens_outputs(res, ctx.out_dir)
