@@ -1,7 +1,8 @@
 """`eval speed --backend llamacpp`: a GGUF file measured in the llama.cpp runtime.
 
-The real-file test uses the cached SmolLM2 GGUF (skipped naming `langadapt model fetch`
-when absent) with 2 prompts x 8 new tokens on one thread, so it takes a few seconds.
+The real-file tests use the cached SmolLM2 GGUF (skipped naming `langadapt model fetch`
+when absent) with 2 prompts x 8 new tokens on one thread, so they take a few seconds; an
+f32 export of a tiny model checks that llama.cpp writes what HF generate writes.
 """
 
 from __future__ import annotations
@@ -85,3 +86,21 @@ def test_cli_backend_flag(smol_gguf, prompts_file, tmp_path, capsys):
     assert main(["eval", "speed", "--backend", "llamacpp", "--model", str(smol_gguf), "--text",
                  str(prompts_file), "--batch-size", "2"]) == 2
     assert "batch_size" in capsys.readouterr().err
+
+
+def test_tiny_export_in_llamacpp_writes_what_hf_generate_writes(tiny_model, tmp_path, prompts_file):
+    """An f32 export of a tiny model: llama.cpp's greedy text equals HF generate's, token for token."""
+    from langadapt.gen.llamacpp import runtime_missing
+
+    export_gguf = pytest.importorskip("langadapt.models.gguf_export").export_gguf
+    if (why := runtime_missing()) is not None:
+        pytest.skip(why)
+    folder = tiny_model("llama")
+    gguf = export_gguf(folder, tmp_path / "tiny.gguf", type="f32", verify=False, modelfile=False)
+    common = dict(text=[str(prompts_file)], prompts=2, max_new_tokens=8, warmup=0, resamples=0, threads=1)
+    cpp = evaluate_speed(SpeedOptions(model=str(gguf), backend="llamacpp", **common))
+    hf = evaluate_speed(SpeedOptions(model=str(folder), device="cpu", dtype="float32", **common))
+    assert [r["text"] for r in cpp.records] == [r["text"] for r in hf.records]
+    assert [r["tokens"] for r in cpp.records] == [8, 8] and all(r["text"] for r in cpp.records)
+    by = {(r.signature["options"]["backend"], r.metric): r.value for r in cpp.rows + hf.rows}
+    assert by[("llamacpp", "speed.bytes_per_token")] == by[("hf", "speed.bytes_per_token")]
