@@ -55,7 +55,7 @@ __all__ = ["SpeedOptions", "SpeedSettings", "evaluate_speed"]
 @dataclass
 class SpeedResult:
     rows: list[ResultRow]
-    records: list[dict] = field(default_factory=list)  # per prompt: prompt, text, tokens, bytes, seconds
+    records: list[dict] = field(default_factory=list)  # per prompt: text, timing, quality scores, pass
 
 
 def read_prompts(files: Iterable[str | Path], opts: SpeedSettings) -> list[str]:
