@@ -47,12 +47,14 @@ def test_verdicts_hold_for_every_seed_or_are_mixed(tmp_path):
 
 def test_seed_table_puts_the_spread_beside_each_seeds_ci(tmp_path):
     run = load_run(make_run(tmp_path / "run"))
-    delta, plain = seed_tables(run)
-    assert delta.columns == ["seed 0", "seed 1", "seed 2", "mean over seeds", "sd", "min", "max"]
-    label, cells = delta.rows[0]
-    assert label == "lora" and cells[1].ci == [-0.11, -0.07] and round(cells[3].value, 4) == -0.1
-    assert plain.columns[:3] == ["seed 0", "seed 1", "mean over seeds"]  # emb's plain bpb: two seeds
-    assert any("mixed across seeds" in n for n in delta.notes)
+    (table,) = seed_tables(run)
+    assert table.title == "Across seeds — heldout.txt"
+    assert table.columns == ["seed 0", "seed 1", "seed 2", "mean over seeds", "sd", "min", "max"]
+    assert [label for label, _ in table.rows] == ["lora: bpb_delta", "emb: bpb_delta", "emb: bpb"]
+    cells = table.rows[0][1]
+    assert cells[1].ci == [-0.11, -0.07] and round(cells[3].value, 4) == -0.1
+    assert table.rows[2][1][2] is None  # emb's plain bpb has no seed 2
+    assert any("emb (bpb_delta): mixed across seeds" in n for n in table.notes)
     build_report(run.root, tmp_path / "out")
     md = (tmp_path / "out/results.md").read_text()
-    assert "## Across seeds — bpb_delta — heldout.txt" in md and "mixed across seeds" in md
+    assert "## Across seeds — heldout.txt" in md and "mixed across seeds" in md

@@ -2,7 +2,7 @@
 
 A bootstrap CI covers the evaluation sample, not the training run: with several seeds
 (`langadapt.recipe_seeds`; rows carry `extra.seed` and `@seedN` labels) each score gets
-a table row of its per-seed values with their evaluation CIs, beside the spread over
+a row (one table per dataset) of its per-seed values with their evaluation CIs, beside the spread over
 seeds (mean, sd, min, max). A paired comparison is called better or worse only when
 every seed's own verdict (`findings.paired_verdict`, the one decision rule) says so;
 otherwise it is "mixed across seeds".
@@ -88,23 +88,29 @@ def seed_sentences(run: RunData) -> list[str]:
     return out
 
 
+def tabled(group: SeedGroup) -> bool:
+    """Scores worth a row: not p-values (the verdicts use them), not per-token perplexities or
+    training losses (bits per byte is the comparable score)."""
+    kind = str(next(iter(group.rows.values())).extra.get("kind", ""))
+    return not (group.metric.endswith("_p") or "perplexity" in group.metric or kind == "train")
+
+
 def seed_tables(run: RunData) -> list[Table]:
-    """Per (metric, dataset): each variant's per-seed values with their CIs, then the spread."""
-    groups = seed_groups(run)
+    """Per dataset: each variant's score per seed with its CI, then the spread over seeds."""
+    groups = [g for g in seed_groups(run) if tabled(g)]
     tables = []
-    for metric, ds in dict.fromkeys((g.metric, g.dataset) for g in groups):
-        sel = [g for g in groups if (g.metric, g.dataset) == (metric, ds)]
+    for ds in dict.fromkeys(g.dataset for g in groups):
+        sel = [g for g in groups if g.dataset == ds]
         seeds = sorted({s for g in sel for s in g.rows})
         cols = [f"seed {s}" for s in seeds] + ["mean over seeds", "sd", "min", "max"]
-        t = Table(title=f"Across seeds — {metric}" + (f" — {ds}" if ds else ""), columns=cols,
-                  corner="variant")
+        t = Table(title="Across seeds" + (f" — {ds}" if ds else ""), columns=cols, corner="variant: metric")
         for g in sel:
             values = [r.value for r in g.rows.values()]
             spread = [statistics.fmean(values), statistics.stdev(values), min(values), max(values)]
-            t.rows.append((g.label, [g.rows.get(s) for s in seeds]
+            t.rows.append((f"{g.label}: {g.metric}", [g.rows.get(s) for s in seeds]
                            + [ResultRow(metric=c, value=v) for c, v in zip(cols[len(seeds):], spread)]))
-            if is_comparison(metric):
-                t.notes.append(f"{g.label}: {seed_verdict(g)}.")
+            if is_comparison(g.metric):
+                t.notes.append(f"{g.label} ({g.metric}): {seed_verdict(g)}.")
         t.notes.append("Per-seed cells carry their evaluation 95% CI (documents resampled); the "
                        "spread over seeds is the training noise the CIs do not cover.")
         tables.append(t)
