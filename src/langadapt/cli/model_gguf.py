@@ -1,8 +1,10 @@
-"""`langadapt model fetch` and `langadapt model import`: real pretrained GGUF checkpoints."""
+"""`langadapt model fetch`, `import` and `export`: real pretrained GGUF checkpoints in and out."""
 
 from __future__ import annotations
 
+from langadapt.cli.fields import add_option_args, options_from_args
 from langadapt.models.fetch import CHECKPOINTS
+from langadapt.models.gguf_export import ExportOptions
 
 
 def register(msub) -> None:
@@ -26,6 +28,17 @@ def register(msub) -> None:
                    help="weight dtype of the folder (default float32: the dequantized values exactly)")
     i.set_defaults(func=_import)
 
+    e = msub.add_parser("export", help="an HF folder or PEFT adapter as one GGUF file llama.cpp and Ollama run",
+                        description="Write MODEL (an HF folder, or a PEFT adapter merged into its base "
+                        "first) as a GGUF file: f32/f16/bf16 directly, other types through llama.cpp's "
+                        "llama-quantize. The file is checked in llama.cpp against the HF model before it "
+                        "takes its name; OUT.gguf.verify.json and OUT.Modelfile (for 'ollama create') "
+                        "are written beside it.")
+    e.add_argument("model", help=ExportOptions.model_fields["model"].description)
+    e.add_argument("--gguf", required=True, metavar="OUT.gguf", help="the GGUF file to write")
+    add_option_args(e, ExportOptions, exclude=("model",), overrides={"check_text": {"metavar": "FILE"}})
+    e.set_defaults(func=_export)
+
 
 def _fetch(args) -> int:
     from langadapt.models.fetch import fetch
@@ -44,4 +57,18 @@ def _import(args) -> int:
     from langadapt.models.gguf import import_gguf
 
     print(f"wrote {import_gguf(args.gguf, args.out, dtype=args.dtype)}")
+    return 0
+
+
+def _export(args) -> int:
+    from langadapt.cli._common import arg_paths
+    from langadapt.models.gguf_export import check_export_out
+
+    opts = options_from_args(ExportOptions, args, model=args.model)
+    check_export_out(args.gguf, arg_paths(args, "gguf"), opts.modelfile)  # before loading
+    from langadapt.models.gguf_export import export_gguf
+
+    out = export_gguf(opts.model, args.gguf, type=opts.type, check_texts=opts.check_text, verify=opts.verify,
+                      base=opts.base, threads=opts.threads, modelfile=opts.modelfile)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

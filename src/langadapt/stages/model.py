@@ -1,4 +1,5 @@
-"""Recipe stages for models: `model.tiny`, `model.import`, `model.load`, `model.resize`, `model.merge`.
+"""Recipe stages for models: `model.tiny`, `model.import`, `model.load`, `model.resize`, `model.merge`,
+`model.export`.
 
 Each writes its model folder as the stage's output folder, so later stages refer to it
 as `@stage_id`.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from langadapt.config import Seed, StrictModel
+from langadapt.models.gguf_export import ExportOptions
 from langadapt.models.tiny_options import TinyOptions
 from langadapt.paths import expand
 from langadapt.runs import ResultRow
@@ -129,3 +131,25 @@ class MergeStage(Stage):
         for r in rows:
             r.variant = ctx.variant or r.variant
         return rows
+
+
+@register_stage
+class ExportStage(Stage):
+    """A model folder or adapter as a GGUF file, checked in llama.cpp (`langadapt model export`).
+
+    Writes `model.gguf` (with `model.gguf.verify.json` and `model.Modelfile`) in the stage's
+    folder; `check_text` is best the recipe's evaluation text.
+    """
+
+    kind = "model.export"
+
+    Options = ExportOptions
+
+    def run(self, opts: ExportOptions, ctx: StageContext) -> list[ResultRow]:
+        from langadapt.models.gguf_export import export_gguf
+
+        export_gguf(expand(opts.model), ctx.out_dir / "model.gguf", type=opts.type,
+                    check_texts=[expand(t) for t in opts.check_text or []] or None, verify=opts.verify,
+                    base=expand(opts.base) if opts.base else None, threads=opts.threads,
+                    modelfile=opts.modelfile)
+        return []
