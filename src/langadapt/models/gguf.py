@@ -153,7 +153,9 @@ def import_gguf(path: str | Path, out: str | Path, *, dtype: str = "float32") ->
         tok.save_pretrained(tmp)
         atomic_write_json(tmp / "gguf_import.json", {
             "source": path.name, "architecture": arch, "name": meta.get("general.name"),
-            "file_type": meta.get("general.file_type"), "dtype": dtype})
+            "file_type": meta.get("general.file_type"), "dtype": dtype,
+            # llama.cpp's pre-tokenizer name, which a GGUF export of this model keeps
+            "tokenizer_pre": meta.get("tokenizer.ggml.pre")})
     log.info("wrote %s", out)
     return Path(out)
 

@@ -44,8 +44,6 @@ _PRE_TOKENIZERS = {
     # SmolLM / SmolLM2: every digit alone, then GPT-2's regex
     (("digits", True), ("byte_level", True, False)): "smollm",
 }
-# Pre-tokenizer names llama.cpp knows, for a name recorded by `model import` from a GGUF file
-# that the table above cannot rebuild from the HF structure (kept as the file had it).
 _NORMALIZERS_OK = (None, "NFC")  # NFC: Qwen's; llama.cpp leaves text as it is (FLORES is NFC)
 
 
@@ -100,16 +98,21 @@ def _pre_steps(node: dict | None) -> tuple:
 
 
 def pre_tokenizer_name(spec: dict, recorded: str | None = None) -> str:
-    """llama.cpp's name for the byte-level pre-tokenizer of `spec` (or the name a GGUF import recorded)."""
+    """llama.cpp's name for the byte-level pre-tokenizer of `spec`.
+
+    `recorded` (the caller's, or the name in the GGUF file a model was imported from) wins:
+    transformers rebuilds some pre-tokenizers from GGUF files in a simpler form that splits
+    these vocabularies alike (SmolLM2's digit split, `smollm`, comes back as plain GPT-2).
+    """
     normalizer = (spec.get("normalizer") or {}).get("type")
     if normalizer not in _NORMALIZERS_OK:
         raise ConfigError(f"normalizer {normalizer} has no llama.cpp equivalent for byte-level BPE",
                           key="tokenizer")
+    if recorded:
+        return recorded
     name = _PRE_TOKENIZERS.get(_pre_steps(spec.get("pre_tokenizer")))
     if name is not None:
         return name
-    if recorded:
-        return recorded
     shown = json.dumps(spec.get("pre_tokenizer"), ensure_ascii=False)[:300]
     raise ConfigError(f"unknown pre-tokenizer (llama.cpp would split text differently): {shown}; "
                       f"known: {', '.join(sorted(set(_PRE_TOKENIZERS.values())))}", key="tokenizer")
@@ -124,22 +127,26 @@ def recorded_pre(tok) -> str | None:
     return json.loads(meta.read_text(encoding="utf-8")).get("tokenizer_pre")
 
 
-def id_table(spec: dict, n_vocab: int | None) -> tuple[list[str | None], dict[int, dict]]:
-    """Token strings by id (None for holes) and the added-token records by id."""
+def id_table(spec: dict, n_vocab: int | None) -> tuple[list[str | None], dict[int, dict], list[str]]:
+    """Token strings by id (None for holes), the added-token records by id, and the added
+    tokens left out because their ids lie past the embedding matrix (Gemma 3's image token)."""
     vocab = spec["model"]["vocab"]
     added = {t["id"]: t for t in spec.get("added_tokens", [])}
     size = max([*vocab.values(), *added, -1]) + 1
+    dropped = []
     if n_vocab is not None:
-        if n_vocab < size:
-            raise DataError(f"the tokenizer has {size} ids but the model's embedding matrix only "
-                            f"{n_vocab} rows", file="tokenizer.json")
+        beyond = [i for i in vocab.values() if i >= n_vocab]
+        if beyond:
+            raise DataError(f"the tokenizer's vocabulary has {size} ids but the model's embedding matrix "
+                            f"only {n_vocab} rows", file="tokenizer.json")
+        dropped = [added.pop(i)["content"] for i in sorted(added) if i >= n_vocab]
         size = n_vocab
     tokens: list[str | None] = [None] * size
     for text, i in vocab.items():
         tokens[i] = text
     for i, t in added.items():
         tokens[i] = t["content"]
-    return tokens, added
+    return tokens, added, dropped
 
 
 def special_ids(tok) -> dict[str, int]:
@@ -170,9 +177,9 @@ def added_specials(tok) -> tuple[bool, bool]:
 
 def write_common(writer, tok, summary: dict) -> None:
     """Special token ids, add_bos/add_eos and the chat template."""
-    ids = special_ids(tok)
+    ids = {k: i for k, i in special_ids(tok).items() if i < summary["tokens"]}
     for kind, i in ids.items():
-        getattr(writer, {"unk": "add_unk_token_id", "pad": "add_pad_token_id"}.get(kind, f"add_{kind}_token_id"))(i)
+        getattr(writer, f"add_{kind}_token_id")(i)
     add_bos, add_eos = added_specials(tok)
     writer.add_add_bos_token(add_bos)
     writer.add_add_eos_token(add_eos)
@@ -182,11 +189,12 @@ def write_common(writer, tok, summary: dict) -> None:
     summary.update(special_ids=ids, add_bos=add_bos, add_eos=add_eos, chat_template=bool(template))
 
 
-def bpe_vocab(spec: dict, n_vocab: int | None) -> tuple[list[str], list[int], list[str], int]:
-    """GPT-2-style tokens, token types and merges; and how many padding tokens fill holes."""
+def bpe_vocab(spec: dict, n_vocab: int | None) -> tuple[list[str], list[int], list[str], int, list[str]]:
+    """GPT-2-style tokens, token types and merges; how many padding tokens fill holes; the
+    added tokens left out (past `n_vocab`)."""
     from gguf import TokenType
 
-    table, added = id_table(spec, n_vocab)
+    table, added, dropped = id_table(spec, n_vocab)
     tokens, types, pads = [], [], 0
     for i, text in enumerate(table):
         if text is None:
@@ -209,7 +217,7 @@ def bpe_vocab(spec: dict, n_vocab: int | None) -> tuple[list[str], list[int], li
             raise ConfigError(f"merge {a!r} + {b!r} holds a space, which GGUF's 'a b' merges cannot store",
                               key="tokenizer")
         merges.append(f"{a} {b}")
-    return tokens, [int(t) for t in types], merges, pads
+    return tokens, [int(t) for t in types], merges, pads, dropped
 
 
 def add_vocab(writer, tok, *, arch: str, n_vocab: int | None = None, pre: str | None = None) -> dict:
@@ -221,8 +229,8 @@ def add_vocab(writer, tok, *, arch: str, n_vocab: int | None = None, pre: str | 
         arch: the GGUF architecture (`general.architecture`) the vocabulary goes with.
         n_vocab: rows of the model's embedding matrix; ids the tokenizer lacks become
             `[PAD{id}]` tokens so that the token list has exactly this length.
-        pre: llama.cpp pre-tokenizer name to use when the table cannot name it (default: the
-            one `model import` recorded beside the tokenizer, if any).
+        pre: llama.cpp pre-tokenizer name to write (byte-level BPE); default: the one `model
+            import` recorded beside the tokenizer, else the one `_PRE_TOKENIZERS` finds.
 
     Returns:
         A summary: model, pre, tokens, merges, padding, special ids, add_bos/add_eos.
@@ -240,14 +248,14 @@ def add_vocab(writer, tok, *, arch: str, n_vocab: int | None = None, pre: str | 
         summary.update(add_spm_vocab(writer, spec, n_vocab))
     else:
         name = pre_tokenizer_name(spec, pre or recorded_pre(tok))
-        tokens, types, merges, pads = bpe_vocab(spec, n_vocab)
+        tokens, types, merges, pads, dropped = bpe_vocab(spec, n_vocab)
         writer.add_tokenizer_model("gpt2")
         writer.add_tokenizer_pre(name)
         writer.add_token_list(tokens)
         writer.add_token_types(types)
         writer.add_token_merges(merges)
         summary.update(model="gpt2", pre=name, tokens=len(tokens), merges=len(merges), padding=pads,
-                       normalizer=(spec.get("normalizer") or {}).get("type"))
+                       dropped=dropped, normalizer=(spec.get("normalizer") or {}).get("type"))
     write_common(writer, tok, summary)
     log.info("GGUF vocabulary: %s", summary)
     return summary
