@@ -141,12 +141,16 @@ class LlamaCpp:
         n_threads: CPU threads; default the cores available.
         vocab_only: load the vocabulary only (tokenize and detokenize, no weights read).
         n_ubatch: tokens per forward step inside a pass (see `SAFE_UBATCH`).
+        f32_keys: keep the attention keys in float32 rather than float16, for checks of f32
+            files. Values stay float16: the fork refuses other value types without flash
+            attention, and its CPU flash attention has no f32 keys with f32 values.
     """
 
     def __init__(self, path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None,
-                 vocab_only: bool = False, n_ubatch: int = SAFE_UBATCH):
+                 vocab_only: bool = False, n_ubatch: int = SAFE_UBATCH, f32_keys: bool = False):
         C = _api()
         self.path, self.n_ctx, self.vocab_only, self.n_ubatch = Path(path), n_ctx, vocab_only, n_ubatch
+        self.f32_keys = f32_keys
         self.n_threads = n_threads or default_threads()
         if not self.path.is_file():
             raise DataError("no such GGUF file", file=str(self.path))
@@ -179,7 +183,9 @@ class LlamaCpp:
         cp.n_ubatch = min(cp.n_batch, self.n_ubatch)
         cp.n_seq_max = 1
         cp.n_threads = cp.n_threads_batch = self.n_threads
-        cp.flash_attn = _has_avx_vnni()
+        cp.flash_attn = _has_avx_vnni() and not self.f32_keys
+        if self.f32_keys:
+            cp.type_k = 0   # GGML_TYPE_F32
         ctx = C.llama_init_from_model(self._model, cp)
         if not ctx:
             raise DataError(f"llama.cpp could not make a context of {self.n_ctx} tokens",
