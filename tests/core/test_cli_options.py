@@ -17,6 +17,7 @@ from langadapt.cli.fields import field_kwargs
 from langadapt.cli.translate import SERVER_FLAGS
 from langadapt.data.options import BitextOptions, CleanOptions, ClusterOptions, NormalizeOptions
 from langadapt.gen.options import ServerOptions
+from langadapt.models.gguf_export import ExportOptions
 from langadapt.models.tiny_options import TinyOptions
 from langadapt.tokenizer.options import ExtendOptions
 
@@ -29,6 +30,7 @@ DERIVED = {
                          (NormalizeOptions, {"mojibake", "nfc", "markup", "control", "homoglyphs",
                                              "whitespace"})],
     ("model", "tiny"): [(TinyOptions, set())],
+    ("model", "export"): [(ExportOptions, {"model"})],
     ("tokenizer", "extend"): [(ExtendOptions, set())],
     ("translate",): [(ServerOptions, set(ServerOptions.model_fields) - set(SERVER_FLAGS))],
     ("eval", "flores"): [(ServerOptions, set(ServerOptions.model_fields) - set(SERVER_FLAGS))],
