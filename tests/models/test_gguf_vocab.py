@@ -19,8 +19,13 @@ from langadapt.models.gguf_vocab import add_vocab
 gguf = pytest.importorskip("gguf")
 llamacpp = pytest.importorskip("langadapt.gen.llamacpp")
 
-N_LINES = 100   # per FLORES language; all 1012 lines + 1000 news lines are in docs/gguf.md
+N_LINES = 100   # per FLORES language; all 1012 lines + 1000 news lines: docs/models.md
 ARCH = {"qwen3": "qwen3", "llama3": "llama", "gemma3": "gemma3"}
+# Runs of spaces, tabs and newlines (Gemma's added whitespace tokens), digits, emoji, another
+# script, special-token text. Left out, as llama.cpp cannot match them: text not in NFC for
+# Qwen (its NFC normalizer) and a literal U+2581 for Gemma (see docs/models.md).
+EDGES = ["a  b\tc\n\nd   e", "  lead trail  ", "In 2024: 12,345.67 ₮ 😀 👍🏽", "it's 'quoted' don't\r\n",
+         "Монгол👍улс ᠮᠣᠩᠭᠣᠯ 中文", "<|im_start|>user\nhi<|im_end|>", "<start_of_turn>user\nhi<end_of_turn>"]
 
 
 class Recording:
@@ -64,7 +69,7 @@ def texts(data_dir) -> list[str]:
     for lang in ("khk_Cyrl", "eng_Latn"):
         lines = (data_dir / "flores" / f"{lang}.dev.txt").read_text(encoding="utf-8").splitlines()
         out += lines[:N_LINES]
-    return out + SAMPLE + [" ".join(WORDS), "Улаанбаатар хотод " + " ".join(WORDS[:5]) + " 2024 он."]
+    return out + SAMPLE + [" ".join(WORDS), "Улаанбаатар хотод " + " ".join(WORDS[:5]) + " 2024 он."] + EDGES
 
 
 def mismatches(tok, path, texts: list[str]) -> list[tuple[str, list[int], list[int]]]:
