@@ -20,6 +20,8 @@ import logging
 from pathlib import Path
 
 from langadapt.errors import ConfigError, DataError
+from langadapt.models.gguf_vocab_ids import id_table
+from langadapt.models.gguf_vocab_spm import add_spm_vocab
 
 log = logging.getLogger(__name__)
 
@@ -127,28 +129,6 @@ def recorded_pre(tok) -> str | None:
     return json.loads(meta.read_text(encoding="utf-8")).get("tokenizer_pre")
 
 
-def id_table(spec: dict, n_vocab: int | None) -> tuple[list[str | None], dict[int, dict], list[str]]:
-    """Token strings by id (None for holes), the added-token records by id, and the added
-    tokens left out because their ids lie past the embedding matrix (Gemma 3's image token)."""
-    vocab = spec["model"]["vocab"]
-    added = {t["id"]: t for t in spec.get("added_tokens", [])}
-    size = max([*vocab.values(), *added, -1]) + 1
-    dropped = []
-    if n_vocab is not None:
-        beyond = [i for i in vocab.values() if i >= n_vocab]
-        if beyond:
-            raise DataError(f"the tokenizer's vocabulary has {size} ids but the model's embedding matrix "
-                            f"only {n_vocab} rows", file="tokenizer.json")
-        dropped = [added.pop(i)["content"] for i in sorted(added) if i >= n_vocab]
-        size = n_vocab
-    tokens: list[str | None] = [None] * size
-    for text, i in vocab.items():
-        tokens[i] = text
-    for i, t in added.items():
-        tokens[i] = t["content"]
-    return tokens, added, dropped
-
-
 def special_ids(tok) -> dict[str, int]:
     """bos/eos/unk/pad/sep/mask ids the tokenizer names."""
     out = {}
@@ -243,8 +223,6 @@ def add_vocab(writer, tok, *, arch: str, n_vocab: int | None = None, pre: str | 
     style = vocab_style(spec)
     summary: dict = {"arch": arch}
     if style == "spm":
-        from langadapt.models.gguf_vocab_spm import add_spm_vocab
-
         summary.update(add_spm_vocab(writer, spec, n_vocab))
     else:
         name = pre_tokenizer_name(spec, pre or recorded_pre(tok))

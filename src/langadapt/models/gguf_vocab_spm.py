@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from langadapt.errors import ConfigError
-from langadapt.models.gguf_vocab import id_table
+from langadapt.models.gguf_vocab_ids import id_table
 
 SPACE = "\u2581"
 _BYTE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
