@@ -175,6 +175,7 @@ def _load(path: Path, meta: dict):
         first = printable(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         raise DataError(f"transformers cannot read this GGUF file: {first[:300]}", file=str(path)) from None
     _fix_special_tokens(tok, meta, path)
+    _fix_pre_tokenizer(tok, meta.get("tokenizer.ggml.pre"))
     template = meta.get("tokenizer.chat_template")
     if template and not getattr(tok, "chat_template", None):
         tok.chat_template = template
@@ -195,6 +196,23 @@ def _load(path: Path, meta: dict):
 def _is_tied_copy(model, key: str) -> bool:
     """A head weight missing from the state dict is fine when the config ties it to the embeddings."""
     return bool(getattr(model.config, "tie_word_embeddings", False)) and key.startswith("lm_head.")
+
+
+def _fix_pre_tokenizer(tok, pre: str | None) -> None:
+    """Give a `smollm` vocabulary its digit split back.
+
+    transformers builds the pre-tokenizer of every GGUF `gpt2` vocabulary as GPT-2's, but
+    llama.cpp's `smollm` (SmolLM/SmolLM2's own tokenizer.json) splits every digit first: " 123"
+    and "  4" tokenize differently without it.
+    """
+    backend = getattr(tok, "backend_tokenizer", None)
+    if pre != "smollm" or backend is None or type(backend.pre_tokenizer).__name__ != "ByteLevel":
+        return
+    from tokenizers import pre_tokenizers
+
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
 
 
 def _fix_special_tokens(tok, meta: dict, path: Path) -> None:

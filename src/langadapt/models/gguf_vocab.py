@@ -103,8 +103,7 @@ def pre_tokenizer_name(spec: dict, recorded: str | None = None) -> str:
     """llama.cpp's name for the byte-level pre-tokenizer of `spec`.
 
     `recorded` (the caller's, or the name in the GGUF file a model was imported from) wins:
-    transformers rebuilds some pre-tokenizers from GGUF files in a simpler form that splits
-    these vocabularies alike (SmolLM2's digit split, `smollm`, comes back as plain GPT-2).
+    the table knows only the structures listed, a GGUF file may name any of llama.cpp's.
     """
     normalizer = (spec.get("normalizer") or {}).get("type")
     if normalizer not in _NORMALIZERS_OK:
