@@ -241,3 +241,55 @@ def test_seq2seq_model_scores_options_on_the_decoder(tiny_model, files):
     res = _choice(str(tiny_model("m2m100")), "mmeval_khk", data=str(files["mmeval"]), limit=2, resamples=0)
     lps = [lp for p in res.predictions for lp in p["logprobs"]]
     assert len(lps) == 8 and all(lp < 0 for lp in lps) and len(set(lps)) == 8
+
+
+def _held_out_questions(data_dir, n: int) -> list[dict]:
+    """MM-Eval-style questions from Mongolian sentences: a first half, four second halves."""
+    lines = (data_dir / "parallel" / "mn_en.tsv").read_text(encoding="utf-8").splitlines()
+    halves = []
+    for line in (x.split("\t")[0] for x in lines):
+        words = line.split()
+        if len(words) >= 3 and len(line) <= 120:
+            halves.append((" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2:])))
+    out = []
+    for i, (question, _) in enumerate(halves[:n]):
+        options = [halves[(i + k) % len(halves)][1] for k in range(4)]
+        options[0], options[i % 4] = options[i % 4], options[0]
+        out.append({"id": f"q{i}", "question": question, "choices": dict(zip("ABCD", options)),
+                    "answer": "ABCD"[i % 4]})
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, adds_bos", [("smollm2-135m-instruct", False), ("gemma3-270m", True)])
+def test_real_models_score_what_lm_evaluation_harness_scores(imported, data_dir, tmp_path, name, adds_bos):
+    """SmolLM2 has a BOS it does not add, Gemma 3 adds its own: the same token ids and scores."""
+    pytest.importorskip("lm_eval", reason="lm-eval not installed (pip install 'langadapt[lmeval]')")
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from langadapt.eval.choice import choice_requests
+    from langadapt.eval.loglik import tokenizer_adds_bos
+    from langadapt.models.loading import load_model
+
+    loaded = load_model(imported(name)[1])
+    assert tokenizer_adds_bos(loaded.tokenizer) == adds_bos and loaded.tokenizer.bos_token_id is not None
+    data = _write_jsonl(tmp_path / "q.jsonl", _held_out_questions(data_dir, 40))
+    task = load_task("mmeval_khk")
+    items = load_items(task, data)
+    lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=8)
+    seen, score = [], lm._loglikelihood_tokens
+
+    def record(reqs, **kw):  # the token ids lm-eval scores, in request order
+        seen.extend(tuple(ctx) + tuple(cont) for _, ctx, cont in reqs)
+        return score(reqs, **kw)
+
+    lm._loglikelihood_tokens = record
+    theirs = [ll for ll, _ in lm.loglikelihood(
+        [Instance(request_type="loglikelihood", doc={}, arguments=(task.render(it), c), idx=0)
+         for it in items for c in task.continuations(it)], disable_tqdm=True)]
+    assert [r.context + r.target for r in choice_requests(loaded, task, items)] == seen
+    ours = _choice(loaded, task, data=str(data), resamples=0).predictions
+    assert [lp for p in ours for lp in p["logprobs"]] == pytest.approx(theirs, rel=1e-4, abs=1e-4)
+    picks = [max(range(4), key=lambda k, i=i: theirs[4 * i + k]) for i in range(len(items))]
+    assert [p["pred"] for p in ours] == picks

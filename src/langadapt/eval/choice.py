@@ -3,9 +3,10 @@
 Log-likelihood mode (lm-evaluation-harness's `multiple_choice`): each option's
 continuation is scored after the prompt; `acc` picks the highest total
 log-probability, `acc_bytes` the highest log-probability per UTF-8 byte of the
-continuation (so long answers are not penalised for their length). The prompt is
-conditioned on BOS where the tokenizer has one; trailing spaces of the prompt move
-into the continuation, and the pair is tokenized together, as lm-eval does.
+continuation (so long answers are not penalised for their length). As in lm-eval, the
+prompt starts with BOS only where the tokenizer adds BOS itself (Gemma, not SmolLM2:
+`loglik.condition`); trailing spaces of the prompt move into the continuation, and the
+pair is tokenized together.
 
 Generate mode: the model answers greedily up to the end of the line; the first
 number in the answer is compared with the gold number after normalisation
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from langadapt.eval.loglik import Request, max_positions, score_requests
+from langadapt.eval.loglik import Request, condition, max_positions, score_requests
 from langadapt.eval.options import ChoiceOptions
 from langadapt.eval.stats import bootstrap_ci
 from langadapt.eval.tasks import Item, Task, load_items, load_task
@@ -98,9 +99,7 @@ def choice_requests(loaded, task: Task, items: list[Item]) -> list[Request]:
                 tgt = tok(cont.strip(), add_special_tokens=False)["input_ids"]
                 out.append(Request((start, lang_token_id(tok, task.lang)), tuple(tgt), tuple(src)))
                 continue
-            ctx, tgt = _split_pair(loaded, prompt, cont)
-            if tok.bos_token_id is not None:
-                ctx = [tok.bos_token_id, *ctx]
+            ctx, tgt = condition(tok, prompt, *_split_pair(loaded, prompt, cont))
             ctx = ctx[-(max_len - len(tgt) + 1):]  # keep the end of a too-long prompt
             out.append(Request(tuple(ctx), tuple(tgt)))
     return out

@@ -78,6 +78,31 @@ def prefix_token_id(tok) -> int:
     return tok.eos_token_id
 
 
+def tokenizer_adds_bos(tok) -> bool:
+    """Whether the tokenizer itself puts BOS before a text (its `add_special_tokens=True`)."""
+    if tok.bos_token_id is None:
+        return False
+    ids = tok("a", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == tok.bos_token_id
+
+
+def condition(tok, text: str, ctx: list[int], tgt: list[int]) -> tuple[list[int], list[int]]:
+    """Context and target ids as lm-evaluation-harness's `loglikelihood` conditions them.
+
+    A non-empty context starts with BOS only where the tokenizer adds BOS itself and the
+    text does not already start with it (SmolLM2 has a BOS but does not add it; Gemma
+    does). An empty context is the prefix token (BOS, else EOS), unless the target
+    already starts with it. bpb's documents are such empty-context requests: their first
+    window reads `prefix_token_id` first, as lm-eval's rolling log-likelihood does.
+    """
+    if not text:
+        prefix = prefix_token_id(tok)
+        return ([prefix], tgt) if not tgt or tgt[0] != prefix else (tgt[:1], tgt[1:])
+    if tokenizer_adds_bos(tok) and not text.startswith(tok.bos_token or "\0"):
+        return [tok.bos_token_id, *ctx], tgt
+    return ctx, tgt
+
+
 def _forward(model, batch: Sequence[Request], pad_id: int, seq2seq: bool) -> tuple[torch.Tensor, list]:
     """The output of `model` (logits, or the backbone's last hidden states) and the input ids."""
     device = model_device(model)
