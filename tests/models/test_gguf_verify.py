@@ -13,7 +13,7 @@ import pytest
 
 from langadapt.errors import DataError
 from langadapt.gen import llamacpp
-from langadapt.models.gguf_verify import verify_export, write_report
+from langadapt.models.gguf_verify import compare_weights, verify_export, write_report
 
 NAME = "smollm2-135m-instruct"
 
@@ -70,3 +70,57 @@ def test_a_tokenizer_missing_one_merge_is_one_line_naming_the_text(pair, tmp_pat
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(f"{src}: check text line 2 tokenizes differently")
     assert lines[1][:20] in msg and "llama.cpp [" in msg and "vs HF [" in msg and "ids)" in msg
+
+
+# ---------------------------------------------------------------- f32: the exporter's own files
+@pytest.fixture(scope="module")
+def tiny_f32(trimmed_tokenizer, tmp_path_factory):
+    """(tiny Llama folder on the trimmed Llama 3 tokenizer, its f32 export written unchecked)."""
+    from langadapt.models.gguf_export import export_gguf
+    from langadapt.models.tiny import make_tiny
+
+    if (why := llamacpp.runtime_missing()) is not None:
+        pytest.skip(why)
+    root = tmp_path_factory.mktemp("f32")
+    folder = make_tiny("llama", trimmed_tokenizer("llama3"), root / "tiny", seed=0)
+    out = export_gguf(folder, root / "tiny.gguf", type="f32", verify=False, modelfile=False)
+    return folder, out
+
+
+def _changed_copy(folder, out, scale: float, seed: int = 0):
+    """A copy of the model folder with every weight moved by up to `scale` (noise)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_((torch.rand(p.shape, generator=g) - 0.5) * 2 * scale)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(out)
+    return out
+
+
+def test_f32_check_passes_on_the_export_and_catches_other_weights(tiny_f32, data_dir, tmp_path):
+    from langadapt.models.gguf import import_gguf
+
+    folder, gguf = tiny_f32
+    lines = (data_dir / "flores" / "khk_Cyrl.dev.txt").read_text(encoding="utf-8").splitlines()[:3]
+    # the import round trip is checked once here, on its own (the exporter's tests run it in full)
+    report = verify_export(gguf, folder, lines, weights_type="f32", threads=1, import_check=False)
+    assert report["logits"]["max_abs_diff"] <= 0.1 and report["logits"]["top1_agreement"] == 1.0
+    assert report["import"] is None
+    back = import_gguf(gguf, tmp_path / "back")
+    same = compare_weights(back, folder, file=str(gguf))
+    assert same["missing"] == [] and same["max_abs_diff"] <= 1e-6 and same["compared"] == same["tensors"] > 0
+    # weights moved by 1e-4: within the logits' f32 tolerance, but not the same weights
+    near = _changed_copy(folder, tmp_path / "near", 1e-4)
+    assert verify_export(gguf, near, lines, weights_type="f32", threads=1,
+                         import_check=False)["logits"]["max_abs_diff"] <= 0.1
+    with pytest.raises(DataError, match=r"importing the file back does not give the HF weights: \S+ differs"):
+        compare_weights(back, near, file=str(gguf))
+    # weights moved by 0.05: the logits check fails
+    far = _changed_copy(folder, tmp_path / "far", 5e-2)
+    with pytest.raises(DataError, match="f32 logits differ from the HF model's by up to"):
+        verify_export(gguf, far, lines, weights_type="f32", threads=1, import_check=False)

@@ -180,15 +180,20 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- (c) import round trip
 def compare_import(gguf_path: Path, model_dir: str | Path) -> dict[str, Any]:
     """Import `gguf_path` back into an HF folder and compare every weight with `model_dir`'s."""
+    from langadapt.models.gguf import import_gguf
+
+    with tempfile.TemporaryDirectory(prefix=".verify-import-", dir=gguf_path.parent) as tmp:
+        return compare_weights(import_gguf(gguf_path, Path(tmp) / "hf"), model_dir, file=str(gguf_path))
+
+
+def compare_weights(got_dir: str | Path, model_dir: str | Path, *, file: str) -> dict[str, Any]:
+    """Every tensor of `model_dir`'s state dict against `got_dir`'s (the import of `file`);
+    DataError when one is missing or differs by more than IMPORT_TOLERANCE."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from langadapt.models.gguf import import_gguf
-
     want = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).state_dict()
-    with tempfile.TemporaryDirectory(prefix=".verify-import-", dir=gguf_path.parent) as tmp:
-        out = import_gguf(gguf_path, Path(tmp) / "hf")
-        got = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).state_dict()
+    got = AutoModelForCausalLM.from_pretrained(str(got_dir), dtype=torch.float32).state_dict()
     missing = sorted(set(want) - set(got))
     diffs = {k: float((want[k].float() - got[k].float()).abs().max()) if want[k].shape == got[k].shape
              else float("inf") for k in want if k in got}
@@ -200,5 +205,5 @@ def compare_import(gguf_path: Path, model_dir: str | Path) -> dict[str, Any]:
         what = (f"{len(missing)} HF tensors missing (first {missing[0]})" if missing
                 else f"{worst} differs by {diffs[worst]:.3g}")
         raise DataError(f"importing the file back does not give the HF weights: {what} "
-                        f"(tolerance {IMPORT_TOLERANCE:g})", file=str(gguf_path))
+                        f"(tolerance {IMPORT_TOLERANCE:g})", file=file)
     return report
