@@ -184,7 +184,7 @@ def test_outputs_that_are_not_an_earlier_export_are_refused(tiny, check_file, tm
 
 
 def test_cli_refusal_is_one_line_exit_2(tiny, tmp_path, capsys):
-    from langadapt.cli.__main__ import main
+    from langadapt.cli import main
 
     mine = tmp_path / "mine.gguf"
     mine.write_bytes(b"x")
@@ -301,3 +301,48 @@ def test_real_export_has_the_original_layout_and_logits(imported, data_dir, tmp_
     theirs = {k for k in ref_keys if not k.startswith("general.")}
     assert mine == theirs, (mine - theirs, theirs - mine)
     assert keys["general.name"].contents() == ref_keys["general.name"].contents()
+
+
+# ---------------------------------------------------------------- family details
+def test_llama3_rope_scaling_becomes_llama_cpp_rope_factors():
+    """The rope_freqs tensor: the closed form llama.cpp's converter writes for llama3 scaling."""
+    import math
+
+    from transformers import LlamaConfig
+
+    from langadapt.models.gguf_tensors import _llama3_rope_factors
+
+    scaling = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+    config = LlamaConfig(hidden_size=2048, num_attention_heads=32, head_dim=64, rope_parameters=scaling,
+                         max_position_embeddings=131072)
+    want = []
+    for i in range(0, 64, 2):
+        wavelen = 2 * math.pi * 500000.0 ** (i / 64)
+        if wavelen < 8192 / 4.0:
+            want.append(1.0)
+        elif wavelen > 8192 / 1.0:
+            want.append(32.0)
+        else:
+            smooth = (8192 / wavelen - 1.0) / (4.0 - 1.0)
+            want.append(1 / ((1 - smooth) / 32.0 + smooth))
+    np.testing.assert_allclose(_llama3_rope_factors(config), want, rtol=1e-4)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"query_pre_attn_scalar": 32}, "query_pre_attn_scalar"),
+    ({"rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": 1e6},
+                          "sliding_attention": {"rope_type": "default", "rope_theta": 5e4}}}, "rope base 10000"),
+    ({"layer_types": ["full_attention"] * 6}, "layer_types"),
+])
+def test_gemma3_settings_llama_cpp_cannot_run_are_refused(change, match):
+    import gguf
+    from transformers import Gemma3TextConfig
+
+    from langadapt.models.gguf_tensors import FAMILIES, add_hparams
+
+    settings = {"hidden_size": 64, "num_attention_heads": 4, "head_dim": 16, "query_pre_attn_scalar": 16,
+                "num_hidden_layers": 6}
+    config = Gemma3TextConfig(**{**settings, **change})
+    with pytest.raises(ConfigError, match=match):
+        add_hparams(gguf.GGUFWriter(None, "gemma3"), config, FAMILIES["gemma3_text"], n_vocab=10)
