@@ -142,15 +142,12 @@ def added_specials(tok) -> tuple[bool, bool]:
     """Whether `add_special_tokens=True` puts BOS in front and EOS at the end (as the tokenizer does it)."""
     plain = tok(_PROBE, add_special_tokens=False)["input_ids"]
     full = tok(_PROBE, add_special_tokens=True)["input_ids"]
-    if len(full) > len(plain) + 2 or full[len(full) - len(plain):] != plain and full[:len(plain)] != plain:
-        raise ConfigError("the tokenizer's post-processor adds tokens llama.cpp cannot add (only BOS "
-                          "and EOS)", key="tokenizer")
-    start = full.index(plain[0]) if plain else 0
-    bos, eos = full[:start], full[start + len(plain):]
+    at = next((k for k in range(len(full) - len(plain) + 1) if full[k:k + len(plain)] == plain), None)
+    bos, eos = (full[:at], full[at + len(plain):]) if at is not None else (full, [])
     ids = special_ids(tok)
-    if bos and bos != [ids.get("bos")] or eos and eos != [ids.get("eos")]:
-        raise ConfigError(f"the tokenizer adds {bos} / {eos} around a text, not its BOS/EOS tokens",
-                          key="tokenizer")
+    if bos not in ([], [ids.get("bos")]) or eos not in ([], [ids.get("eos")]):
+        raise ConfigError(f"the tokenizer's post-processor adds {bos} before and {eos} after a text; "
+                          "llama.cpp can only add its BOS and EOS tokens", key="tokenizer")
     return bool(bos), bool(eos)
 
 
