@@ -274,7 +274,7 @@ def test_real_models_score_what_lm_evaluation_harness_scores(imported, data_dir,
 
     loaded = load_model(imported(name)[1])
     assert tokenizer_adds_bos(loaded.tokenizer) == adds_bos and loaded.tokenizer.bos_token_id is not None
-    data = _write_jsonl(tmp_path / "q.jsonl", _held_out_questions(data_dir, 40))
+    data = _write_jsonl(tmp_path / "q.jsonl", _held_out_questions(data_dir, 20))
     task = load_task("mmeval_khk")
     items = load_items(task, data)
     lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=8)
