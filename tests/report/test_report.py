@@ -203,8 +203,9 @@ def test_first_screen_says_where_variants_are_worse_or_unequal(tmp_path):
 def test_paired_verdict_follows_one_rule_and_flags_disagreement(tmp_path):
     """The verdict, interval and p agree; a row scored by the old rule is not called anything."""
     root = make_run(tmp_path / "run")
+    extra = {"kind": "eval.bpb", "test": "paired_bootstrap"}
     rows = [ResultRow(metric="bpb_delta", value=d, ci=ci, dataset="heldout.txt", variant=v, signature=SIG,
-                      extra={"kind": "eval.bpb", "stage": f"bpb.{v}", "p_value": p, "test": "paired_bootstrap"})
+                      extra={**extra, "stage": f"bpb.{v}", "p_value": p})
             for v, d, ci, p in (("lora", 0.0277, [-0.0023, 0.0535], 0.02),   # the shifted-|Δ| p
                                 ("full", 0.0277, [0.0012, 0.0535], 0.04))]
     write_results(root / "results.jsonl", [*load_run(root).rows, *rows])
