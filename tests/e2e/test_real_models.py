@@ -63,6 +63,10 @@ def test_adapt_recipe_cpu_smoke(name, tiny_model, tmp_path, data_dir, capsys):
     # (the smoke trim reads 1500 documents, so FLORES may tokenize finer than with the base)
     assert set(fert) == {"base", "trimmed", "extended"} and fert["extended"] < fert["trimmed"]
     assert len(by[("speed", "speed.bytes_per_second")]) == 5  # base x2, and the three trainings
+    # base and adapted exported as q8_0 GGUF, tokenized in llama.cpp as in HF on every check line
+    assert [r["value"] for r in by[("gguf", "gguf.tokenization_identical")]] == [1.0, 1.0]
+    assert all(r["n"] > 1000 for r in by[("gguf", "gguf.tokenization_identical")])
+    assert len(by[("speed_gguf", "speed.bytes_per_second")]) == 2
     assert {r["variant"] for r in rows if r["extra"].get("kind") == "eval.flores"} >= {
         "zero-shot", "few-shot", "lora", "google"}
     # the budget of every training variant, in tokens and bytes of text

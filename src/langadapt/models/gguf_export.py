@@ -39,6 +39,9 @@ DEFAULT_CHECK_TEXTS = (
     "Water boils at 100 degrees Celsius at sea level.",
 )
 
+# Check texts whose next-token logits are compared (all of them are tokenized).
+LOGIT_TEXTS = 16
+
 
 class ExportOptions(StrictModel):
     """A GGUF export: one definition for `export_gguf`, `langadapt model export` and `model.export`."""
@@ -46,8 +49,9 @@ class ExportOptions(StrictModel):
     model: str = Field(description="HF model folder or PEFT adapter folder (merged into its base first)")
     type: Literal[TYPES] = Field("f32", description="weight type of the file: f32, f16, bf16 (written "
                                  "directly) or a llama.cpp quantization (q8_0, q4_k_m, ...)")
-    check_text: list[str] | None = Field(None, description="text file(s) whose lines the llama.cpp check "
-                                         "scores (default: a few built-in English lines)")
+    check_text: list[str] | None = Field(None, description="text file(s) whose every line the llama.cpp "
+                                         "check tokenizes, and 16 of them it scores (default: a few "
+                                         "built-in English lines)")
     verify: bool = Field(True, description="check the file in llama.cpp against the HF model before "
                          "keeping it")
     base: str | None = Field(None, description="base model of an adapter (default: the one it names)")
@@ -152,15 +156,19 @@ def _write(folder: Path, opts: ExportOptions, work: Path, threads: int | None) -
     return dst
 
 
-def check_lines(opts: ExportOptions, limit: int = 16) -> list[str]:
-    """The lines the llama.cpp check scores: the first `limit` of the check files, or the built-in ones."""
+def check_lines(opts: ExportOptions) -> list[str]:
+    """The lines the llama.cpp check tokenizes: every line of the check files, or the built-in ones.
+
+    All of them are tokenized by both tokenizers; `verify_export` scores the logits of an
+    evenly spread sample (`LOGIT_TEXTS`) of them, since a forward pass costs far more.
+    """
     from langadapt.textio import iter_texts
 
     if not opts.check_text:
         log.info("checking on %d built-in English lines (give check_text for your language)",
                  len(DEFAULT_CHECK_TEXTS))
         return list(DEFAULT_CHECK_TEXTS)
-    return [t for t in iter_texts(opts.check_text, limit=limit) if t.strip()]
+    return [t for t in iter_texts(opts.check_text) if t.strip()]
 
 
 def _check(tmp: Path, folder: Path, opts: ExportOptions) -> dict:
@@ -168,7 +176,8 @@ def _check(tmp: Path, folder: Path, opts: ExportOptions) -> dict:
     from langadapt.models.gguf_verify import verify_export
 
     t0 = time.perf_counter()
-    report = verify_export(tmp, folder, check_lines(opts), weights_type=opts.type)
+    report = verify_export(tmp, folder, check_lines(opts), weights_type=opts.type,
+                           max_logit_texts=LOGIT_TEXTS)
     log.info("checked in llama.cpp in %.1f s", time.perf_counter() - t0)
     return report
 

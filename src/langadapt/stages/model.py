@@ -152,4 +152,30 @@ class ExportStage(Stage):
                     check_texts=[expand(t) for t in opts.check_text or []] or None, verify=opts.verify,
                     base=expand(opts.base) if opts.base else None, threads=opts.threads,
                     modelfile=opts.modelfile)
-        return []
+        return export_rows(ctx.out_dir / "model.gguf", opts, variant=ctx.variant)
+
+
+def export_rows(out, opts: ExportOptions, *, variant: str | None = None) -> list[ResultRow]:
+    """The export's size and its llama.cpp check as rows (none of the check without one)."""
+    import json
+
+    from langadapt.models.gguf_export import sidecar
+    from langadapt.runs import signature
+
+    sig = signature(options={"type": opts.type, "tool": "langadapt model export"},
+                    data=list(opts.check_text or []))
+    rows = [ResultRow(metric="gguf.megabytes", value=out.stat().st_size / 1e6, model=str(opts.model),
+                      variant=variant, dataset=opts.type, signature=sig)]
+    verify = sidecar(out, ".verify.json")
+    if not verify.is_file():
+        return rows
+    report = json.loads(verify.read_text())
+    tok, logits = report["tokenization"], report["logits"]
+    sig = {**sig, "runtime": report.get("runtime")}
+    common = {"model": str(opts.model), "variant": variant, "dataset": opts.type, "signature": sig}
+    rows.append(ResultRow(metric="gguf.tokenization_identical", value=tok["identical"] / max(tok["texts"], 1),
+                          n=tok["texts"], extra={"tokens": tok["tokens"]}, **common))
+    for key in ("top1_agreement", "kl_mean", "max_abs_diff"):
+        if logits.get(key) is not None:
+            rows.append(ResultRow(metric=f"gguf.{key}", value=logits[key], n=logits.get("positions"), **common))
+    return rows
