@@ -18,6 +18,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from langadapt.runs import jsonl_text
 from langadapt.train.config import CurveOptions
 from langadapt.train.curve import load_texts, read_curve, score_point
 
@@ -132,7 +133,7 @@ class CurveCallback(TrainerCallback):
         finally:
             model.train(was_training)
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in rows))
+            f.write(jsonl_text(rows))
         log.info("curve at step %d: %s", state.global_step,
                  ", ".join(f"{r['text']} {r['bpb']:.4f}" for r in rows))
 
