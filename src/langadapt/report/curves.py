@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from langadapt.figures import save_figure
+from langadapt.report.findings import format_bytes
 from langadapt.report.plots import Skip, plt, register_plot
 from langadapt.report.store import RunData
 
@@ -88,15 +89,6 @@ def mean_curve(curve: Curve) -> list[dict]:
     return out
 
 
-def _fmt_bytes(n) -> str:
-    if n is None:
-        return "? bytes"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} bytes"
-
-
 def crossover(a: Curve, b: Curve) -> str | None:
     """One sentence on where `a` and `b` (same text) stand against each other along training."""
     pa, pb = mean_curve(a), mean_curve(b)
@@ -123,8 +115,8 @@ def crossover(a: Curve, b: Curve) -> str | None:
     crossings = sum(1 for x, y in zip(diffs, diffs[1:]) if (x < 0) != (y < 0))
     more = f" (the curves cross {crossings} times)" if crossings > 1 else ""
     return (f"{where}, {lead.variant} is below {other.variant} from {rl[step]['tokens']:,} tokens on "
-            f"(step {step}; {_fmt_bytes(rl[step].get('bytes'))} of training text read by "
-            f"{lead.variant}, {_fmt_bytes(ro[step].get('bytes'))} by {other.variant}){more}"
+            f"(step {step}; {format_bytes(rl[step].get('bytes'), 1)} of training text read by "
+            f"{lead.variant}, {format_bytes(ro[step].get('bytes'), 1)} by {other.variant}){more}"
             f"{_last_ci(rl[common[-1]], ro[common[-1]])}.")
 
 

@@ -98,7 +98,7 @@ def text_budgets(run: RunData) -> list[str]:
         what = ("the same number of tokens but different amounts of text" if len(tokens) == 1
                 else "different numbers of tokens and different amounts of text" if len(text) > 1
                 else "different numbers of tokens of the same text")
-        parts = [f"{v} {_count(s.get('total_tokens'))} tokens = {_bytes(s.get('total_bytes'))}"
+        parts = [f"{v} {_count(s.get('total_tokens'))} tokens = {format_bytes(s.get('total_bytes'))}"
                  for v, s in members]
         out.append(f"The {stem} variants were trained on {what}: " + "; ".join(parts) + ".")
     return out
@@ -108,12 +108,13 @@ def _count(n) -> str:
     return "?" if n is None else f"{int(n):,}"
 
 
-def _bytes(n) -> str:
+def format_bytes(n, digits: int = 2) -> str:
+    """A byte count in words: `1.23 MB`, `512 bytes`, `? bytes` when unknown."""
     if n is None:
         return "? bytes"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= size:
-            return f"{n / size:.2f} {unit}"
+            return f"{n / size:.{digits}f} {unit}"
     return f"{int(n)} bytes"
 
 
