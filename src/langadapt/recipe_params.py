@@ -8,7 +8,8 @@
 * `presets: {cpu-smoke: {cpt.with.max_steps: 2, ...}, gpu: {...}}`: named sets of
   overrides, each key written as on the command line. `preset: gpu` in the recipe, or
   `preset=gpu` on the command line, applies one before the command line's overrides, so
-  those still win. `preset=sizes.yaml` reads a preset of the same form from a file.
+  those still win. `preset=sizes.yaml` reads a preset of the same form from a file;
+  `preset=[cpu-smoke,study]` applies several, in order.
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ def apply_preset(data: dict, overrides: list[str], apply: Apply, file: str, loca
     probe = copy.deepcopy(data)  # the command line may choose the preset: see what it sets
     for item in overrides:
         apply(probe, item)
-    name = probe.get("preset")
-    if name is None:
+    chosen = probe.get("preset")
+    if chosen is None:
         return
     from_cli = any(item.partition("=")[0].strip() == "preset" for item in overrides)
-    items, pfile, plocs, prefix = _preset(data, str(name), file, locations, from_cli)
-    for key, value in items.items():
-        try:
-            # JSON is YAML, so the value reads back exactly as the override parser reads it.
-            apply(data, f"{key}={json.dumps(value)}")
-        except ConfigError as e:
-            raise ConfigError(f"preset '{name}': {str(e).removeprefix('command line: ')}", file=pfile,
-                              line=plocs.get(prefix + (key,))) from None
+    # A list applies several in order (`preset=[cpu-smoke,study]`: sizes, then what to repeat).
+    for name in chosen if isinstance(chosen, list) else [chosen]:
+        items, pfile, plocs, prefix = _preset(data, str(name), file, locations, from_cli)
+        for key, value in items.items():
+            try:
+                # JSON is YAML, so the value reads back exactly as the override parser reads it.
+                apply(data, f"{key}={json.dumps(value)}")
+            except ConfigError as e:
+                raise ConfigError(f"preset '{name}': {str(e).removeprefix('command line: ')}",
+                                  file=pfile, line=plocs.get(prefix + (key,))) from None
 
 
 def _preset(data: dict, name: str, file: str, locations: dict,

@@ -89,3 +89,41 @@ def test_adapt_recipe_cpu_smoke(name, tiny_model, tmp_path, data_dir, capsys):
     assert re.search(r"^0 of \d+ stages to run", capsys.readouterr().out, re.M)
     assert main(args) == 0
     assert [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()] == rows
+
+
+@pytest.mark.slow
+def test_adapt_recipe_study_smoke(tiny_model, tmp_path, data_dir):
+    """`preset=[cpu-smoke,study]`: seeds, curves, greedy and sampled speed, lens and ablation."""
+    out = tmp_path / "run"
+    args = ["run", str(RECIPE), f"output_dir={out}", f"model={tiny_model('qwen3')}",
+            "preset=[cpu-smoke,study]", "seeds=[0,1]"]
+    assert main(args) == 0
+    rows = _rows(out)
+    stages = {r["extra"].get("stage", "") for r in rows}
+    # every training variant once per seed, each with its own learning curve
+    for stage in ("cpt.fvt.embeddings", "cpt.fvt.lora-emb", "cpt.control"):
+        for folder in (stage, stage + ".seed1"):
+            assert (out / "stages" / folder / "curve.jsonl").is_file()
+    assert "mt.seed1" not in {p.name for p in (out / "stages").iterdir()}  # the translator: seed 0
+    # greedy and sampled speed, each continuation scored: useful beside raw bytes/s
+    for stage in ("speed", "speed_sampled"):
+        metrics = {r["metric"] for r in rows if r["extra"].get("stage", "").startswith(stage + ".")}
+        assert {"speed.bytes_per_second", "speed.useful_bytes_per_second", "speed.pass_share"} <= metrics
+    sampled = [r for r in rows if r["extra"].get("stage", "").startswith("speed_sampled.")
+               and r["metric"] == "speed.bytes_per_second"]
+    assert len(sampled) == 1 + 3 * 2  # the base, and three trainings x two seeds
+    # the lens: layer by layer against the model before training, and the new tokens' mass
+    lens = {(r["extra"]["stage"].split(".")[-1], r["metric"]) for r in rows
+            if r["extra"].get("kind") == "eval.lens"}
+    for variant in ("embeddings", "lora-emb"):
+        assert (variant, "lens_new_token_mass") in lens and (variant, "lens_base_new_token_mass") in lens
+        assert (variant, "lens_base_kl") in lens
+    assert ("control", "lens_base_kl") in lens and ("control", "lens_new_token_mass") not in lens
+    # the ablation: news and English, LoRA switched off per layer selection, both LoRA models
+    for stage in ("ablation", "ablation_en"):
+        ab = [r for r in rows if r["extra"].get("stage", "").startswith(stage + ".")]
+        assert {r["extra"]["stage"] for r in ab} == {f"{stage}.fvt.lora-emb.lora-emb", f"{stage}.control.control"}
+        assert len(ab) >= 2 * 3  # none, layer 0 and layer 1 off (the smoke sizes), for each model
+    assert not any(s.endswith(".seed1") for s in stages if s.startswith(("lens", "ablation", "gguf")))
+    md = (out / "results.md").read_text()
+    assert "Across seeds" in md and "Learning curve (cpt)" in md
