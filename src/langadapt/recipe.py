@@ -66,7 +66,7 @@ class Recipe(StrictModel):
     output_dir: str | None = None
     imports: list[str] = Field(default_factory=list)  # modules that register extra stage kinds
     params: dict[str, Any] = Field(default_factory=dict)  # `${name}` in stage options (recipe_params)
-    preset: str | list[str] | None = None  # a name in `presets` or a .yaml file of overrides; a list: each in order
+    preset: str | list[str] | None = None  # name(s) in `presets` or .yaml files of overrides, in order
     presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stages: list[StageSpec]
 

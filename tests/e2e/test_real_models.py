@@ -122,7 +122,8 @@ def test_adapt_recipe_study_smoke(tiny_model, tmp_path, data_dir):
     # the ablation: news and English, LoRA switched off per layer selection, both LoRA models
     for stage in ("ablation", "ablation_en"):
         ab = [r for r in rows if r["extra"].get("stage", "").startswith(stage + ".")]
-        assert {r["extra"]["stage"] for r in ab} == {f"{stage}.fvt.lora-emb.lora-emb", f"{stage}.control.control"}
+        want = {f"{stage}.fvt.lora-emb.lora-emb", f"{stage}.control.control"}
+        assert {r["extra"]["stage"] for r in ab} == want
         assert len(ab) >= 2 * 3  # none, layer 0 and layer 1 off (the smoke sizes), for each model
     assert not any(s.endswith(".seed1") for s in stages if s.startswith(("lens", "ablation", "gguf")))
     md = (out / "results.md").read_text()

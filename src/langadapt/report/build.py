@@ -25,10 +25,12 @@ from langadapt.report.tables import (
     table_signatures,
     to_markdown,
 )
+from langadapt.report.verdict import to_markdown as verdict_markdown
+from langadapt.report.verdict import verdict_table
 from langadapt.runs import atomic_write_text
 
 log = logging.getLogger(__name__)
-HEADLINE_FIGURES = ("bpb",)  # the first of these that was drawn opens the report
+HEADLINE_FIGURES = ("curves", "bpb")  # the first of these that was drawn follows the verdict table
 
 
 @dataclass
@@ -72,7 +74,11 @@ def all_tables(run: RunData) -> list:
 
 
 def write_markdown(run: RunData, out: Path, report: Report) -> Path:
-    parts = [f"# Results: {run.name}\n"] + [f"{h}\n" for h in summary(run)]
+    parts = [f"# Results: {run.name}\n"]
+    verdict = verdict_table(run)
+    if verdict:
+        parts.append("## Verdict\n\n" + verdict_markdown(verdict))
+    parts += [f"{h}\n" for h in summary(run)]
     for t in all_tables(run):
         parts.append(f"## {t.title}\n\n{to_markdown(t)}")
     samples = speed_samples(run)
@@ -104,7 +110,7 @@ def write_html(run: RunData, out: Path, report: Report) -> Path:
     html = env.get_template("report.html").render(
         name=run.name, created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tables=[(t, table_signatures(t)) for t in all_tables(run)],
-        summary=summary(run), headline=first, samples=speed_samples(run),
+        summary=summary(run), headline=first, verdict=verdict_table(run), samples=speed_samples(run),
         figures=[f for f in figures if f is not first], notes=report.notes,
         stages=run.stages, n_rows=len(run.rows))
     return atomic_write_text(out / "report.html", html)

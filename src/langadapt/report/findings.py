@@ -49,7 +49,8 @@ def decision_rule(run: RunData) -> list[str]:
 
 def worse_than_base(run: RunData) -> list[str]:
     """One sentence per held-out text where an adapted variant has higher bits per byte than `base`."""
-    rows = [r for r in run.rows if r.metric in ("bpb", "bits_per_byte") and r.value is not None]
+    rows = [r for r in run.rows if r.metric in ("bpb", "bits_per_byte") and r.value is not None
+            and r.extra.get("kind") != "eval.ablation"]  # (the ablation has its own sentences)
     out = []
     for ds in dict.fromkeys(r.dataset or "" for r in rows):
         sel = [r for r in rows if (r.dataset or "") == ds]

@@ -145,7 +145,8 @@ def stage_table(run: RunData) -> str:
 def headlines(run: RunData) -> list[str]:
     """One sentence per held-out text: each variant's bits per byte against the base's."""
     out = []
-    rows = [r for r in run.rows if r.metric.lower() in ("bpb", "bits_per_byte") and r.value is not None]
+    rows = [r for r in run.rows if r.metric.lower() in ("bpb", "bits_per_byte") and r.value is not None
+            and r.extra.get("kind") != "eval.ablation"]  # (the ablation has its own sentences)
     for ds in dict.fromkeys(r.dataset or "" for r in rows):
         sel = sorted((r for r in rows if (r.dataset or "") == ds), key=lambda r: r.value)
         base = next((r for r in sel if system_label(r) == "base"), None)
