@@ -87,7 +87,7 @@ def _bpb_cell(deltas: list[ResultRow], scores: list[ResultRow], label: str) -> t
         words = seed_verdict(SeedGroup("", first.metric, first.dataset or "", label, by_seed))
     else:
         words = paired_verdict(first)
-    return f"{text} — {words}", words.split(" (")[0]
+    return text, words
 
 
 def _speed_cell(rows: list[ResultRow]) -> str:
@@ -142,7 +142,7 @@ def verdict_table(run: RunData) -> VerdictTable | None:
             s = [r for r in bpb if _variant_key(r) == key and (r.dataset or "") == t]
             if d:
                 cell, word = _bpb_cell(d, s, label)
-                words.append(f"{word} on {t}")
+                words.append(f"{t}: {word}")
             elif key in base_models and s:
                 cell = f"{statistics.fmean(r.value for r in s):.3f} (the baseline)"
             else:
