@@ -308,7 +308,8 @@ def test_references_may_go_down_and_back_inside_their_stage(tmp_path):
     ("stages.9.with.heldout=1", "key 'stages.9.with.heldout': the recipe has 5 stages (indexes 0 to 4)"),
     ("stages.nope.with.x=1", "key 'stages.nope.with.x': no stage 'nope' (stage ids: make, read, pinned, "),
     ("nope.with.x=1", "key 'nope.with.x': 'nope' is neither a stage id (make, read, pinned, labelled, last) "
-                      "nor a recipe key (name, seed, seeds, output_dir, imports, params, preset, presets, stages)"),
+                      "nor a recipe key (name, seed, seeds, output_dir, imports, params, preset, "
+                      "presets, stages)"),
     ("read.with.src.x=1", "key 'stages.1.with.src.x': 'stages.1.with.src' is a value ('@make/out.txt'), "
                           "not a mapping or list, so it has no 'x' "
                           "(the override as written: 'read.with.src.x')"),

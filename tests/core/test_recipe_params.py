@@ -75,6 +75,15 @@ def test_a_preset_applies_before_the_command_line(tmp_path):
     assert echo(load_plan(write(tmp_path, RECIPE.replace("preset: null", "preset: big"))))["count"] == 100
 
 
+def test_several_presets_apply_in_order(tmp_path):
+    p = write(tmp_path)
+    opts = echo(load_plan(p, ["preset=[small,big]"]))
+    assert opts["count"] == 100 and opts["text"].startswith("org/base@5")  # big's count, small's n
+    assert echo(load_plan(p, ["preset=[big,small]"]))["count"] == 1
+    with pytest.raises(ConfigError, match="unknown preset 'tiny'"):
+        load_plan(p, ["preset=[small,tiny]"])
+
+
 def test_a_preset_file(tmp_path):
     (tmp_path / "mine.yaml").write_text("echo.with.count: 42\nmodel: org/other\n")
     opts = echo(load_plan(write(tmp_path), [f"preset={tmp_path / 'mine.yaml'}"]))

@@ -262,7 +262,8 @@ def _held_out_questions(data_dir, n: int) -> list[dict]:
 
 @pytest.mark.slow
 # Gemma's 262k-row output layer makes each request ~10x SmolLM2's cost: fewer questions.
-@pytest.mark.parametrize("name, adds_bos, n", [("smollm2-135m-instruct", False, 20), ("gemma3-270m", True, 6)])
+@pytest.mark.parametrize("name, adds_bos, n", [("smollm2-135m-instruct", False, 20),
+                                               ("gemma3-270m", True, 6)])
 def test_real_models_score_what_lm_evaluation_harness_scores(imported, data_dir, tmp_path, name, adds_bos, n):
     """SmolLM2 has a BOS it does not add, Gemma 3 adds its own: the same token ids and scores."""
     pytest.importorskip("lm_eval", reason="lm-eval not installed (pip install 'langadapt[lmeval]')")

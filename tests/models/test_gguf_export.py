@@ -79,7 +79,8 @@ def tiny(tmp_path_factory, trimmed_tokenizer):
     return get
 
 
-def hf_and_gguf_logits(folder: Path, gguf_path: Path, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+def hf_and_gguf_logits(folder: Path, gguf_path: Path,
+                       texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     """(HF logits, llama.cpp logits) per text, float32 [positions, vocab]."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -150,7 +151,8 @@ def test_an_adapter_is_merged_then_exported(tiny, check_file, lines, tmp_path):
     base = tiny("qwen2")
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    lora = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                            init_lora_weights=False))
     lora.save_pretrained(tmp_path / "adapter")
     out = export_gguf(tmp_path / "adapter", tmp_path / "m.gguf", check_texts=[check_file], base=base)
     merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), tmp_path / "adapter")
@@ -175,7 +177,8 @@ def test_outputs_that_are_not_an_earlier_export_are_refused(tiny, check_file, tm
     mine = tmp_path / "mine.gguf"
     mine.write_bytes(b"my own file")
     (tmp_path / "dir.gguf").mkdir()
-    for out, match in [(mine, "is not an earlier 'langadapt model export'"), (tmp_path / "dir.gguf", "folder"),
+    for out, match in [(mine, "is not an earlier 'langadapt model export'"),
+                       (tmp_path / "dir.gguf", "folder"),
                        (check_file, "is the input"), (tmp_path / "m.bin", "must end in .gguf")]:
         with pytest.raises(ConfigError, match=match):
             export_gguf(folder, out, check_texts=[check_file])
@@ -245,8 +248,8 @@ class _Tok:
 def test_modelfile_templates_of_the_known_formats(template, eos, want_stops, marker):
     from langadapt.models.gguf_modelfile import modelfile_text
 
-    vocab = ["<end_of_turn>", "<eos>", "<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>",
-             "<|eot_id|>"]
+    vocab = ["<end_of_turn>", "<eos>", "<|im_start|>", "<|im_end|>", "<|start_header_id|>",
+             "<|end_header_id|>", "<|eot_id|>"]
     text = modelfile_text("m.gguf", _Tok(template, eos, vocab), {"temperature": 0.7, "top_k": 20,
                                                                   "repetition_penalty": 1.1})
     assert text.startswith("FROM ./m.gguf\nTEMPLATE \"\"\"") and marker in text and "{{ .Content }}" in text
@@ -339,7 +342,8 @@ def test_llama3_rope_scaling_becomes_llama_cpp_rope_factors():
 @pytest.mark.parametrize("change,match", [
     ({"query_pre_attn_scalar": 32}, "query_pre_attn_scalar"),
     ({"rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": 1e6},
-                          "sliding_attention": {"rope_type": "default", "rope_theta": 5e4}}}, "rope base 10000"),
+                          "sliding_attention": {"rope_type": "default", "rope_theta": 5e4}}},
+     "rope base 10000"),
     ({"layer_types": ["full_attention"] * 6}, "layer_types"),
 ])
 def test_gemma3_settings_llama_cpp_cannot_run_are_refused(change, match):

@@ -28,7 +28,8 @@ def register(msub) -> None:
                    help="weight dtype of the folder (default float32: the dequantized values exactly)")
     i.set_defaults(func=_import)
 
-    e = msub.add_parser("export", help="an HF folder or PEFT adapter as one GGUF file llama.cpp and Ollama run",
+    e = msub.add_parser("export",
+                        help="an HF folder or PEFT adapter as one GGUF file llama.cpp and Ollama run",
                         description="Write MODEL (an HF folder, or a PEFT adapter merged into its base "
                         "first) as a GGUF file: f32/f16/bf16 directly, other types through llama.cpp's "
                         "llama-quantize. The file is checked in llama.cpp against the HF model before it "

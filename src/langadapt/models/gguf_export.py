@@ -65,8 +65,9 @@ def sidecar(out: Path, suffix: str) -> Path:
     return out.with_suffix(".Modelfile") if suffix == ".Modelfile" else out.with_name(out.name + suffix)
 
 
-def check_export_out(out: str | Path, inputs: list[str | Path | None], modelfile: bool = True) -> Path:
-    """Refuse (ConfigError) an output that is an input, a folder, or a file an earlier export did not write."""
+def check_export_out(out: str | Path, inputs: list[str | Path | None],
+                     modelfile: bool = True) -> Path:
+    """Refuse (ConfigError) an output that is an input, a folder, or a file no earlier export wrote."""
     from langadapt.output_guard import check_out_file
 
     path = check_out_file(out, [p for p in inputs if p])
@@ -142,7 +143,8 @@ def _write(folder: Path, opts: ExportOptions, work: Path, threads: int | None) -
     t0 = time.perf_counter()
     direct = opts.type if opts.type in DIRECT_TYPES else "f32"
     raw = write_gguf(folder, work / f"model.{direct}.gguf", type=direct)
-    log.info("wrote %s weights (%.1f MB) in %.1f s", direct, raw.stat().st_size / 1e6, time.perf_counter() - t0)
+    log.info("wrote %s weights (%.1f MB) in %.1f s", direct, raw.stat().st_size / 1e6,
+             time.perf_counter() - t0)
     if opts.type in DIRECT_TYPES:
         return raw
     from langadapt.gen.llamacpp import quantize
@@ -152,7 +154,8 @@ def _write(folder: Path, opts: ExportOptions, work: Path, threads: int | None) -
     log.info("quantizing to %s from the f32 file with llama-quantize", opts.type)
     quantize(raw, dst, opts.type, threads=threads)
     raw.unlink()
-    log.info("quantized to %s (%.1f MB) in %.1f s", opts.type, dst.stat().st_size / 1e6, time.perf_counter() - t0)
+    log.info("quantized to %s (%.1f MB) in %.1f s", opts.type, dst.stat().st_size / 1e6,
+             time.perf_counter() - t0)
     return dst
 
 

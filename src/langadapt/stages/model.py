@@ -177,5 +177,6 @@ def export_rows(out, opts: ExportOptions, *, variant: str | None = None) -> list
                           n=tok["texts"], extra={"tokens": tok["tokens"]}, **common))
     for key in ("top1_agreement", "kl_mean", "max_abs_diff"):
         if logits.get(key) is not None:
-            rows.append(ResultRow(metric=f"gguf.{key}", value=logits[key], n=logits.get("positions"), **common))
+            rows.append(ResultRow(metric=f"gguf.{key}", value=logits[key], n=logits.get("positions"),
+                                  **common))
     return rows
