@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from langadapt.errors import ConfigError
-from langadapt.eval.lens import EMBED, lens_table, logit_lens, read_new_tokens
+from langadapt.eval.lens import EMBED, lens_table, logit_lens
+from langadapt.eval.lens_new_tokens import read_new_tokens
 from langadapt.models.loading import load_model
 from langadapt.report.plots_layers import plot_lens
 

@@ -73,7 +73,8 @@ def _run(args) -> int:
 
 
 def _lens(args, opts, loaded) -> int:
-    from langadapt.eval.lens import lens_table, logit_lens, read_new_tokens, read_texts, write_lens_outputs
+    from langadapt.eval.lens import lens_table, logit_lens, read_texts, write_lens_outputs
+    from langadapt.eval.lens_new_tokens import read_new_tokens
     from langadapt.models.loading import load_model
 
     texts, targets = read_texts(opts.text, opts.targets, opts.limit)

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from langadapt.errors import ConfigError
+from langadapt.eval.lens_new_tokens import mass_rows, new_token_mask
 from langadapt.models import families
 from langadapt.models.seq2seq import encode_with_lang
 from langadapt.padding import pad
@@ -270,57 +271,11 @@ def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None
         rows += _rows(loaded, acc_base, "lens_base_{}", 0, sig, dataset, stack,
                       base_name=_base_name(base))
     if new is not None:
-        rows += _mass_rows(loaded, acc, "lens_new_token_mass", sig, dataset, stack, None)
+        rows += mass_rows(loaded, acc, "lens_new_token_mass", sig, dataset, stack, None)
         if base_model is not None:
-            rows += _mass_rows(loaded, acc_base, "lens_base_new_token_mass", sig, dataset, stack,
+            rows += mass_rows(loaded, acc_base, "lens_base_new_token_mass", sig, dataset, stack,
                                _base_name(base))
     return LensResult(rows=rows, detail=detail)
-
-
-def new_token_mask(new_tokens: int | list[int] | None, vocab: int) -> torch.Tensor | None:
-    """A boolean mask over the output vocabulary: ids ≥ `new_tokens` (an int), or those listed."""
-    if new_tokens is None:
-        return None
-    mask = torch.zeros(vocab, dtype=torch.bool)
-    ids = range(new_tokens, vocab) if isinstance(new_tokens, int) else new_tokens
-    if isinstance(new_tokens, int) and not 0 < new_tokens < vocab:
-        raise ConfigError(f"new tokens from id {new_tokens}: the model's output has {vocab} rows, "
-                          "so none would be new", key="new_tokens")
-    bad = [i for i in ids if not 0 <= i < vocab]
-    if bad:
-        raise ConfigError(f"new token id {bad[0]} is outside the model's {vocab} output rows "
-                          "(new_tokens.jsonl of another tokenizer?)", key="new_tokens")
-    mask[list(ids)] = True
-    return mask
-
-
-def read_new_tokens(spec: str) -> int | list[int]:
-    """`--new-tokens`: an integer (the base vocabulary size) or new_tokens.jsonl (or its folder)."""
-    import json
-
-    if spec.strip().isdigit():
-        return int(spec)
-    path = Path(spec)
-    path = path / "new_tokens.jsonl" if path.is_dir() else path
-    if not path.is_file():
-        raise ConfigError(f"new tokens '{spec}': neither an integer nor a new_tokens.jsonl file "
-                          "(or a tokenizer folder that holds one)", key="new_tokens")
-    ids = [int(json.loads(line)["id"]) for line in path.read_text(encoding="utf-8").splitlines()
-           if line.strip()]
-    if not ids:
-        raise ConfigError(f"{path} lists no new tokens", key="new_tokens")
-    return ids
-
-
-def _mass_rows(loaded, acc: dict, metric: str, sig: dict, dataset, stack: str,
-               base_name: str | None) -> list[ResultRow]:
-    rows = []
-    for layer, a in acc.items():
-        if a.new_n:
-            extra = {"layer": layer, "stack": stack, **({"base": base_name} if base_name else {})}
-            rows.append(ResultRow(metric=metric, value=a.new_mass / a.new_n, n=a.new_n, dataset=dataset,
-                                  model=loaded.name, signature=sig, extra=extra))
-    return rows
 
 
 def _base_name(base) -> str | None:

@@ -39,7 +39,8 @@ class LensStage(Stage):
     def run(self, opts: LensOptions, ctx: StageContext) -> list[ResultRow]:
         from pathlib import Path
 
-        from langadapt.eval.lens import logit_lens, read_new_tokens, read_texts, write_lens_outputs
+        from langadapt.eval.lens import logit_lens, read_texts, write_lens_outputs
+        from langadapt.eval.lens_new_tokens import read_new_tokens
         from langadapt.models.loading import load_model
 
         loaded = load_model(opts.model, device=opts.device, dtype=opts.dtype)
