@@ -13,6 +13,7 @@ import pytest
 from langadapt.errors import DataError
 from langadapt.gen import llamacpp
 from langadapt.gen.llamacpp import LlamaCpp, pick_token
+from langadapt.gen.llamacpp_quantize import quantize
 
 REAL = ("smollm2-135m-instruct", "gemma3-270m")
 
@@ -71,7 +72,7 @@ def test_quantize_failures_are_one_data_error_and_leave_nothing(runtime, tmp_pat
                      (empty, "wrote 0 of 0 tensors"), (empty, "invalid ftype 'Q9_9'")]:
         qtype = "q9_9" if "Q9_9" in why else "q8_0"
         with pytest.raises(DataError) as e:
-            runtime.quantize(src, out / "q.gguf", qtype, threads=1)
+            quantize(src, out / "q.gguf", qtype, threads=1)
         msg = str(e.value)
         assert msg.startswith(f"{src}: llama-quantize to {qtype} ") and why in msg and "\n" not in msg
         assert list(out.iterdir()) == []

@@ -4,8 +4,9 @@ The runtime is the ik_llama.cpp fork through its PyPI bindings (`ik-llama-cpp-py
 module `ik_llama_cpp`, pinned in the `llamacpp` extra). The bindings are young, so this
 module wraps exactly what langadapt uses and nothing else imports `ik_llama_cpp`:
 tokenization (`vocab_only` loads read no weights), logits of every position in one
-forward pass, generation with a numpy sampler, and quantization through the package's
-own `llama-quantize` binary. The C library's log goes to this module's logger at DEBUG.
+forward pass, and generation with a numpy sampler (quantization through the package's
+own `llama-quantize` binary: `llamacpp_quantize`). The C library's log goes to this
+module's logger at DEBUG.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import ctypes
 import importlib
 import logging
 import os
-import struct
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -368,55 +367,3 @@ def pick_token(logits: np.ndarray, *, temperature: float = 0.0, top_k: int = 0, 
         order, p = order[:keep], p[:keep] / p[:keep].sum()
     rng = rng if rng is not None else np.random.default_rng(0)
     return int(order[rng.choice(len(order), p=p)])
-
-
-def quantize(src: str | Path, dst: str | Path, type: str, *, threads: int | None = None) -> None:
-    """Quantize the GGUF `src` to `type` (q8_0, q4_k_m, q4_0, q5_k_m, q6_k...) into `dst`.
-
-    Runs the package's own `llama-quantize`; `dst` appears only when it succeeded. A
-    failure is one DataError naming `src` and the tool's last line of error output.
-    """
-    if (why := runtime_missing()) is not None:
-        raise DataError(why, file=str(src))
-    import ik_llama_cpp
-
-    tool = Path(ik_llama_cpp.__file__).parent / "bin" / "llama-quantize"
-    if not tool.is_file():
-        raise DataError(f"{PACKAGE} has no llama-quantize binary at {tool}; reinstall it: {INSTALL}",
-                        file=str(src))
-    src, dst = Path(src), Path(dst)
-    if not src.is_file():
-        raise DataError("no such GGUF file", file=str(src))
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    cmd = [str(tool), str(src), str(tmp), type.upper(), str(threads or default_threads())]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-        if proc.returncode != 0 or not tmp.is_file():
-            raise DataError(f"llama-quantize to {type} failed: {_tool_error(proc)}", file=str(src))
-        # The tool exits 0 on a GGUF with no tensors and writes an empty model: count them.
-        n_src, n_dst = _tensor_count(src), _tensor_count(tmp)
-        if n_dst == 0 or n_dst != n_src:
-            raise DataError(f"llama-quantize to {type} wrote {n_dst} of {n_src} tensors: "
-                            f"{_tool_error(proc)}", file=str(src))
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _tool_error(proc: subprocess.CompletedProcess) -> str:
-    """The line of the tool's output that says why (its last line is a generic 'failed')."""
-    lines = [x.strip() for x in (proc.stderr + proc.stdout).splitlines() if x.strip()]
-    for line in reversed(lines):
-        if "failed to quantize:" in line or "invalid ftype" in line or "unknown model" in line:
-            return line
-    return lines[-1] if lines else f"exit status {proc.returncode}"
-
-
-def _tensor_count(path: Path) -> int:
-    """The tensor count of a GGUF header (read by hand: the `gguf` package refuses the fork's
-    own tensor types, such as the Q6_0 that its Q5_K_M mixes contain)."""
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if len(head) < 16 or head[:4] != b"GGUF":
-        return 0
-    return struct.unpack("<Q", head[8:16])[0]

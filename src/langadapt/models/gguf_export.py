@@ -2,7 +2,7 @@
 
 f32, f16 and bf16 files are written by the `gguf` package's `GGUFWriter`; quantized types
 (q8_0, q4_k_m, ...) are written as f32 first and then quantized by llama.cpp's own
-`llama-quantize` (`langadapt.gen.llamacpp.quantize`), never by a kernel of ours. The file
+`llama-quantize` (`langadapt.gen.llamacpp_quantize.quantize`), never by a kernel of ours. The file
 is checked in the llama.cpp runtime against the HF model before it takes its name
 (`langadapt.models.gguf_verify`); a file that fails is removed. Beside it go
 `OUT.gguf.verify.json` (the check), `OUT.gguf.export.json` (what was exported, how long it
@@ -147,7 +147,7 @@ def _write(folder: Path, opts: ExportOptions, work: Path, threads: int | None) -
              time.perf_counter() - t0)
     if opts.type in DIRECT_TYPES:
         return raw
-    from langadapt.gen.llamacpp import quantize
+    from langadapt.gen.llamacpp_quantize import quantize
 
     t0 = time.perf_counter()
     dst = work / f"model.{opts.type}.gguf"
