@@ -46,7 +46,7 @@ def test_an_unknown_preset_lists_the_known_ones(tmp_path, capsys):
     rc = main(["run", str(ROOT / RECIPE), "preset=tpu", f"output_dir={tmp_path / 'run'}", "--dry-run"])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1
-    assert "unknown preset 'tpu' (known: cpu, cpu-smoke, gpu" in err
+    assert "unknown preset 'tpu' (known: cpu, cpu-smoke, study, gpu" in err
 
 
 def test_a_missing_checkpoint_names_the_fetch_command(tmp_path, monkeypatch, capsys):
