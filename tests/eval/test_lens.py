@@ -90,6 +90,37 @@ def test_base_comparison(qwen):
     assert max(abs(v) for v in same.values()) < 1e-9
 
 
+def test_adapter_off_also_switches_off_trained_token_rows(tmp_path, trimmed_tokenizer):
+    """LoRA + trainable token rows (tied head): adapter-off is the base, read through the base's head."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from langadapt.models.tiny import make_tiny
+
+    base = make_tiny("qwen3", trimmed_tokenizer("qwen3"), tmp_path / "base", layers=2, **SMALL)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    vocab = model.get_output_embeddings().weight.shape[0]
+    new = list(range(vocab - N_NEW, vocab))
+    torch.manual_seed(0)
+    peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj"], init_lora_weights=False,
+                                            trainable_token_indices={"embed_tokens": new}))
+    with torch.no_grad():  # the "trained" rows: far from the base's
+        for name, p in peft.named_parameters():
+            if "trainable_tokens_delta" in name:
+                p.add_(torch.randn_like(p) * 2)
+    peft.save_pretrained(tmp_path / "adapted")
+    adapted, plain = load_model(tmp_path / "adapted"), load_model(base)
+    off = logit_lens(adapted, TEXTS, base="adapter-off", top_k=0, new_tokens=new).rows
+    sep = logit_lens(adapted, TEXTS, base=plain, top_k=0, new_tokens=new).rows
+    for metric in ("lens_base_kl", "lens_base_new_token_mass"):
+        a, b = _by(off, metric), _by(sep, metric)
+        assert sorted(a) == [EMBED, 0, 1]
+        for layer in a:
+            assert a[layer] == pytest.approx(b[layer], rel=1e-4, abs=1e-7), (metric, layer)
+    # and the trained rows really moved the adapted model's mass on them
+    assert _by(off, "lens_new_token_mass")[1] != pytest.approx(_by(off, "lens_base_new_token_mass")[1])
+
+
 def test_detail_grid(qwen):
     res = logit_lens(qwen["base"], TEXTS, detail_positions=5)
     assert res.detail["layers"] == [EMBED, *range(6)]

@@ -230,8 +230,10 @@ def logit_lens(loaded, texts: list[str], *, base=None, targets: list[str] | None
     project = _head(model, stack)
     device = model.get_output_embeddings().weight.device
     base_project = None
-    if base_model is not None:
-        base_project = project if isinstance(base_model, str) else _head(base_model, stack)
+    if isinstance(base_model, str):
+        base_project = _adapter_off(model, project)
+    elif base_model is not None:
+        base_project = _head(base_model, stack)
     n = families.num_layers(model, stack)
     layer_ids = [EMBED, *range(n)]
     acc = {layer: _Acc() for layer in layer_ids}
@@ -298,6 +300,16 @@ def _check_base(loaded, base):
     if families.num_layers(base.model) != families.num_layers(loaded.model):
         raise ConfigError("the base and the model have different numbers of layers", key="base")
     return base.model
+
+
+def _adapter_off(model, project):
+    """`project` with the adapter switched off: a head with trained rows (PEFT trainable
+    tokens on a tied or new output row) must read the base's states with the base's rows."""
+    def off(h: torch.Tensor) -> torch.Tensor:
+        with model.disable_adapter():
+            return project(h)
+
+    return off
 
 
 def _base_states(base_model, model, batch: dict, stack: str) -> list[torch.Tensor]:
