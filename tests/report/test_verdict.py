@@ -72,7 +72,7 @@ def test_one_row_per_variant_joined_across_stages_and_seeds(tmp_path):
     # the mean over seeds, its sd, seed 0's CI, and a verdict that holds only when every seed agrees
     assert news.startswith("1.470, Δ -0.030 (-2.0%) ± 0.014 sd over 2 seeds; "
                            "CI of seed 0 [-0.050, +0.010]")
-    assert english.startswith("1.000, Δ +0.000 (+0.0%)")
+    assert english.startswith("1.000, Δ +0.0000 (+0.0%)")  # a difference under 0.01 keeps 4 digits
     # greedy useful speed is the mean over seeds; the loop's raw speed stays beside it
     assert speed == ("greedy 5.0 ± 7.1 sd over 2 seeds (raw 110.0, 6% pass); "
                      "sampled 60.0 (raw 110.0, 50% pass)")

@@ -80,9 +80,10 @@ def _bpb_cell(deltas: list[ResultRow], scores: list[ResultRow], label: str) -> t
         text = f"{s:.3f}, "
     else:
         rel = ""
-    ci = f" [{first.ci[0]:+.3f}, {first.ci[1]:+.3f}]" if first.ci else ""
+    f = ".4f" if abs(mean_d) < 0.01 else ".3f"  # a tiny but real difference keeps its digits
+    ci = f" [{first.ci[0]:+{f}}, {first.ci[1]:+{f}}]" if first.ci else ""
     whose = "" if len(d) == 1 else f" of seed {min(by_seed)}"
-    text += f"Δ {mean_d:+.3f}{rel}{_spread(d, '.3f')}; CI{whose}{ci}"
+    text += f"Δ {mean_d:+{f}}{rel}{_spread(d, f)}; CI{whose}{ci}"
     if len(by_seed) > 1:
         words = seed_verdict(SeedGroup("", first.metric, first.dataset or "", label, by_seed))
     else:
