@@ -19,8 +19,8 @@ from langadapt.report.store import RunData, system_label
 from langadapt.report.tables import Table
 from langadapt.runs import ResultRow
 
-_LABEL = re.compile(r"@seed\d+$")
-_FOLDER = re.compile(r"\.seed\d+$")
+SEED_LABEL = re.compile(r"@seed\d+$")   # the label suffix of a seeded row
+SEED_FOLDER = re.compile(r"\.seed\d+$")  # the folder suffix of a seeded stage
 
 
 @dataclass
@@ -41,8 +41,8 @@ def seed_groups(run: RunData) -> list[SeedGroup]:
         seed = r.extra.get("seed")
         if seed is None or r.value is None:
             continue
-        stage = _FOLDER.sub("", str(r.extra.get("stage", "")))
-        label = _LABEL.sub("", system_label(r))
+        stage = SEED_FOLDER.sub("", str(r.extra.get("stage", "")))
+        label = SEED_LABEL.sub("", system_label(r))
         key = (stage, r.metric, r.dataset or "", label)
         groups.setdefault(key, SeedGroup(*key)).rows[int(seed)] = r
     return [g for g in groups.values() if len(g.rows) > 1]

@@ -24,12 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from langadapt.report.findings import paired_verdict
-from langadapt.report.seeds import SeedGroup, seed_verdict
+from langadapt.report.seeds import SEED_FOLDER, SEED_LABEL, SeedGroup, seed_verdict
 from langadapt.report.store import RunData, system_label
 from langadapt.runs import ResultRow
 
-_SEED_DIR = re.compile(r"\.seed\d+$")
-_SEED_LABEL = re.compile(r"@seed\d+$")
 _DECODING = re.compile(r", sampled$")
 
 
@@ -45,7 +43,7 @@ def _variant_key(r: ResultRow) -> str | None:
     if not r.model:
         return f"output:{r.variant}" if r.extra.get("kind") == "eval.flores" and r.variant else None
     p = PurePath(str(r.model))
-    return str(p.with_name(_SEED_DIR.sub("", p.name)))
+    return str(p.with_name(SEED_FOLDER.sub("", p.name)))
 
 
 def _seed(r: ResultRow) -> int:
@@ -53,7 +51,7 @@ def _seed(r: ResultRow) -> int:
 
 
 def _label(r: ResultRow) -> str:
-    return _DECODING.sub("", _SEED_LABEL.sub("", system_label(r)))
+    return _DECODING.sub("", SEED_LABEL.sub("", system_label(r)))
 
 
 def _sampled(r: ResultRow) -> bool:
